@@ -1,0 +1,66 @@
+"""Feature-level CutMix (paper §4.1): CutMix applied to the feature maps entering a random stage.
+
+A train step draws one `FeatureMix` request per minibatch and passes it to the model; the model
+calls `mix_at_stage` at every stage boundary (0 = the input image, k = after stage k). Only the
+chosen stage mixes, with the same partners and lam at any depth and a box drawn in that feature
+map's own coordinates by the input-level box sampler. The stage is a traced value, so choosing
+another stage does not retrace.
+"""
+from typing import Optional
+
+import flax
+import jax
+import jax.numpy as jnp
+
+from cutmix_jax import mixing
+
+
+@flax.struct.dataclass
+class FeatureMix:
+  """A request to CutMix the features entering `stage`.
+
+  Attributes:
+    stage: int32 scalar; 0 mixes the input image, k mixes the output of stage k.
+    permutation: `(N,)` partner indices.
+    lam: scalar Beta draw; the box side is `floor(dim * sqrt(1 - lam))` in the stage's coordinates.
+    box_key: key of the box position.
+  """
+  stage: jax.Array
+  permutation: jax.Array
+  lam: jax.Array
+  box_key: jax.Array
+
+  @classmethod
+  def draw(cls, rng, batch_size: int, alpha: float, num_stages: int) -> 'FeatureMix':
+    """Draws a request whose stage is uniform over `0..num_stages`.
+
+    With the stage forced to 0, the result equals `cutmix(mix_key, ...)` for the same key, where
+    `stage_key, mix_key = jax.random.split(rng)`.
+    """
+    stage_key, mix_key = jax.random.split(rng)
+    permutation, lam, box_key = mixing.draw_partners_and_lam(mix_key, batch_size, alpha)
+    stage = jax.random.randint(stage_key, (), 0, num_stages + 1)
+    return cls(stage=stage, permutation=permutation, lam=lam, box_key=box_key)
+
+
+def mix_at_stage(request: Optional[FeatureMix], stage_index: int, features, ratio):
+  """Mixes `features` (N, h, w, c) if `request` chose `stage_index`; else passes them through.
+
+  Args:
+    request: the minibatch's request, or None when not mixing (then this is the identity).
+    stage_index: the static index of this stage boundary.
+    features: `(N, h, w, c)` feature maps entering the next stage.
+    ratio: the partner's label weight so far (float32 scalar; 0 before the chosen stage).
+
+  Returns:
+    `(features, ratio)`, mixed and updated where this is the chosen stage.
+  """
+  if request is None:
+    return features, ratio
+
+  def mix(operands):
+    maps, _ = operands
+    return mixing.paste_partner_box(request.box_key, request.lam, maps, request.permutation)
+
+  return jax.lax.cond(request.stage == stage_index, mix, lambda operands: operands,
+                      (features, jnp.asarray(ratio, jnp.float32)))

@@ -1,0 +1,127 @@
+"""Image folders: `ROOT/train/<class>/*.{jpg,jpeg,png}`, optional `ROOT/val/` or `ROOT/test/`.
+
+Classes are the sub-folders of `train/`, sorted by name; a held-out split must have exactly the
+same class folders. Files are listed in numeric-aware name order (`9.jpg` before `10.jpg`).
+Every file in a class folder must be an image with one of `IMAGE_EXTENSIONS`: nothing is skipped.
+"""
+import concurrent.futures
+import dataclasses
+import os
+import re
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+from PIL import Image
+import tqdm
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
+EVAL_DIRS = ('val', 'test')
+
+
+@dataclasses.dataclass(frozen=True)
+class FileList:
+  """Image files of one split: `paths` (str array) and their int32 `labels`, in listing order."""
+  paths: np.ndarray
+  labels: np.ndarray
+
+  def __len__(self) -> int:
+    return len(self.labels)
+
+  def take(self, index) -> 'FileList':
+    return FileList(self.paths[index], self.labels[index])
+
+
+def natural_key(name: str) -> Tuple:
+  """Sort key that orders digit runs by value: `img2.png` < `img10.png`."""
+  return tuple((0, int(part), '') if part.isdigit() else (1, 0, part)
+               for part in re.split(r'(\d+)', name) if part)
+
+
+def _list_dir(path: str) -> List[str]:
+  return sorted(os.listdir(path), key=natural_key)
+
+
+def list_split(split_dir: str, class_names: Optional[Sequence[str]] = None
+               ) -> Tuple[List[str], FileList]:
+  """Lists `split_dir/<class>/<image>`; checks the classes against `class_names` if given."""
+  entries = _list_dir(split_dir)
+  stray = [e for e in entries if not os.path.isdir(os.path.join(split_dir, e))]
+  if stray:
+    raise ValueError(f'{split_dir} must hold only class folders; found the file '
+                     f'{os.path.join(split_dir, stray[0])}')
+  names = sorted(entries)
+  if not names:
+    raise ValueError(f'{split_dir} has no class folders; expected {split_dir}/<class>/*.jpg')
+  if class_names is not None and names != list(class_names):
+    raise ValueError(
+        f'the classes of {split_dir} differ from those of train/: missing '
+        f'{sorted(set(class_names) - set(names))}, extra {sorted(set(names) - set(class_names))}')
+  paths, labels = [], []
+  for label, name in enumerate(names):
+    class_dir = os.path.join(split_dir, name)
+    files = _list_dir(class_dir)
+    if not files:
+      raise ValueError(f'class folder {class_dir} is empty; expected images '
+                       f'({", ".join(IMAGE_EXTENSIONS)})')
+    for file in files:
+      if not file.lower().endswith(IMAGE_EXTENSIONS):
+        raise ValueError(f'{os.path.join(class_dir, file)} is not an image file; class folders '
+                         f'may hold only {", ".join(IMAGE_EXTENSIONS)} files')
+    paths += [os.path.join(class_dir, f) for f in files]
+    labels += [label] * len(files)
+  return names, FileList(np.array(paths, dtype=object), np.array(labels, np.int32))
+
+
+def scan(root: str) -> Tuple[List[str], FileList, Optional[FileList]]:
+  """Lists a dataset folder: `(class_names, train, eval or None)`; eval from val/ else test/."""
+  if not os.path.isdir(root):
+    raise FileNotFoundError(f'dataset folder {root} does not exist')
+  train_dir = os.path.join(root, 'train')
+  if not os.path.isdir(train_dir):
+    raise FileNotFoundError(f'{root} has no train/ folder; expected {root}/train/<class>/*.jpg '
+                            'and optionally val/ or test/ with the same classes')
+  class_names, train = list_split(train_dir)
+  for eval_dir in (os.path.join(root, d) for d in EVAL_DIRS):
+    if os.path.isdir(eval_dir):
+      return class_names, train, list_split(eval_dir, class_names)[1]
+  return class_names, train, None
+
+
+def read_image(path: str) -> np.ndarray:
+  """Decodes one image file to uint8 RGB `(H, W, 3)`; a bad file raises ValueError naming it."""
+  try:
+    with Image.open(path) as image:
+      return np.asarray(image.convert('RGB'))
+  except (OSError, ValueError, Image.DecompressionBombError) as error:
+    raise ValueError(f'cannot decode image file {path}: {error}') from error
+
+
+def image_size(path: str) -> Tuple[int, int]:
+  """`(H, W)` of an image file, from its header."""
+  try:
+    with Image.open(path) as image:
+      return image.height, image.width
+  except OSError as error:
+    raise ValueError(f'cannot read image file {path}: {error}') from error
+
+
+def read_images(files: FileList, shape: Tuple[int, int], desc: str) -> np.ndarray:
+  """Decodes all files into one uint8 `(N, H, W, 3)` array, in parallel, with a progress bar.
+
+  Every image must have the `(H, W)` of `shape`; the first that does not raises ValueError.
+  """
+  images = np.empty((len(files),) + tuple(shape) + (3,), np.uint8)
+
+  def read_into(index: int) -> None:
+    image = read_image(files.paths[index])
+    if image.shape[:2] != tuple(shape):
+      raise ValueError(f'{files.paths[index]} is {image.shape[0]}x{image.shape[1]}; all images '
+                       f'of an in-memory folder dataset must be {shape[0]}x{shape[1]}')
+    images[index] = image
+
+  workers = min(32, 2 * (os.cpu_count() or 1))
+  with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+    for _ in tqdm.tqdm(pool.map(read_into, range(len(files))), total=len(files), desc=desc,
+                       unit='img', mininterval=1.0):
+      pass
+  return images

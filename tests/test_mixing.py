@@ -1,0 +1,273 @@
+"""Tests of the mixing ops: provenance, exact areas, distribution, transforms, baselines, errors."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import stats
+
+import cutmix_jax as cm
+from cutmix_jax import mixing
+
+N, H, W = 12, 32, 32
+
+
+def _index_images(batch=N, height=H, width=W, channels=3):
+  """Images whose pixel value encodes (batch index, row, column) exactly in float32."""
+  n, y, x = np.meshgrid(np.arange(batch), np.arange(height), np.arange(width), indexing='ij')
+  code = (n * height * width + y * width + x).astype(np.float32)
+  return jnp.asarray(np.repeat(code[..., None], channels, axis=-1))
+
+
+def _distinct_labels(batch=N):
+  return cm.one_hot(jnp.arange(batch), batch)
+
+
+def _decode(pixel_values, height=H, width=W):
+  source = pixel_values // (height * width)
+  position = pixel_values % (height * width)
+  return source.astype(int), position.astype(int)
+
+
+def _expected_box_and_perm(key, batch=N, per_example=False, alpha=1.0):
+  perm, lam, box_key = mixing.draw_partners_and_lam(key, batch, alpha, per_example)
+  if per_example:
+    boxes = jax.vmap(cm.sample_box, in_axes=(0, 0, None, None))(
+        jax.random.split(box_key, batch), lam, H, W)
+  else:
+    boxes = cm.sample_box(box_key, lam, H, W)
+  return np.asarray(perm), [np.asarray(b) for b in boxes]
+
+
+def _single_rectangle(mask):
+  """True if the True cells of `mask` are exactly one filled axis-aligned rectangle."""
+  rows, cols = np.nonzero(mask)
+  if rows.size == 0:
+    return True
+  rect = np.zeros_like(mask)
+  rect[rows.min():rows.max() + 1, cols.min():cols.max() + 1] = True
+  return np.array_equal(rect, mask)
+
+
+@pytest.mark.parametrize('seed', range(12))
+def test_cutmix_provenance_box_and_label_weight(seed):
+  images, labels = _index_images(), _distinct_labels()
+  key = jax.random.key(seed)
+  mixed, mixed_labels = cm.cutmix(key, images, labels)
+  perm, (y1, y2, x1, x2) = _expected_box_and_perm(key)
+  expected_mask = np.asarray(cm.box_mask((y1, y2, x1, x2), H, W))
+  expected_ratio = (y2 - y1) * (x2 - x1) / (H * W)
+  source, position = _decode(np.asarray(mixed)[..., 0])
+  own_position = np.arange(H * W).reshape(H, W)
+  for n in range(N):
+    # Every pixel stays in place and comes from the image itself or its partner.
+    np.testing.assert_array_equal(position[n], own_position)
+    assert set(np.unique(source[n])) <= {n, perm[n]}
+    if perm[n] != n:
+      from_partner = source[n] == perm[n]
+      assert _single_rectangle(from_partner)
+      np.testing.assert_array_equal(from_partner, expected_mask)
+      assert abs(float(mixed_labels[n, perm[n]]) - expected_ratio) < 1e-6
+      assert abs(float(mixed_labels[n, n]) - (1 - expected_ratio)) < 1e-6
+    else:
+      assert float(mixed_labels[n, n]) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_sample_box_clips_at_border_and_matches_official_side():
+  boxes = jax.vmap(cm.sample_box, in_axes=(0, None, None, None))(
+      jax.random.split(jax.random.key(0), 4000), 0.75, H, W)
+  y1, y2, x1, x2 = (np.asarray(b) for b in boxes)
+  side = int(H * np.sqrt(0.25))  # 16: unclipped height is 2 * (16 // 2)
+  assert (y1 >= 0).all() and (y2 <= H).all() and (x1 >= 0).all() and (x2 <= W).all()
+  assert (y2 - y1).max() == 2 * (side // 2)
+  assert (y2 - y1).min() == side // 2  # a centre on the first/last row keeps half a side
+  assert all(b.dtype == np.int32 for b in (y1, y2, x1, x2))
+
+
+def test_per_batch_has_one_box_and_per_example_has_many():
+  images, labels = _index_images(), _distinct_labels()
+  for per_example, expect_one in ((False, True), (True, False)):
+    key = jax.random.key(7)
+    mixed, mixed_labels = cm.cutmix(key, images, labels, per_example=per_example)
+    perm, boxes = _expected_box_and_perm(key, per_example=per_example)
+    source, _ = _decode(np.asarray(mixed)[..., 0])
+    masks = {(source[n] == perm[n]).tobytes() for n in range(N) if perm[n] != n}
+    assert (len(masks) == 1) == expect_one
+    if per_example:  # each image's label weight is its own box's area
+      areas = (boxes[1] - boxes[0]) * (boxes[3] - boxes[2]) / (H * W)
+      for n in range(N):
+        if perm[n] != n:
+          assert abs(float(mixed_labels[n, perm[n]]) - areas[n]) < 1e-6
+
+
+def _official_area_ratios(rng, draws, height, width, clip=True):
+  """NumPy re-statement of the official `rand_bbox` + area correction (clip=False: the bug)."""
+  ratios = np.empty(draws)
+  for i in range(draws):
+    lam = rng.beta(1.0, 1.0)
+    cut = np.sqrt(1.0 - lam)
+    cut_w, cut_h = int(width * cut), int(height * cut)
+    if clip:
+      cx, cy = rng.integers(width), rng.integers(height)
+    else:  # negative control: centre kept far enough inside that the box is never clipped
+      cx = rng.integers(cut_w // 2, width - cut_w // 2 + 1)
+      cy = rng.integers(cut_h // 2, height - cut_h // 2 + 1)
+    x1, x2 = np.clip(cx - cut_w // 2, 0, width), np.clip(cx + cut_w // 2, 0, width)
+    y1, y2 = np.clip(cy - cut_h // 2, 0, height), np.clip(cy + cut_h // 2, 0, height)
+    ratios[i] = (x2 - x1) * (y2 - y1) / (width * height)
+  return ratios
+
+
+def test_area_ratio_distribution_matches_official_algorithm():
+  draws, height, width = 6000, 32, 24
+  images = jnp.zeros((2, height, width, 1))
+  labels = jnp.array([[1.0, 0.0], [0.0, 1.0]])
+  keys = jax.random.split(jax.random.key(2024), draws)
+  perm_keys = jax.vmap(lambda k: mixing.draw_partners_and_lam(k, 2, 1.0))(keys)
+  _, mixed_labels = jax.vmap(lambda k: cm.cutmix(k, images, labels))(keys)
+  # The partner weight is the area ratio (image 0's partner is 1 when perm swaps, else itself).
+  ratios = np.where(np.asarray(perm_keys[0])[:, 0] == 1, np.asarray(mixed_labels)[:, 0, 1],
+                    np.nan)
+  ours = ratios[~np.isnan(ratios)]
+  rng = np.random.default_rng(0)
+  official = _official_area_ratios(rng, draws, height, width)
+  wrong = _official_area_ratios(rng, draws, height, width, clip=False)
+  # Two-sample KS critical value at significance 1e-3: 1.95 * sqrt((n + m) / (n m)) ~ 0.036
+  # for these sizes. A correct sampler passes; the unclipped variant is far outside it.
+  n, m = len(ours), len(official)
+  bound = 1.95 * np.sqrt((n + m) / (n * m))
+  assert stats.ks_2samp(ours, official).statistic < bound
+  assert stats.ks_2samp(wrong, official).statistic > bound
+  assert stats.ks_2samp(ours, wrong).statistic > bound
+
+
+def test_jit_vmap_pmap_equal_eager():
+  images, labels = _index_images(batch=8), _distinct_labels(8)
+  key = jax.random.key(3)
+  eager = cm.cutmix(key, images, labels)
+  jitted = jax.jit(cm.cutmix)(key, images, labels)
+  for a, b in zip(eager, jitted):
+    np.testing.assert_array_equal(a, b)
+
+  keys = jax.random.split(key, jax.device_count())
+  batched = jax.vmap(cm.cutmix, in_axes=(0, None, None))(keys, images, labels)
+  replicated = lambda x: jnp.broadcast_to(x, (len(keys),) + x.shape)
+  parallel = jax.pmap(cm.cutmix, axis_name='batch')(keys, replicated(images),
+                                                     replicated(labels))
+  for i, k in enumerate(keys):
+    one = cm.cutmix(k, images, labels)
+    for a, b, c in zip(one, batched, parallel):
+      np.testing.assert_array_equal(a, b[i])
+      np.testing.assert_array_equal(a, c[i])
+
+
+def test_pmap_fold_in_axis_index_draws_a_different_box_per_device():
+  assert jax.device_count() == 8, 'run with XLA_FLAGS=--xla_force_host_platform_device_count=8'
+  key = jax.random.key(11)
+
+  def per_device_box(_):
+    device_key = jax.random.fold_in(key, jax.lax.axis_index('batch'))
+    return jnp.stack(cm.sample_box(device_key, 0.5, H, W))
+
+  boxes = np.asarray(jax.pmap(per_device_box, axis_name='batch')(jnp.arange(8)))
+  assert len({tuple(b) for b in boxes}) == 8
+
+
+def test_dtype_preserved_including_bfloat16():
+  for dtype in (jnp.bfloat16, jnp.float16, jnp.float32):
+    images = jnp.ones((4, 8, 8, 3), dtype)
+    labels = cm.one_hot(jnp.arange(4), 4)
+    for fn in (cm.cutmix, cm.mixup, lambda k, x, y: cm.cutout(k, x, y, size=4)):
+      mixed, mixed_labels = fn(jax.random.key(0), images, labels)
+      assert mixed.dtype == dtype and mixed.shape == images.shape
+      assert mixed_labels.dtype == labels.dtype
+
+
+def test_mixup_uses_one_lam_for_pixels_and_labels():
+  images = jax.random.uniform(jax.random.key(1), (N, 8, 8, 3))
+  labels = _distinct_labels()
+  mixed, mixed_labels = cm.mixup(jax.random.key(5), images, labels, alpha=1.0)
+  perm, lam, _ = mixing.draw_partners_and_lam(jax.random.key(5), N, 1.0)
+  for n in range(N):
+    if perm[n] != n:
+      own = float(mixed_labels[n, n])
+      np.testing.assert_allclose(own, lam, atol=1e-6)
+      np.testing.assert_allclose(mixed[n], own * images[n] + (1 - own) * images[perm[n]],
+                                 atol=1e-5)
+
+
+def test_cutout_zeroes_a_clipped_square_and_keeps_labels():
+  images, labels = jnp.ones((64, 32, 32, 3)), _distinct_labels(64)
+  holed, same_labels = cm.cutout(jax.random.key(0), images, labels, size=16)
+  np.testing.assert_array_equal(same_labels, labels)
+  holes = np.asarray(holed[..., 0]) == 0
+  areas = holes.sum(axis=(1, 2))
+  assert all(_single_rectangle(h) for h in holes)
+  assert areas.max() == 256 and areas.min() >= 64 and (areas < 256).any()
+
+
+def test_prob_zero_returns_inputs_bit_for_bit():
+  images = jax.random.normal(jax.random.key(0), (8, 16, 16, 3), jnp.bfloat16)
+  labels = cm.one_hot(jnp.arange(8), 8, smoothing=0.1)
+  for method in cm.METHODS:
+    config = cm.MixConfig(method=method, prob=0.0)
+    for fn in (cm.mix_batch, jax.jit(cm.mix_batch, static_argnums=3)):
+      out_images, out_labels = fn(jax.random.key(1), images, labels, config)
+      np.testing.assert_array_equal(out_images.view(jnp.uint16), images.view(jnp.uint16))
+      np.testing.assert_array_equal(out_labels, labels)
+
+
+def test_apply_rate_matches_prob_and_switch_picks_mixup():
+  images, labels = jnp.ones((4, 8, 8, 1)), _distinct_labels(4)
+  config = cm.MixConfig(method='cutout', prob=0.3, cutout_size=4)
+  keys = jax.random.split(jax.random.key(0), 4000)
+  mixed, _ = jax.jit(jax.vmap(lambda k: cm.mix_batch(k, images, labels, config)))(keys)
+  rate = float((np.asarray(mixed) == 0).any(axis=(1, 2, 3, 4)).mean())
+  assert abs(rate - 0.3) < 0.03  # binomial std is 0.007 at 4000 draws
+
+  switched = cm.MixConfig(method='cutmix', switch_prob=1.0)
+  key = jax.random.key(9)
+  rand = jax.random.uniform(jax.random.key(2), (4, 8, 8, 1))
+  out = cm.mix_batch(key, rand, labels, switched)
+  _, mix_key = jax.random.split(key)
+  _, inner_key = jax.random.split(mix_key)
+  expected = cm.mixup(inner_key, rand, labels)
+  for a, b in zip(out, expected):  # inside lax.cond XLA may fuse into an FMA: 1-ulp differences
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_one_hot_with_smoothing():
+  targets = cm.one_hot(jnp.array([0, 2]), 4, smoothing=0.2)
+  np.testing.assert_allclose(targets, [[0.85, 0.05, 0.05, 0.05], [0.05, 0.05, 0.85, 0.05]])
+
+
+@pytest.mark.parametrize('call, message', [
+    (lambda: cm.cutmix(jax.random.key(0), jnp.ones((8, 8, 3)), jnp.ones((8, 2))), 'images must'),
+    (lambda: cm.cutmix(jax.random.key(0), jnp.ones((4, 8, 8, 3)), jnp.ones((5, 2))),
+     'labels batch size 5'),
+    (lambda: cm.mixup(jax.random.key(0), jnp.ones((4, 8, 8, 3)), jnp.ones((4,))),
+     'labels must be soft targets'),
+    (lambda: cm.cutmix(jax.random.key(0), jnp.ones((4, 8, 8, 3)), jnp.ones((4, 2)), alpha=0.0),
+     'alpha must be > 0'),
+    (lambda: cm.mixup(jax.random.key(0), jnp.ones((4, 8, 8, 3)), jnp.ones((4, 2)), alpha=-1),
+     'alpha must be > 0'),
+    (lambda: cm.cutout(jax.random.key(0), jnp.ones((4, 8, 8, 3)), jnp.ones((4, 2)), size=0),
+     'size must be a positive integer'),
+    (lambda: cm.MixConfig(prob=1.5), 'prob must be in'),
+    (lambda: cm.MixConfig(switch_prob=-0.1), 'switch_prob must be in'),
+    (lambda: cm.MixConfig(method='cutmixx'), 'valid methods: none, cutmix, mixup, cutout'),
+    (lambda: cm.mix_batch(jax.random.key(0), jnp.ones((4, 8, 8, 3)), jnp.ones((4, 2)),
+                          {'method': 'mixup', 'prob': 2.0}), 'prob must be in'),
+    (lambda: cm.mix_batch(jax.random.key(0), jnp.ones((4, 8, 8)), jnp.ones((4, 2)),
+                          {'method': 'cutmix'}), 'images must be a 4-D'),
+])
+def test_bad_input_raises_clear_value_error(call, message):
+  with pytest.raises(ValueError, match=message):
+    call()
+
+
+def test_import_does_not_import_tensorflow():
+  import subprocess
+  import sys
+  code = 'import sys, cutmix_jax, cutmix_jax.feature_mix; print("tensorflow" in sys.modules)'
+  out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
+  assert out.stdout.strip() == 'False'

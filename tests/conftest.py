@@ -4,3 +4,70 @@ import os
 # Must happen before JAX initialises its backends; CI sets the same flag.
 os.environ.setdefault('XLA_FLAGS', '--xla_force_host_platform_device_count=8')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+import signal  # noqa: E402  (after the XLA flags on purpose)
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import pytest  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# A small but real run: 512 `shapes` images, 8 steps an epoch of a global batch of 64, an eval
+# split (100) that the eval batch (48) does not divide, so padding and masking are exercised.
+SMALL_RUN = {
+    'shapes_num_train': 512, 'shapes_num_test': 100, 'batch_size': 64, 'eval_batch_size': 48,
+    'num_epochs': 2, 'model': 'resnet_cifar8', 'log_every_steps': 2, 'progress_bar': False,
+}
+
+
+def _override(config, key, value):
+  node = config
+  *parents, leaf = key.split('.')
+  for part in parents:
+    node = getattr(node, part)
+  setattr(node, leaf, value)
+
+
+@pytest.fixture
+def small_config():
+  """`small_config(**overrides)`: configs/default.py shrunk to a seconds-long run."""
+  sys.path.insert(0, REPO)
+  from configs import default  # pylint: disable=import-outside-toplevel
+
+  def make(**overrides):
+    config = default.get_config()
+    for key, value in {**SMALL_RUN, **overrides}.items():
+      _override(config, key.replace('__', '.'), value)
+    return config
+  return make
+
+
+def train_cli_args(workdir, **overrides):
+  """Command line of `python train.py` for the small run plus overrides (`a__b` = `a.b`)."""
+  flags = [f'--config.{k.replace("__", ".")}={v}' for k, v in {**SMALL_RUN, **overrides}.items()]
+  return [sys.executable, os.path.join(REPO, 'train.py'), f'--workdir={workdir}'] + flags
+
+
+@pytest.fixture
+def train_cli():
+  """`train_cli(workdir, **overrides)` starts `python train.py` on the small run (a Popen)."""
+  def start(workdir, env=None, **overrides):
+    return subprocess.Popen(train_cli_args(workdir, **overrides), cwd=REPO, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**os.environ, **(env or {})})
+  return start
+
+
+def wait_for(predicate, process, timeout=300.0):
+  """Polls `predicate()` until true; fails if `process` ends first or time runs out."""
+  deadline = time.time() + timeout
+  while time.time() < deadline:
+    if predicate():
+      return
+    if process.poll() is not None:
+      raise AssertionError(f'train.py ended early:\n{process.stdout.read()}')
+    time.sleep(0.2)
+  process.send_signal(signal.SIGKILL)
+  raise AssertionError('timed out waiting for train.py')

@@ -1,0 +1,29 @@
+"""The paper's ImageNet recipe: ResNet-50, batch 256, lr 0.1, 300 epochs, x0.1 at 75/150/225.
+
+CutMix with beta 1 and cutmix_prob 1.0 (paper Table 3: 21.40% top-1). Baselines:
+--config.mix.method=none|mixup|cutout (the paper's Cutout is 112x112 on ImageNet:
+--config.mix.cutout_size=112, already set). With another global batch size the lr follows the
+linear scaling rule from the reference batch 256.
+"""
+from configs import default
+
+
+def get_config():
+  config = default.get_config()
+  config.dataset = 'tfds:imagenet2012'  # manual download into data_dir, see TFDS docs
+  config.image_size = 224
+  config.model = 'resnet50'
+  config.dtype = 'bfloat16'
+  config.mix.method = 'cutmix'
+  config.mix.alpha = 1.0
+  config.mix.prob = 1.0
+  config.mix.cutout_size = 112
+  config.batch_size = 256
+  config.eval_batch_size = 1000
+  config.num_epochs = 300
+  config.optimizer.learning_rate = 0.1
+  config.optimizer.reference_batch_size = 256  # linear scaling rule for other batch sizes
+  config.optimizer.decay_epochs = (75, 150, 225)
+  config.log_every_steps = 200
+  config.checkpoint_every_steps = 5000
+  return config

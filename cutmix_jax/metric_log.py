@@ -1,0 +1,55 @@
+"""Metrics to `WORKDIR/metrics.jsonl` (one JSON object per logged step) and TensorBoard.
+
+TensorBoard events are written with the `tensorboard` package alone (no TensorFlow import).
+"""
+import json
+import os
+import socket
+import time
+
+from tensorboard.compat.proto import event_pb2
+from tensorboard.compat.proto import summary_pb2
+from tensorboard.summary.writer.record_writer import RecordWriter
+
+
+def _open_event_file(logdir: str) -> RecordWriter:
+  """A TensorBoard event file in `logdir`, written without tf.io.gfile (so without TensorFlow)."""
+  name = f'events.out.tfevents.{time.time():.0f}.{socket.gethostname()}.{os.getpid()}'
+  writer = RecordWriter(open(os.path.join(logdir, name), 'wb'))
+  header = event_pb2.Event(wall_time=time.time(), file_version='brain.Event:2')
+  writer.write(header.SerializeToString())
+  return writer
+
+
+class MetricLog:
+  """Appends `{'step', 'epoch', **scalars}` lines and TensorBoard scalars; a no-op if disabled.
+
+  Only process 0 of a multi-host run should write: pass `enabled=False` elsewhere.
+  """
+
+  def __init__(self, workdir: str, enabled: bool = True):
+    self.enabled = enabled
+    if not enabled:
+      return
+    os.makedirs(workdir, exist_ok=True)
+    self._jsonl = open(os.path.join(workdir, 'metrics.jsonl'), 'a', encoding='utf-8')
+    self._events = _open_event_file(workdir)
+
+  def write(self, step: int, epoch: float, scalars: dict) -> None:
+    if not self.enabled:
+      return
+    record = {'step': int(step), 'epoch': round(float(epoch), 4)}
+    record.update({name: float(value) for name, value in scalars.items()})
+    self._jsonl.write(json.dumps(record) + '\n')
+    self._jsonl.flush()
+    values = [summary_pb2.Summary.Value(tag=name, simple_value=float(value))
+              for name, value in scalars.items()]
+    event = event_pb2.Event(wall_time=time.time(), step=int(step),
+                            summary=summary_pb2.Summary(value=values))
+    self._events.write(event.SerializeToString())
+    self._events.flush()
+
+  def close(self) -> None:
+    if self.enabled:
+      self._jsonl.close()
+      self._events.close()

@@ -1,0 +1,45 @@
+"""The paper's optimiser: SGD with Nesterov momentum, coupled weight decay, step-decay schedule."""
+import optax
+
+
+def scaled_learning_rate(config) -> float:
+  """The base learning rate, scaled linearly by `batch_size / reference_batch_size` if asked.
+
+  The linear scaling rule (Goyal et al., 2017) keeps a recipe's lr per image when the global batch
+  grows; `reference_batch_size = 0` turns it off.
+  """
+  opt = config.optimizer
+  if opt.reference_batch_size:
+    return opt.learning_rate * config.batch_size / opt.reference_batch_size
+  return opt.learning_rate
+
+
+def learning_rate_schedule(config, steps_per_epoch: int) -> optax.Schedule:
+  """Linear warm-up, then piecewise constant: `decay_factor` at each of `decay_epochs`.
+
+  Boundaries are given in epochs (CIFAR: 50% and 75% of training; ImageNet: 75/150/225) and
+  converted to steps here, so the schedule depends on the step alone (exact resume).
+  """
+  opt = config.optimizer
+  peak = scaled_learning_rate(config)
+  boundaries = {int(epoch * steps_per_epoch): opt.decay_factor for epoch in opt.decay_epochs}
+  decayed = optax.piecewise_constant_schedule(peak, boundaries)
+  warmup_steps = int(opt.warmup_epochs * steps_per_epoch)
+  if not warmup_steps:
+    return decayed
+  warmup = optax.linear_schedule(peak / warmup_steps, peak, warmup_steps)
+  return optax.join_schedules([warmup, decayed], [warmup_steps])
+
+
+def make_optimizer(config, steps_per_epoch: int) -> optax.GradientTransformation:
+  """SGD as the official code runs it: `g + wd * w`, then (Nesterov) momentum, then `-lr`.
+
+  Weight decay is coupled (added to the gradient before momentum, as `torch.optim.SGD`) and
+  applies to every parameter, BatchNorm scale and bias included, as in the paper's recipes.
+  """
+  opt = config.optimizer
+  return optax.chain(
+      optax.add_decayed_weights(opt.weight_decay),
+      optax.sgd(learning_rate_schedule(config, steps_per_epoch), momentum=opt.momentum,
+                nesterov=opt.nesterov),
+  )

@@ -1,0 +1,253 @@
+"""The training loop: `train_and_evaluate(config, workdir)` trains, evaluates, checkpoints, resumes.
+
+Everything random depends only on `(config.seed, step)`, so a run that is interrupted and resumed
+ends with the same parameters, bit for bit, as one that was not.
+"""
+import dataclasses
+import functools
+import json
+import os
+import signal
+import time
+from typing import Any, Optional
+
+import flax
+import jax
+import numpy as np
+from tqdm import tqdm
+
+from cutmix_jax import config_checks
+from cutmix_jax import data
+from cutmix_jax import models
+from cutmix_jax import optim
+from cutmix_jax import train_step as steps
+from cutmix_jax.checkpointing import Checkpointer
+from cutmix_jax.metric_log import MetricLog
+
+
+class NonFiniteLossError(RuntimeError):
+  """The training loss became NaN or infinite; the last good checkpoint is left as it was."""
+
+
+@dataclasses.dataclass
+class TrainResult:
+  """What a run ends with: the host train state and a summary of its figures."""
+  state: Any
+  summary: dict
+
+
+class StopSignals:
+  """Turns SIGTERM / SIGINT into a flag that the loop checks between steps (then saves, exits 0)."""
+
+  def __init__(self):
+    self.received: Optional[str] = None
+    self._previous = {}
+
+  def _handle(self, signum, _frame):
+    self.received = signal.Signals(signum).name
+
+  def __enter__(self):
+    for signum in (signal.SIGTERM, signal.SIGINT):
+      self._previous[signum] = signal.signal(signum, self._handle)
+    return self
+
+  def __exit__(self, *exc):
+    for signum, handler in self._previous.items():
+      signal.signal(signum, handler)
+
+
+def step_settings(config, num_classes: int, model) -> steps.StepSettings:
+  """The static settings of the train step, from the config and the model."""
+  return steps.StepSettings(
+      seed=config.seed, num_classes=num_classes, label_smoothing=config.label_smoothing,
+      mix=config_checks.mix_config(config),
+      mix_features=config.mix.method == steps.FEATURE_METHOD,
+      num_stages=getattr(model, 'num_stages', 0))
+
+
+def load_run_dataset(config):
+  """The dataset that `config` names, with the batch sizes of the run."""
+  return data.load_dataset(
+      config.dataset, batch_size=config.batch_size, eval_batch_size=config.eval_batch_size,
+      seed=config.seed, data_dir=config.data_dir or None,
+      holdout_per_class=config.holdout_per_class, image_size=config.image_size,
+      shapes_num_train=config.shapes_num_train, shapes_num_test=config.shapes_num_test)
+
+
+def build_model(config, num_classes: int):
+  return models.get_model(config.model, num_classes, dtype=config_checks.DTYPES[config.dtype])
+
+
+def evaluate(p_eval_step, state, dataset) -> dict:
+  """Loss and top-1 / top-5 error (%) over every eval example exactly once."""
+  totals = None
+  for batch in dataset.eval_batches():
+    sums = p_eval_step(state, batch)
+    totals = sums if totals is None else jax.tree.map(lambda a, b: a + b, totals, sums)
+  totals = jax.tree.map(lambda x: float(np.asarray(x)[0]), jax.device_get(totals))
+  count = totals['count']
+  return {
+      'eval_loss': totals['loss'] / count,
+      'eval_top1_error': 100.0 * (1.0 - totals['top1_correct'] / count),
+      'eval_top5_error': 100.0 * (1.0 - totals['top5_correct'] / count),
+  }
+
+
+class Trainer:
+  """One training run: the compiled steps, the data, the checkpoints and the logs."""
+
+  def __init__(self, config, workdir: str):
+    config_checks.check_config(config)
+    self.config, self.workdir = config, workdir
+    self.is_main = jax.process_index() == 0
+    try:
+      self.dataset = load_run_dataset(config)
+    except (ValueError, OSError) as error:  # bad paths, files or sizes: the user's to fix
+      raise config_checks.ConfigError(f'config.dataset={config.dataset!r}: {error}') from error
+    model = build_model(config, self.dataset.num_classes)
+    spe = self.dataset.steps_per_epoch
+    self.steps_per_epoch = spe
+    self.total_steps = (config.num_train_steps if config.num_train_steps > 0
+                        else config.num_epochs * spe)
+    self.schedule = optim.learning_rate_schedule(config, spe)
+    self.initial_state = steps.create_train_state(
+        config.seed, model, self.dataset.image_shape, optim.make_optimizer(config, spe))
+    settings = step_settings(config, self.dataset.num_classes, model)
+    self.p_train_step = jax.pmap(
+        functools.partial(steps.train_step, settings=settings,
+                          preprocess=self.dataset.train_preprocess, learning_rate_fn=self.schedule),
+        axis_name=steps.AXIS, donate_argnums=(0,))
+    self.p_eval_step = jax.pmap(
+        functools.partial(steps.eval_step, preprocess=self.dataset.eval_preprocess),
+        axis_name=steps.AXIS)
+    self.checkpointer = Checkpointer(os.path.join(workdir, 'checkpoints'), config.keep_checkpoints)
+    self.log = MetricLog(workdir, enabled=self.is_main)
+    self.pending = []          # device metrics not read back yet
+    self.epoch_losses = []     # host train losses of the current epoch
+    self.progress = {'best_eval_top1_error': None, 'best_step': None, 'best_epoch': None}
+
+  def say(self, message: str) -> None:
+    if self.is_main:
+      tqdm.write(message)
+
+  def restore_or_init(self):
+    """The latest checkpoint of the workdir if there is one, else the fresh state."""
+    latest = self.checkpointer.latest_step()
+    if latest is None:
+      return self.initial_state
+    state, self.progress = self.checkpointer.restore(latest, self.initial_state)
+    self.say(f'Resuming from the checkpoint at step {latest} in {self.checkpointer.directory}')
+    return state
+
+  def read_metrics(self, step: int) -> dict:
+    """Reads the pending step metrics back from the devices (one sync) and checks the loss."""
+    if not self.pending:
+      return {}
+    host = jax.device_get(self.pending)
+    count = len(host)
+    self.pending = []
+    losses = [float(np.asarray(m['loss'])[0]) for m in host]
+    bad = [i for i, loss in enumerate(losses) if not np.isfinite(loss)]
+    if bad:
+      bad_step = step - count + bad[0] + 1
+      raise NonFiniteLossError(
+          f'training loss is {losses[bad[0]]} at step {bad_step}: stopped. The last good '
+          f'checkpoint (step {self.checkpointer.latest_step()}) in {self.checkpointer.directory} '
+          f'is intact; lower the learning rate or check the data before resuming.')
+    self.epoch_losses.extend(losses)
+    return {
+        'train_loss': float(np.mean(losses)),
+        'train_accuracy': float(np.mean([np.asarray(m['accuracy'])[0] for m in host])),
+        'learning_rate': float(np.asarray(host[-1]['learning_rate'])[0]),
+    }
+
+  def save(self, state, step: int) -> None:
+    self.read_metrics(step)  # never save a state whose loss went non-finite
+    self.progress['step'] = step
+    self.checkpointer.save(step, steps.unreplicate(state), self.progress)
+
+  def train_epoch(self, state, batches, step: int, end: int, stop: StopSignals):
+    """Runs steps `step..end-1` with a progress bar; returns `(state, step)` where it stopped."""
+    config, epoch = self.config, step // self.steps_per_epoch
+    bar = tqdm(total=end - epoch * self.steps_per_epoch, initial=step - epoch * self.steps_per_epoch,
+               desc=f'epoch {epoch + 1}/{-(-self.total_steps // self.steps_per_epoch)}',
+               disable=not (self.is_main and config.progress_bar), leave=False, unit='step')
+    last_time, last_step = time.perf_counter(), step
+    while step < end and stop.received is None:
+      state, metrics = self.p_train_step(state, next(batches))
+      self.pending.append(metrics)
+      step += 1
+      bar.update(1)
+      if step % config.log_every_steps == 0 or step == end:
+        scalars = self.read_metrics(step)
+        now = time.perf_counter()
+        scalars['images_per_second'] = (step - last_step) * config.batch_size / (now - last_time)
+        last_time, last_step = now, step
+        self.log.write(step, step / self.steps_per_epoch, scalars)
+        bar.set_postfix(loss=f'{scalars["train_loss"]:.4f}', lr=f'{scalars["learning_rate"]:.4g}',
+                        img_s=f'{scalars["images_per_second"]:.0f}')
+      if config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0:
+        self.save(state, step)
+    bar.close()
+    return state, step
+
+  def end_epoch(self, state, step: int, seconds: float) -> dict:
+    """Evaluates, tracks the best top-1 error, logs one line and saves."""
+    epoch = step // self.steps_per_epoch
+    scalars = evaluate(self.p_eval_step, state, self.dataset)
+    best = self.progress['best_eval_top1_error']
+    if best is None or scalars['eval_top1_error'] < best:
+      self.progress.update(best_eval_top1_error=scalars['eval_top1_error'], best_step=step,
+                           best_epoch=epoch)
+    scalars['best_eval_top1_error'] = self.progress['best_eval_top1_error']
+    self.read_metrics(step)
+    train_loss = float(np.mean(self.epoch_losses)) if self.epoch_losses else float('nan')
+    self.epoch_losses = []
+    scalars['epoch_train_loss'] = train_loss
+    self.log.write(step, epoch, scalars)
+    self.say(f'epoch {epoch:3d}  train loss {train_loss:.4f}  '
+             f'eval top-1 {scalars["eval_top1_error"]:6.2f}%  top-5 {scalars["eval_top5_error"]:6.2f}%'
+             f'  best top-1 {self.progress["best_eval_top1_error"]:6.2f}% (epoch '
+             f'{self.progress["best_epoch"]})  [{seconds:.0f} s]')
+    self.save(state, step)
+    return scalars
+
+  def run(self) -> TrainResult:
+    """Trains to the end (or to a stop signal) from the workdir's latest checkpoint if any."""
+    state = self.restore_or_init()
+    step = int(state.step)
+    state = steps.replicate(state)
+    batches = flax.jax_utils.prefetch_to_device(self.dataset.train_batches(step), 2)
+    summary = {'stopped_by': None}
+    with StopSignals() as stop:
+      while step < self.total_steps:
+        start = time.perf_counter()
+        end = min((step // self.steps_per_epoch + 1) * self.steps_per_epoch, self.total_steps)
+        state, step = self.train_epoch(state, batches, step, end, stop)
+        if stop.received:
+          self.save(state, step)
+          summary['stopped_by'] = stop.received
+          self.say(f'Stopped by {stop.received} at step {step}; checkpoint saved in '
+                   f'{self.checkpointer.directory}. Run the same command again to resume.')
+          break
+        summary.update(self.end_epoch(state, step, time.perf_counter() - start))
+    summary.update(self.progress, step=step)
+    self.checkpointer.close()
+    self.log.close()
+    return TrainResult(state=steps.unreplicate(state), summary=summary)
+
+
+def save_config(config, workdir: str) -> None:
+  """Writes the resolved config to `WORKDIR/config.json` (process 0 only)."""
+  if jax.process_index() != 0:
+    return
+  os.makedirs(workdir, exist_ok=True)
+  with open(os.path.join(workdir, 'config.json'), 'w', encoding='utf-8') as f:
+    json.dump(config.to_dict(), f, indent=2, sort_keys=True, default=str)
+
+
+def train_and_evaluate(config, workdir: str) -> TrainResult:
+  """Trains `config` in `workdir`, resuming from its latest checkpoint if there is one."""
+  trainer = Trainer(config, workdir)
+  save_config(config, workdir)
+  return trainer.run()

@@ -1,0 +1,153 @@
+"""The per-device train and eval steps, written for `jax.pmap(..., axis_name=AXIS)`.
+
+Everything a step does happens on device: augmentation of the raw batch, mixing (input-level
+`mix_batch`, or a feature-level request to the model), the soft-target loss, and gradients,
+metrics and BatchNorm statistics averaged over the devices.
+"""
+import dataclasses
+from typing import Any, Callable
+
+import flax
+import jax
+import jax.numpy as jnp
+import optax
+from flax.training import train_state
+
+from cutmix_jax import mixing
+from cutmix_jax.feature_mix import FeatureMix
+
+AXIS = 'batch'
+FEATURE_METHOD = 'cutmix_feature'
+TRAIN_METHODS = mixing.METHODS + (FEATURE_METHOD,)
+
+
+class TrainState(train_state.TrainState):
+  """Flax TrainState plus the BatchNorm running statistics."""
+  batch_stats: Any = None
+
+
+@dataclasses.dataclass(frozen=True)
+class StepSettings:
+  """Static settings of the train step (hashable, bound with functools.partial).
+
+  Attributes:
+    seed: base seed; step keys are `fold_in(fold_in(train_key(seed), step), device)`.
+    num_classes: K of the one-hot targets.
+    label_smoothing: spread over all classes before mixing.
+    mix: how batches are mixed; with `mix_features` its alpha and prob drive feature CutMix.
+    mix_features: feature-level CutMix at a random stage (the model's `num_stages`).
+    num_stages: number of stages of the model (feature CutMix picks one of 0..num_stages).
+  """
+  seed: int
+  num_classes: int
+  label_smoothing: float = 0.0
+  mix: mixing.MixConfig = mixing.MixConfig(method='none')
+  mix_features: bool = False
+  num_stages: int = 0
+
+
+def keys_for_seed(seed: int):
+  """`(init_key, train_key)`: separate streams for parameter init and per-step randomness."""
+  return jax.random.split(jax.random.key(seed))
+
+
+def create_train_state(seed: int, model, image_shape, tx) -> TrainState:
+  """Initialises parameters and BatchNorm statistics of `model` for `(H, W, C)` images."""
+  init_key, _ = keys_for_seed(seed)
+  init = jax.jit(lambda key: model.init(key, jnp.zeros((1,) + tuple(image_shape)), train=False))
+  variables = init(init_key)
+  return TrainState.create(apply_fn=model.apply, params=variables['params'], tx=tx,
+                           batch_stats=variables.get('batch_stats', {}))
+
+
+def cross_entropy(logits, targets):
+  """Per-example cross-entropy against soft targets `(N, K)`, computed in float32."""
+  return optax.softmax_cross_entropy(logits.astype(jnp.float32), targets.astype(jnp.float32))
+
+
+def _device_step_keys(seed: int, step):
+  """Augmentation and mixing keys that depend only on (seed, step, device index)."""
+  _, train_key = keys_for_seed(seed)
+  key = jax.random.fold_in(jax.random.fold_in(train_key, step), jax.lax.axis_index(AXIS))
+  return jax.random.split(key)
+
+
+def _feature_mix_request(rng, batch_size: int, settings: StepSettings) -> FeatureMix:
+  """A feature CutMix request that is switched off (stage -1) with probability 1 - prob."""
+  apply_key, draw_key = jax.random.split(rng)
+  request = FeatureMix.draw(draw_key, batch_size, settings.mix.alpha, settings.num_stages)
+  apply = jax.random.uniform(apply_key) < settings.mix.prob
+  return request.replace(stage=jnp.where(apply, request.stage, -1))
+
+
+def train_step(state: TrainState, batch, *, settings: StepSettings, preprocess: Callable,
+               learning_rate_fn: Callable):
+  """One SGD step on a per-device batch `{'image': (B, H, W, C), 'label': (B,)}`.
+
+  Returns:
+    `(new_state, metrics)`; metrics (loss, accuracy against the unmixed labels, learning rate)
+    are averaged over the devices.
+  """
+  augment_key, mix_key = _device_step_keys(settings.seed, state.step)
+  images = preprocess(augment_key, batch['image'])
+  targets = mixing.one_hot(batch['label'], settings.num_classes, settings.label_smoothing)
+  request = None
+  if settings.mix_features:
+    request = _feature_mix_request(mix_key, images.shape[0], settings)
+  else:
+    images, targets = mixing.mix_batch(mix_key, images, targets, settings.mix)
+
+  def loss_fn(params):
+    variables = {'params': params, 'batch_stats': state.batch_stats}
+    outputs, updates = state.apply_fn(variables, images, train=True, feature_mix=request,
+                                      mutable=['batch_stats'])
+    logits, mixed_targets = outputs, targets
+    if request is not None:
+      logits, ratio = outputs
+      mixed_targets = mixing.mix_labels(targets, request.permutation, ratio)
+    return cross_entropy(logits, mixed_targets).mean(), (logits, updates)
+
+  (loss, (logits, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+  grads = jax.lax.pmean(grads, AXIS)
+  batch_stats = jax.lax.pmean(updates.get('batch_stats', state.batch_stats), AXIS)
+  metrics = {
+      'loss': loss,
+      'accuracy': jnp.mean(jnp.argmax(logits, -1) == batch['label']),
+      'learning_rate': learning_rate_fn(state.step),
+  }
+  new_state = state.apply_gradients(grads=grads, batch_stats=batch_stats)
+  return new_state, jax.lax.pmean(metrics, AXIS)
+
+
+def eval_step(state: TrainState, batch, *, preprocess: Callable):
+  """Sums of loss and top-1/top-5 hits over the unmasked examples of all devices.
+
+  Args:
+    batch: `{'image': (B, H, W, C), 'label': (B,), 'mask': (B,) bool}`; padding has mask False.
+
+  Returns:
+    dict of `loss`, `top1_correct`, `top5_correct`, `count`, summed over every device.
+  """
+  variables = {'params': state.params, 'batch_stats': state.batch_stats}
+  logits = state.apply_fn(variables, preprocess(batch['image']), train=False)
+  labels, mask = batch['label'], batch['mask']
+  num_classes = logits.shape[-1]
+  loss = cross_entropy(logits, jax.nn.one_hot(labels, num_classes))
+  _, top5 = jax.lax.top_k(logits, min(5, num_classes))
+  sums = {
+      'loss': jnp.sum(jnp.where(mask, loss, 0.0)),
+      'top1_correct': jnp.sum(mask & (top5[:, 0] == labels)),
+      'top5_correct': jnp.sum(mask & jnp.any(top5 == labels[:, None], axis=-1)),
+      'count': jnp.sum(mask.astype(jnp.int32)),
+  }
+  return jax.lax.psum(sums, AXIS)
+
+
+def replicate(tree):
+  """Copies a pytree onto every local device, leading axis = device, for the pmapped steps."""
+  return flax.jax_utils.replicate(tree)
+
+
+def unreplicate(tree):
+  """The device-0 copy of a replicated pytree, as host NumPy arrays."""
+  return jax.device_get(flax.jax_utils.unreplicate(tree))

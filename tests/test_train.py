@@ -1,0 +1,201 @@
+"""Training: end to end, 1 vs 8 devices, bitwise resume, signals, NaN stop, multi-process, errors."""
+import functools
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from conftest import REPO, train_cli_args, wait_for
+from cutmix_jax import mixing
+from cutmix_jax import optim
+from cutmix_jax import train_step as steps
+from cutmix_jax import train_loop
+from cutmix_jax.checkpointing import Checkpointer
+
+
+def _tree_bytes(tree) -> bytes:
+  return b''.join(np.asarray(leaf).tobytes() for leaf in jax.tree.leaves(tree))
+
+
+def _restore_final(workdir, config):
+  """The state of the latest checkpoint in `workdir`, restored into the shape of `config`'s."""
+  trainer = train_loop.Trainer(config, workdir)
+  checkpointer = Checkpointer(os.path.join(workdir, 'checkpoints'), keep=1)
+  step = checkpointer.latest_step()
+  state, progress = checkpointer.restore(step, trainer.initial_state)
+  checkpointer.close()
+  return step, state, progress
+
+
+def test_end_to_end_on_eight_devices_loss_falls_and_writes_outputs(small_config, tmp_path):
+  assert jax.device_count() == 8
+  config = small_config(num_epochs=3, **{'mix.prob': 1.0, 'optimizer.decay_epochs': (2, 2.5)})
+  result = train_loop.train_and_evaluate(config, str(tmp_path))
+  records = [json.loads(line) for line in open(tmp_path / 'metrics.jsonl')]
+  train = [r for r in records if 'train_loss' in r]
+  evals = [r for r in records if 'eval_top1_error' in r]
+  assert [r['step'] for r in train] == list(range(2, 25, 2))
+  assert len(evals) == 3 and all({'epoch', 'eval_top5_error', 'best_eval_top1_error'} <= set(r)
+                                 for r in evals)
+  assert np.mean([r['train_loss'] for r in train[-3:]]) < np.mean(
+      [r['train_loss'] for r in train[:3]]) - 0.1
+  assert result.summary['best_eval_top1_error'] == min(r['eval_top1_error'] for r in evals)
+  assert result.summary['step'] == 24
+  assert json.load(open(tmp_path / 'config.json'))['mix']['method'] == 'cutmix'
+  assert any(name.startswith('events.out.tfevents') for name in os.listdir(tmp_path))
+  assert Checkpointer(str(tmp_path / 'checkpoints'), keep=2).all_steps()[-1] == 24
+
+
+class _NoBatchNormNet(nn.Module):
+  """A small net without BatchNorm, so the 1- and 8-device updates must agree exactly."""
+  num_classes: int = 5
+
+  @nn.compact
+  def __call__(self, x, train=False, feature_mix=None):
+    x = nn.relu(nn.Conv(8, (3, 3))(x))
+    return nn.Dense(self.num_classes, name='head')(x.mean(axis=(1, 2)))
+
+
+def test_same_global_batch_same_update_on_one_and_eight_devices(small_config):
+  config = small_config(**{'mix.method': 'none'})
+  model = _NoBatchNormNet()
+  tx = optim.make_optimizer(config, steps_per_epoch=10)
+  state = steps.create_train_state(0, model, (8, 8, 3), tx)
+  settings = steps.StepSettings(seed=0, num_classes=5, mix=mixing.MixConfig(method='none'))
+  step = jax.pmap(functools.partial(
+      steps.train_step, settings=settings, preprocess=lambda _, x: x.astype(jnp.float32) / 255,
+      learning_rate_fn=optim.learning_rate_schedule(config, 10)), axis_name=steps.AXIS)
+  rng = np.random.default_rng(0)
+  images = rng.integers(0, 256, (16, 8, 8, 3), dtype=np.uint8)
+  labels = rng.integers(0, 5, (16,)).astype(np.int32)
+  results = []
+  for devices in (1, 8):
+    batch = {'image': images.reshape(devices, -1, 8, 8, 3), 'label': labels.reshape(devices, -1)}
+    replicated = jax.tree.map(lambda x, n=devices: np.broadcast_to(x, (n,) + np.shape(x)), state)
+    new_state, metrics = step(replicated, batch)
+    results.append((steps.unreplicate(new_state).params, float(metrics['loss'][0])))
+  (params_1, loss_1), (params_8, loss_8) = results
+  # Only the order of float32 summation differs (one mean of 16 vs a mean of 8 means of 2).
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7),
+               params_1, params_8)
+  assert loss_1 == pytest.approx(loss_8, rel=1e-6)
+  assert not np.allclose(params_1['head']['kernel'], state.params['head']['kernel'])
+
+
+def test_resume_after_sigkill_is_bitwise_equal(small_config, train_cli, tmp_path):
+  overrides = {'checkpoint_every_steps': 2}
+  straight = train_loop.train_and_evaluate(small_config(**overrides), str(tmp_path / 'straight'))
+
+  killed_dir = tmp_path / 'killed'
+  process = train_cli(killed_dir, **overrides)
+  checkpoints = killed_dir / 'checkpoints'
+  wait_for(lambda: checkpoints.exists() and any(
+      name.isdigit() and int(name) >= 8 for name in os.listdir(checkpoints)), process)
+  process.send_signal(signal.SIGKILL)
+  process.wait()
+  resumed = train_cli(killed_dir, **overrides)
+  output, _ = resumed.communicate(timeout=600)
+  assert resumed.returncode == 0, output
+  assert 'Resuming from the checkpoint at step' in output
+  step, state, _ = _restore_final(str(killed_dir), small_config(**overrides))
+  assert step == 16
+  assert _tree_bytes(state.params) == _tree_bytes(straight.state.params)
+  assert _tree_bytes(state.batch_stats) == _tree_bytes(straight.state.batch_stats)
+  assert _tree_bytes(state.opt_state) == _tree_bytes(straight.state.opt_state)
+
+
+def test_sigterm_mid_epoch_saves_exits_zero_and_resumes(small_config, train_cli, tmp_path):
+  overrides = {'shapes_num_train': 2048, 'num_epochs': 20, 'log_every_steps': 1}
+  process = train_cli(tmp_path, **overrides)
+  metrics = tmp_path / 'metrics.jsonl'
+  wait_for(lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 3, process)
+  process.send_signal(signal.SIGTERM)
+  output, _ = process.communicate(timeout=300)
+  assert process.returncode == 0, output
+  assert 'Stopped by SIGTERM' in output and 'Run the same command again to resume' in output
+  saved = Checkpointer(str(tmp_path / 'checkpoints'), keep=2).latest_step()
+  assert saved is not None and saved % 32 != 0  # 32 steps an epoch: it stopped mid-epoch
+
+  resumed = train_cli(tmp_path, **{**overrides, 'num_train_steps': saved + 2})
+  output, _ = resumed.communicate(timeout=600)
+  assert resumed.returncode == 0, output
+  assert f'Resuming from the checkpoint at step {saved}' in output
+  assert Checkpointer(str(tmp_path / 'checkpoints'), keep=2).latest_step() == saved + 2
+
+
+def test_nan_loss_stops_and_last_good_checkpoint_restores(small_config, tmp_path, monkeypatch):
+  first = train_loop.train_and_evaluate(small_config(num_epochs=1), str(tmp_path))
+  nan_loss = lambda logits, targets: jnp.full(logits.shape[:1], jnp.nan)
+  monkeypatch.setattr(steps, 'cross_entropy', nan_loss)
+  with pytest.raises(train_loop.NonFiniteLossError, match=r'training loss is nan at step 9'):
+    train_loop.train_and_evaluate(small_config(num_epochs=2), str(tmp_path))
+  monkeypatch.undo()
+  step, state, _ = _restore_final(str(tmp_path), small_config(num_epochs=2))
+  assert step == 8
+  assert _tree_bytes(state.params) == _tree_bytes(first.state.params)
+
+
+_TWO_PROCESS_SCRIPT = '''
+import hashlib, sys
+import jax
+jax.distributed.initialize(sys.argv[1], 2, int(sys.argv[2]))
+import numpy as np
+sys.path.insert(0, {repo!r})
+from conftest import SMALL_RUN
+from configs import default
+from cutmix_jax import train_loop
+config = default.get_config()
+config.update(SMALL_RUN)
+config.num_train_steps = 6
+config.checkpoint_every_steps = 3
+result = train_loop.train_and_evaluate(config, sys.argv[3])
+digest = hashlib.sha256(b''.join(np.asarray(x).tobytes() for x in jax.tree.leaves(result.state)))
+print('devices', jax.device_count(), 'local', jax.local_device_count(), 'step', result.summary['step'])
+print('state', digest.hexdigest())
+'''
+
+
+def test_two_processes_stay_in_sync(tmp_path):
+  script = tmp_path / 'two_process.py'
+  script.write_text(_TWO_PROCESS_SCRIPT.format(repo=os.path.join(REPO, 'tests')))
+  env = {**os.environ, 'XLA_FLAGS': '--xla_force_host_platform_device_count=4',
+         'PYTHONPATH': REPO}
+  port = 20000 + os.getpid() % 20000
+  processes = [subprocess.Popen(
+      [sys.executable, str(script), f'127.0.0.1:{port}', str(i), str(tmp_path / 'run')],
+      cwd=REPO, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+      for i in range(2)]
+  outputs = [p.communicate(timeout=600)[0] for p in processes]
+  for process, output in zip(processes, outputs):
+    assert process.returncode == 0, output
+  lines = [[l for l in out.splitlines() if l.startswith(('devices', 'state'))] for out in outputs]
+  assert lines[0][0] == lines[1][0] == 'devices 8 local 4 step 6'
+  assert lines[0][1] == lines[1][1]  # the same parameters, optimizer state and statistics
+
+
+@pytest.mark.parametrize('flag, message', [
+    ('--config.model=resnet_cifar21', "config.model='resnet_cifar21' is not valid; choose one of: "),
+    ('--config.mix.method=cutmixx', 'choose one of: none, cutmix, mixup, cutout, cutmix_feature'),
+    ('--config.dataset=imagenet', "unknown dataset 'imagenet'; valid forms: shapes, folder:PATH"),
+    ('--config.batch_size=100', 'config.batch_size=100 must be divisible by the number of devices'),
+    ('--config.mix.prob=1.5', 'prob must be in [0, 1]'),
+    ('--config.dtype=float8', "config.dtype='float8' is not valid"),
+    ('--config.no_such_key=1', 'unknown config key among --config.no_such_key'),
+    ('--config.batch_size=abc', 'flag --config.batch_size=abc'),
+    ('--config.dataset=folder:/no/such/dir', '/no/such/dir'),
+])
+def test_bad_config_stops_with_one_line(tmp_path, flag, message):
+  args = [sys.executable, os.path.join(REPO, 'train.py'), f'--workdir={tmp_path}/run', flag]
+  out = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert out.returncode != 0
+  last = out.stderr.strip().splitlines()[-1]
+  assert last.startswith('error: ') and message in last, out.stderr[-2000:]
+  assert not os.path.exists(tmp_path / 'run' / 'checkpoints')

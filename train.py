@@ -1,0 +1,94 @@
+"""Trains a CutMix model: `python train.py [--config=configs/X.py] [--workdir=DIR] [--config.key=value ...]`.
+
+With no flags it trains `configs/default.py` (the embedded `shapes` set) into `runs/default`.
+A workdir that holds a checkpoint resumes from it. Multi-host: see README ("Multi-host").
+"""
+import os
+import sys
+
+from absl import app
+from absl import flags
+from ml_collections import config_flags
+
+
+
+def exit_unknown_config_key(argv, error) -> None:
+  keys = [arg.split('=')[0] for arg in argv[1:] if arg.startswith('--config.')]
+  sys.exit(f'error: unknown config key among {" ".join(keys)} ({error}); the keys are the '
+           f'fields of the config file (see configs/default.py)')
+
+
+def define_config_flag():
+  """`--config`; ml_collections applies `--config.key=value` here, so unknown keys fail here."""
+  default = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'configs', 'default.py')
+  try:
+    return config_flags.DEFINE_config_file(
+        'config', default,
+        'Training config file (a get_config() module); override fields with --config.key=value.',
+        lock_config=True)
+  except (AttributeError, KeyError) as error:
+    exit_unknown_config_key(sys.argv, error)
+
+
+_CONFIG = define_config_flag()
+_WORKDIR = flags.DEFINE_string('workdir', 'runs/default', 'Directory for checkpoints and logs.')
+_COORDINATOR = flags.DEFINE_string(
+    'coordinator_address', os.environ.get('JAX_COORDINATOR_ADDRESS', ''),
+    'Multi-process: host:port of process 0 (or env JAX_COORDINATOR_ADDRESS).')
+_NUM_PROCESSES = flags.DEFINE_integer(
+    'num_processes', int(os.environ.get('JAX_NUM_PROCESSES', '0')),
+    'Multi-process: number of processes (or env JAX_NUM_PROCESSES).')
+_PROCESS_ID = flags.DEFINE_integer(
+    'process_id', int(os.environ.get('JAX_PROCESS_ID', '-1')),
+    'Multi-process: this process index (or env JAX_PROCESS_ID).')
+_DISTRIBUTED = flags.DEFINE_bool(
+    'distributed', False,
+    'Call jax.distributed.initialize() with auto-detection (TPU pod slices, SLURM).')
+
+
+def initialize_distributed() -> None:
+  """Joins a multi-process run when asked by the flags or the environment."""
+  import jax  # pylint: disable=import-outside-toplevel
+  if _COORDINATOR.value:
+    if _NUM_PROCESSES.value < 1 or _PROCESS_ID.value < 0:
+      raise app.UsageError('--coordinator_address needs --num_processes and --process_id')
+    jax.distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
+  elif _DISTRIBUTED.value:
+    jax.distributed.initialize()
+
+
+def parse_flags(argv):
+  """Parses the flags; an unknown `--config.key` stops with one line instead of a traceback."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as error:
+    sys.exit(f'error: {error}')
+  except (AttributeError, KeyError) as error:
+    exit_unknown_config_key(argv, error)
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  initialize_distributed()
+  from cutmix_jax import config_checks  # pylint: disable=import-outside-toplevel
+  from cutmix_jax import train_loop  # pylint: disable=import-outside-toplevel
+  config = _CONFIG.value
+  try:
+    config_checks.check_config(config)
+  except OSError as error:  # ml_collections loads the config file lazily, on first use
+    sys.exit(f'error: {" ".join(str(error).split())}')
+  except config_checks.ConfigError as error:
+    sys.exit(f'error: {error}')
+  try:
+    result = train_loop.train_and_evaluate(config, _WORKDIR.value)
+  except (config_checks.ConfigError, train_loop.NonFiniteLossError) as error:
+    sys.exit(f'error: {error}')
+  summary = result.summary
+  if summary.get('best_eval_top1_error') is not None:
+    print(f'best eval top-1 error {summary["best_eval_top1_error"]:.2f}% at epoch '
+          f'{summary["best_epoch"]} (step {summary["best_step"]}); workdir {_WORKDIR.value}')
+
+
+if __name__ == '__main__':
+  app.run(main, flags_parser=parse_flags)

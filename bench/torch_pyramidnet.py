@@ -132,6 +132,8 @@ BUILDERS = {
                                    imagenet=True),
     'resnet152': functools.partial(resnet, stage_sizes=(3, 8, 36, 3), bottleneck=True,
                                    imagenet=True),
+    'resnet_cifar8': functools.partial(resnet, stage_sizes=(1, 1, 1), bottleneck=False,
+                                       imagenet=False),
     'resnet_cifar20': functools.partial(resnet, stage_sizes=(3, 3, 3), bottleneck=False,
                                         imagenet=False),
     'resnet_cifar110': functools.partial(resnet, stage_sizes=(12, 12, 12), bottleneck=True,

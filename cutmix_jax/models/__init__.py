@@ -4,8 +4,8 @@ Every model is a Flax Linen module called as `model.apply(variables, x, train, f
 with NHWC images; it exposes `num_stages` (the boundaries 0..S where feature-level CutMix may
 mix), sows its final feature map as `intermediates/features` and names its classifier `head`.
 """
-import jax.numpy as jnp
 import flax.linen as nn
+import jax.numpy as jnp
 
 from cutmix_jax.models import pyramidnet
 from cutmix_jax.models import resnet
@@ -18,6 +18,7 @@ MODELS = {
     'resnet50': resnet.resnet50,
     'resnet101': resnet.resnet101,
     'resnet152': resnet.resnet152,
+    'resnet_cifar8': resnet.resnet_cifar8,  # the smallest, for tests
     'resnet_cifar20': resnet.resnet_cifar20,
     'resnet_cifar110': resnet.resnet_cifar110,
     'pyramidnet110': pyramidnet.pyramidnet110,

@@ -57,8 +57,8 @@ def blocks_per_stage(depth: int, bottleneck: bool) -> int:
 def pyramid_widths(depth: int, alpha: float, bottleneck: bool) -> Tuple[Tuple[int, ...], ...]:
   """The planes of every block, stage by stage, as the official `pyramidal_make_layer`.
 
-  A running width starts at the stem's 16 and grows by alpha / (3n) per block (accumulated in float, as
-  there); each block's planes are the running width rounded by Python's `round`.
+  A running width starts at the stem's 16 and grows by alpha / (3n) per block (accumulated in
+  float, as there); each block's planes are the running width rounded by Python's `round`.
   """
   n = blocks_per_stage(depth, bottleneck)
   growth = [alpha / (3 * n)] * (3 * n)
@@ -87,12 +87,7 @@ class PyramidNet(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool = False, feature_mix: Optional[FeatureMix] = None):
-    """Classifies `(N, H, W, C)` images.
-
-    Returns:
-      float32 logits `(N, num_classes)`, or `(logits, ratio)` when `feature_mix` is given, where
-      ratio is the float32 label weight of the partner.
-    """
+    """Classifies `(N, H, W, C)` images; arguments and results as `resnet.ResNet.__call__`."""
     block = PyramidBottleneck if self.bottleneck else PyramidBasicBlock
     widths = pyramid_widths(self.depth, self.alpha, self.bottleneck)
     stages = layers.make_stages(functools.partial(block, dtype=self.dtype), widths)

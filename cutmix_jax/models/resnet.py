@@ -73,7 +73,12 @@ class ResNet(nn.Module):
 
   @nn.compact
   def __call__(self, x, train: bool = False, feature_mix: Optional[FeatureMix] = None):
-    """Classifies `(N, H, W, C)` images.
+    """Classifies images.
+
+    Args:
+      x: `(N, H, W, C)` images.
+      train: use and update batch statistics (apply with `mutable=['batch_stats']`).
+      feature_mix: a feature-level CutMix request, or None.
 
     Returns:
       float32 logits `(N, num_classes)`, or `(logits, ratio)` when `feature_mix` is given, where
@@ -95,5 +100,6 @@ resnet152 = functools.partial(ResNet, stage_sizes=(3, 8, 36, 3), block=Bottlenec
 
 # The official code's CIFAR ResNets: depth 6n + 2 (basic) or 9n + 2 (bottleneck), n per stage.
 _cifar_resnet = functools.partial(ResNet, widths=(16, 32, 64), stem=layers.cifar_stem)
+resnet_cifar8 = functools.partial(_cifar_resnet, stage_sizes=(1, 1, 1), block=BasicBlock)
 resnet_cifar20 = functools.partial(_cifar_resnet, stage_sizes=(3, 3, 3), block=BasicBlock)
 resnet_cifar110 = functools.partial(_cifar_resnet, stage_sizes=(12, 12, 12), block=Bottleneck)

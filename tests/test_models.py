@@ -1,0 +1,266 @@
+"""Tests of the model zoo: exact sizes, dtypes, BatchNorm behaviour and feature-level CutMix.
+
+Anything that computes uses small models (resnet_cifar20, a depth-11 PyramidNet) with variables
+filled from numpy: on a 2-core CPU, `model.init` compiles one XLA program per parameter.
+"""
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from cutmix_jax import mixing
+from cutmix_jax.feature_mix import FeatureMix
+from cutmix_jax.models import MODELS
+from cutmix_jax.models import PyramidNet
+from cutmix_jax.models import get_model
+from cutmix_jax.models import layers
+from cutmix_jax.models import pyramidnet
+
+# Trainable parameters (collection 'params': conv kernels, BN scale and bias, head kernel and
+# bias), as (num_classes, count). ImageNet ResNets: torchvision's counts at 1000 classes. CIFAR
+# nets: the official pyramidnet.py/resnet.py definitions re-stated in bench/torch_pyramidnet.py,
+# counted with torch 2.13 (`python bench/torch_pyramidnet.py --num_classes 100`).
+PARAMETER_COUNTS = {
+    'resnet18': (1000, 11_689_512),
+    'resnet34': (1000, 21_797_672),
+    'resnet50': (1000, 25_557_032),
+    'resnet101': (1000, 44_549_160),
+    'resnet152': (1000, 60_192_808),
+    'resnet_cifar8': (100, 83_892),
+    'resnet_cifar20': (100, 278_324),
+    'resnet_cifar110': (100, 1_170_868),
+    'pyramidnet110': (100, 1_725_300),
+    'pyramidnet200': (100, 26_844_952),  # the paper's 26.8 M
+    'pyramidnet272': (100, 26_288_692),
+}
+NUM_CLASSES = 10
+IMAGES = (8, 32, 32, 3)
+
+
+def small_models():
+  return {'resnet_cifar20': get_model('resnet_cifar20', NUM_CLASSES),
+          'pyramidnet11': PyramidNet(NUM_CLASSES, depth=11, alpha=48)}
+
+
+def random_variables(model, image_shape=IMAGES, seed=0):
+  """Variables of `model` drawn with numpy, kernels He-scaled, BN statistics away from 0 and 1."""
+  shapes = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros(image_shape))
+  rng = np.random.default_rng(seed)
+
+  def draw(path, leaf):
+    name = path[-1].key
+    if name == 'kernel':
+      values = rng.normal(size=leaf.shape) * math.sqrt(2.0 / math.prod(leaf.shape[:-1]))
+    elif name in ('scale', 'var'):
+      values = rng.uniform(0.5, 1.5, leaf.shape)
+    else:
+      values = rng.normal(size=leaf.shape) * 0.1
+    return jnp.asarray(values, leaf.dtype)
+
+  return jax.tree_util.tree_map_with_path(draw, shapes)
+
+
+def images(seed=1, shape=IMAGES):
+  return jax.random.normal(jax.random.key(seed), shape)
+
+
+def count(tree):
+  return sum(leaf.size for leaf in jax.tree_util.tree_leaves(tree))
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry, sizes and dtypes (abstract evaluation only)
+# ---------------------------------------------------------------------------------------------
+def test_every_named_model_has_a_parameter_count():
+  assert set(PARAMETER_COUNTS) == set(MODELS)
+
+
+@pytest.mark.parametrize('name', sorted(PARAMETER_COUNTS))
+def test_parameter_count_is_exact(name):
+  num_classes, expected = PARAMETER_COUNTS[name]
+  model = get_model(name, num_classes)
+  shapes = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
+  assert count(shapes['params']) == expected
+  assert model.num_stages == (4 if name in ('resnet18', 'resnet34', 'resnet50', 'resnet101',
+                                            'resnet152') else 3)
+
+
+def test_unknown_model_name_lists_the_valid_names():
+  with pytest.raises(ValueError, match='resnet50.*pyramidnet200'):
+    get_model('resnet51', 10)
+
+
+def test_input_of_wrong_rank_is_rejected_with_its_shape():
+  model = get_model('resnet_cifar20', NUM_CLASSES)
+  with pytest.raises(ValueError, match=r'\(32, 32, 3\)'):
+    model.init(jax.random.key(0), jnp.zeros((32, 32, 3)))
+
+
+def test_imagenet_resnet50_maps_224_to_7_and_sows_features_for_cams():
+  model = get_model('resnet50', 1000, dtype=jnp.bfloat16)
+  x = jnp.zeros((2, 224, 224, 3))
+  variables = jax.eval_shape(model.init, jax.random.key(0), x)
+  logits, state = jax.eval_shape(
+      lambda v: model.apply(v, x, mutable=['intermediates'], capture_intermediates=True),
+      variables)
+  assert (logits.shape, logits.dtype) == ((2, 1000), jnp.float32)
+  outputs = state['intermediates']
+  assert outputs['stem']['__call__'][0].shape == (2, 56, 56, 64)
+  # torchvision's bottleneck strides on its 3x3 conv, the second one.
+  block = outputs['stage2_block1']
+  assert [block[f'Conv_{i}']['__call__'][0].shape[1] for i in range(3)] == [56, 28, 28]
+  assert outputs['stage3_block1']['__call__'][0].shape == (2, 14, 14, 1024)
+  assert outputs['features'][0].shape == (2, 7, 7, 2048)
+  assert variables['params']['head']['kernel'].shape == (2048, 1000)
+  assert variables['params']['stem']['Conv_0']['kernel'].shape == (7, 7, 3, 64)
+
+
+@pytest.mark.parametrize('model', [
+    get_model('resnet50', NUM_CLASSES, dtype=jnp.bfloat16),
+    PyramidNet(NUM_CLASSES, depth=11, alpha=48, dtype=jnp.bfloat16)])
+def test_bfloat16_compute_keeps_parameters_and_statistics_float32(model):
+  variables = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
+  dtypes = {leaf.dtype for leaf in jax.tree_util.tree_leaves(variables)}
+  assert dtypes == {jnp.dtype(jnp.float32)}
+  assert set(variables) == {'params', 'batch_stats'}
+
+
+# ---------------------------------------------------------------------------------------------
+# Building blocks
+# ---------------------------------------------------------------------------------------------
+def test_pyramid_widths_follow_the_official_additive_rule():
+  # n = 1, alpha / 3n = 16: running widths 32, 48, 64.
+  assert pyramidnet.pyramid_widths(11, 48, True) == ((32,), (48,), (64,))
+  widths = pyramidnet.pyramid_widths(110, 64, True)
+  assert [len(stage) for stage in widths] == [12, 12, 12]
+  assert widths[0][:3] == (18, 20, 21)  # round(16 + 1.78), round(16 + 3.56), round(16 + 5.33)
+  assert widths[-1][-1] == 16 + 64
+  assert pyramidnet.pyramid_widths(200, 240, True)[-1][-1] == 16 + 240
+  with pytest.raises(ValueError, match='9n \\+ 2'):
+    pyramidnet.pyramid_widths(100, 64, True)
+
+
+def test_pyramid_shortcut_pools_in_ceil_mode_and_zero_pads_channels():
+  x = jnp.arange(9.0).reshape(1, 3, 3, 1)
+  out = pyramidnet.pyramid_shortcut(x, 2, 3)
+  # Windows {0,1,3,4}, {2,5}, {6,7}, {8}: a window cut by the border averages what it covers.
+  np.testing.assert_allclose(out[0, :, :, 0], [[2.0, 3.5], [6.5, 8.0]])
+  np.testing.assert_array_equal(out[..., 1:], 0.0)
+
+
+def test_conv_init_is_untruncated_he_normal_over_fan_out():
+  kernel = layers.conv(64, 3, dtype=jnp.float32).init(
+      jax.random.key(0), jnp.zeros((1, 4, 4, 16)))['params']['kernel']
+  std = math.sqrt(2.0 / (3 * 3 * 64))  # fan_in would give sqrt(2 / (3 * 3 * 16))
+  assert abs(float(jnp.std(kernel)) / std - 1.0) < 0.03
+  assert float(jnp.max(jnp.abs(kernel))) > 3.0 * std  # a truncated normal stops at 2 std
+
+
+def test_batch_norm_running_statistics_use_pytorch_momentum():
+  x = images(shape=(16, 4, 4, 3)) * 2.0 + 1.0
+  norm = layers.batch_norm(True, dtype=jnp.float32)
+  variables = norm.init(jax.random.key(0), x)
+  _, state = norm.apply(variables, x, mutable=['batch_stats'])
+  stats = state['batch_stats']
+  np.testing.assert_allclose(stats['mean'], 0.1 * jnp.mean(x, axis=(0, 1, 2)), rtol=1e-5)
+  np.testing.assert_allclose(stats['var'], 0.9 + 0.1 * jnp.var(x, axis=(0, 1, 2)), rtol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Forward passes of the small models
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize('name', ['resnet_cifar20', 'pyramidnet11'])
+def test_logits_shape_dtype_and_class_activation_maps(name):
+  model = small_models()[name]
+  variables = random_variables(model)
+  logits, state = model.apply(variables, images(), mutable=['intermediates'])
+  assert (logits.shape, logits.dtype) == ((IMAGES[0], NUM_CLASSES), jnp.float32)
+  features = state['intermediates']['features'][0]
+  head = variables['params']['head']
+  cams = features @ head['kernel']  # (N, h, w, K)
+  np.testing.assert_allclose(jnp.mean(cams, axis=(1, 2)) + head['bias'], logits,
+                             rtol=1e-4, atol=1e-4)
+
+
+def test_eval_is_deterministic_and_leaves_statistics_while_train_updates_them():
+  model = small_models()['resnet_cifar20']
+  variables = random_variables(model)
+  x = images()
+  first, eval_state = model.apply(variables, x, train=False, mutable=['batch_stats'])
+  second = model.apply(variables, x, train=False)
+  np.testing.assert_array_equal(first, second)
+  jax.tree_util.tree_map(np.testing.assert_array_equal, eval_state['batch_stats'],
+                         variables['batch_stats'])
+  train_logits, train_state = model.apply(variables, x, train=True, mutable=['batch_stats'])
+  assert not np.allclose(train_logits, first, atol=1e-3)  # batch, not running, statistics
+  old, new = variables['batch_stats'], train_state['batch_stats']
+  for path in (('stem', 'BatchNorm_0'), ('stage3_block3', 'BatchNorm_1')):
+    before, after = old[path[0]][path[1]]['mean'], new[path[0]][path[1]]['mean']
+    assert not np.allclose(before, after)
+
+
+def test_bfloat16_logits_are_close_to_float32_on_the_same_parameters():
+  variables = random_variables(get_model('resnet_cifar20', NUM_CLASSES))
+  x = images()
+  reference = get_model('resnet_cifar20', NUM_CLASSES).apply(variables, x, train=True,
+                                                             mutable=['batch_stats'])[0]
+  logits = get_model('resnet_cifar20', NUM_CLASSES, dtype=jnp.bfloat16).apply(
+      variables, x, train=True, mutable=['batch_stats'])[0]
+  assert logits.dtype == jnp.float32
+  # bfloat16 keeps 8 significant bits (relative step 2^-8 = 0.4%); 20 layers stay within 3%.
+  scale = float(jnp.max(jnp.abs(reference)))
+  np.testing.assert_allclose(logits, reference, atol=0.03 * scale)
+  assert not np.array_equal(logits, reference)  # it did compute in bfloat16
+
+
+# ---------------------------------------------------------------------------------------------
+# Feature-level CutMix
+# ---------------------------------------------------------------------------------------------
+def draw_request(model, rng):
+  return FeatureMix.draw(rng, IMAGES[0], 1.0, model.num_stages)
+
+
+@pytest.mark.parametrize('name', ['resnet_cifar20', 'pyramidnet11'])
+def test_feature_mix_at_stage_zero_equals_input_cutmix(name):
+  model = small_models()[name]
+  variables = random_variables(model)
+  x, labels = images(), jax.nn.one_hot(jnp.arange(IMAGES[0]), IMAGES[0])
+  rng = jax.random.key(3)
+  request = draw_request(model, rng).replace(stage=jnp.int32(0))
+  logits, ratio = model.apply(variables, x, feature_mix=request)
+
+  _, mix_key = jax.random.split(rng)
+  mixed_images, mixed_labels = mixing.cutmix(mix_key, x, labels)
+  np.testing.assert_allclose(logits, model.apply(variables, mixed_images), rtol=1e-5, atol=1e-5)
+  assert ratio.dtype == jnp.float32 and 0.0 < float(ratio) < 1.0
+  moved = np.flatnonzero(np.asarray(request.permutation) != np.arange(IMAGES[0]))
+  assert moved.size
+  np.testing.assert_allclose(1.0 - mixed_labels[moved, moved], ratio, rtol=1e-6)
+  assert not np.allclose(logits, model.apply(variables, x), atol=1e-4)  # it did mix
+
+
+def test_feature_mix_at_stage_k_uses_a_box_in_that_stage_coordinates():
+  model = small_models()['resnet_cifar20']
+  variables = random_variables(model)
+  x = images()
+  traces = []
+
+  @jax.jit
+  def forward(request):
+    traces.append(None)
+    return model.apply(variables, x, feature_mix=request)
+
+  request = draw_request(model, jax.random.key(4))
+  plain = model.apply(variables, x)
+  for stage, side in ((1, 32), (2, 16), (3, 8)):
+    logits, ratio = forward(request.replace(stage=jnp.int32(stage)))
+    box = mixing.sample_box(request.box_key, request.lam, side, side)
+    assert float(ratio) == pytest.approx(float(mixing.box_area_ratio(box, side, side)), abs=1e-7)
+    assert 0.0 < float(ratio) and not np.allclose(logits, plain, atol=1e-5)
+  # A stage past the last mixes nothing.
+  logits, ratio = forward(request.replace(stage=jnp.int32(model.num_stages + 1)))
+  assert float(ratio) == 0.0
+  np.testing.assert_allclose(logits, plain, rtol=1e-5, atol=1e-5)
+  assert len(traces) == 1  # the stage is traced: choosing another one does not retrace

@@ -15,7 +15,7 @@ def get_config():
   config.mix.alpha = 1.0             # the paper's beta
   config.mix.prob = 0.5              # the paper's cutmix_prob on CIFAR
   config.batch_size = 64             # the paper's batch (on 2 GPUs)
-  config.eval_batch_size = 1000      # eval batch, any size (padded and masked)
+  config.eval_batch_size = 1024      # eval batch (divisible by the device count; padded and masked)
   config.num_epochs = 300
   config.optimizer.learning_rate = 0.25
   config.optimizer.decay_epochs = (150, 225)

@@ -33,7 +33,7 @@ def get_config() -> ml_collections.ConfigDict:
 
   # --- Optimisation -----------------------------------------------------------------------------
   config.batch_size = 128          # global batch (all devices and hosts)
-  config.eval_batch_size = 500     # global eval batch; the last one is padded and masked
+  config.eval_batch_size = 512     # global eval batch; the last one is padded and masked
   config.num_epochs = 6            # training length in epochs
   config.num_train_steps = -1      # if > 0, stop after this many steps (overrides num_epochs)
   config.optimizer = ml_collections.ConfigDict()

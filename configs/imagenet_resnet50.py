@@ -19,7 +19,7 @@ def get_config():
   config.mix.prob = 1.0
   config.mix.cutout_size = 112
   config.batch_size = 256
-  config.eval_batch_size = 1000
+  config.eval_batch_size = 1024
   config.num_epochs = 300
   config.optimizer.learning_rate = 0.1
   config.optimizer.reference_batch_size = 256  # linear scaling rule for other batch sizes

@@ -186,7 +186,8 @@ class Trainer:
         self.log.write(step, step / self.steps_per_epoch, scalars)
         bar.set_postfix(loss=f'{scalars["train_loss"]:.4f}', lr=f'{scalars["learning_rate"]:.4g}',
                         img_s=f'{scalars["images_per_second"]:.0f}')
-      if config.checkpoint_every_steps and step % config.checkpoint_every_steps == 0:
+      every = config.checkpoint_every_steps
+      if every and step % every == 0 and step < end:  # at `end`, end_epoch saves
         self.save(state, step)
     bar.close()
     return state, step

@@ -10,6 +10,7 @@ from typing import Any, Callable
 import flax
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax.training import train_state
 
@@ -31,7 +32,7 @@ class StepSettings:
   """Static settings of the train step (hashable, bound with functools.partial).
 
   Attributes:
-    seed: base seed; step keys are `fold_in(fold_in(train_key(seed), step), device)`.
+    seed: base seed; step keys are `fold_in(fold_in(key(seed), step), device index)`.
     num_classes: K of the one-hot targets.
     label_smoothing: spread over all classes before mixing.
     mix: how batches are mixed; with `mix_features` its alpha and prob drive feature CutMix.
@@ -46,14 +47,18 @@ class StepSettings:
   num_stages: int = 0
 
 
-def keys_for_seed(seed: int):
-  """`(init_key, train_key)`: separate streams for parameter init and per-step randomness."""
-  return jax.random.split(jax.random.key(seed))
+def train_key(seed: int):
+  """The base key of every per-step draw (augmentation, mixing)."""
+  return jax.random.key(seed)
 
 
 def create_train_state(seed: int, model, image_shape, tx) -> TrainState:
-  """Initialises parameters and BatchNorm statistics of `model` for `(H, W, C)` images."""
-  init_key, _ = keys_for_seed(seed)
+  """Initialises parameters and BatchNorm statistics of `model` for `(H, W, C)` images.
+
+  The init key is an 'rbg' key: with the default threefry, XLA compiles one random program per
+  parameter and the init of a deep net takes minutes to compile on a CPU.
+  """
+  init_key = jax.random.key(seed, impl='rbg')
   init = jax.jit(lambda key: model.init(key, jnp.zeros((1,) + tuple(image_shape)), train=False))
   variables = init(init_key)
   return TrainState.create(apply_fn=model.apply, params=variables['params'], tx=tx,
@@ -67,8 +72,7 @@ def cross_entropy(logits, targets):
 
 def _device_step_keys(seed: int, step):
   """Augmentation and mixing keys that depend only on (seed, step, device index)."""
-  _, train_key = keys_for_seed(seed)
-  key = jax.random.fold_in(jax.random.fold_in(train_key, step), jax.lax.axis_index(AXIS))
+  key = jax.random.fold_in(jax.random.fold_in(train_key(seed), step), jax.lax.axis_index(AXIS))
   return jax.random.split(key)
 
 
@@ -149,5 +153,11 @@ def replicate(tree):
 
 
 def unreplicate(tree):
-  """The device-0 copy of a replicated pytree, as host NumPy arrays."""
-  return jax.device_get(flax.jax_utils.unreplicate(tree))
+  """The first device's copy of a replicated pytree (leading axis = device), as NumPy arrays.
+
+  Reads one shard per leaf, so only one copy crosses to the host.
+  """
+  def first_copy(x):
+    shard = np.asarray(x.addressable_shards[0].data)
+    return shard.reshape((-1,) + x.shape[1:])[0]
+  return jax.tree.map(first_copy, tree)

@@ -54,6 +54,30 @@ def test_end_to_end_on_eight_devices_loss_falls_and_writes_outputs(small_config,
   assert Checkpointer(str(tmp_path / 'checkpoints'), keep=2).all_steps()[-1] == 24
 
 
+def test_feature_cutmix_trains_and_nothing_recompiles_after_the_first_epoch(
+    small_config, tmp_path, monkeypatch):
+  compiles = []
+  jax.monitoring.register_event_duration_secs_listener(
+      lambda name, *_, **__: compiles.append(name)
+      if name == '/jax/core/compile/backend_compile_duration' else None)
+  seen_at_epoch_end = []
+  end_epoch = train_loop.Trainer.end_epoch
+
+  def counting_end_epoch(self, *args, **kwargs):
+    scalars = end_epoch(self, *args, **kwargs)
+    seen_at_epoch_end.append(len(compiles))
+    return scalars
+
+  monkeypatch.setattr(train_loop.Trainer, 'end_epoch', counting_end_epoch)
+  config = small_config(num_epochs=3, **{'mix.method': 'cutmix_feature', 'mix.prob': 1.0})
+  result = train_loop.train_and_evaluate(config, str(tmp_path))
+  assert np.isfinite(result.summary['epoch_train_loss'])
+  # Epochs 2 and 3 run the train and eval programs compiled in epoch 1: a random feature stage
+  # per step, metrics, checkpoints and evaluation add no compilation.
+  assert seen_at_epoch_end[0] > 0 and seen_at_epoch_end[1] == seen_at_epoch_end[2] == \
+      seen_at_epoch_end[0]
+
+
 class _NoBatchNormNet(nn.Module):
   """A small net without BatchNorm, so the 1- and 8-device updates must agree exactly."""
   num_classes: int = 5

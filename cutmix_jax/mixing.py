@@ -72,6 +72,21 @@ def box_area_ratio(box: Box, height: int, width: int) -> jax.Array:
   return ((y2 - y1) * (x2 - x1)).astype(jnp.float32) / (height * width)
 
 
+def select_pixels(mask, on_true, on_false):
+  """`jnp.where(mask, on_true, on_false)` on the raw bits of the pixels: exact for any dtype.
+
+  XLA:CPU has no native bfloat16 select and converts through float32; selecting the same-width
+  unsigned integers moves the same bytes and runs about twice as fast there (no change on GPU).
+  """
+  dtype = on_false.dtype
+  bits = {2: jnp.uint16, 4: jnp.uint32, 8: jnp.uint64}.get(jnp.dtype(dtype).itemsize)
+  if bits is None:
+    return jnp.where(mask, on_true, on_false)
+  as_bits = lambda x: jax.lax.bitcast_convert_type(x.astype(dtype), bits)
+  chosen = jnp.where(mask, as_bits(on_true), as_bits(on_false))
+  return jax.lax.bitcast_convert_type(chosen, dtype)
+
+
 # ---------------------------------------------------------------------------------------------
 # Validation (static shapes and Python-level hyper-parameters only)
 # ---------------------------------------------------------------------------------------------
@@ -136,7 +151,7 @@ def paste_partner_box(box_key, lam, images, permutation, per_example: bool = Fal
   else:
     boxes = sample_box(box_key, lam, height, width)
     masks = box_mask(boxes, height, width)[None, :, :, None]
-  mixed = jnp.where(masks, images[permutation], images)
+  mixed = select_pixels(masks, images[permutation], images)
   return mixed, box_area_ratio(boxes, height, width)
 
 
@@ -219,7 +234,7 @@ def cutout(rng, images, labels, *, size: int):
   boxes = jax.vmap(_box_around_random_centre, in_axes=(0, None, None, None, None))(
       keys, size // 2, size // 2, height, width)
   holes = jax.vmap(box_mask, in_axes=(0, None, None))(boxes, height, width)[..., None]
-  return jnp.where(holes, jnp.zeros((), images.dtype), images), labels
+  return select_pixels(holes, jnp.zeros_like(images), images), labels
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,98 @@
+"""Images/s of the full pmapped train step (forward, backward, SGD) with and without mixing.
+
+Synthetic data already on the device; the optimiser, schedule and step are the ones `train.py`
+uses. Methods are timed in alternating rounds in one process, so their ratio is robust to drift.
+Issue 8's figures: ResNet-50 at 224 x 224, batch 256, bfloat16; PyramidNet-200 at 32 x 32,
+batch 64 and 256.
+
+  python bench/train_step.py --model resnet50 --batch 256 --dtype bfloat16 --methods none cutmix
+  python bench/train_step.py --model resnet_cifar20 --batch 128 --dtype float32   # CPU check
+"""
+import argparse
+import functools
+import statistics
+import sys
+import time
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+sys.path.insert(0, __file__.rsplit('/bench/', 1)[0])  # configs/
+from configs import default  # pylint: disable=wrong-import-position
+from cutmix_jax import config_checks  # pylint: disable=wrong-import-position
+from cutmix_jax import optim  # pylint: disable=wrong-import-position
+from cutmix_jax import train_loop  # pylint: disable=wrong-import-position
+from cutmix_jax import train_step as steps  # pylint: disable=wrong-import-position
+
+CIFAR_MODELS = ('resnet_cifar8', 'resnet_cifar20', 'resnet_cifar110', 'pyramidnet110',
+                'pyramidnet200', 'pyramidnet272')
+
+
+def make_config(args, method: str):
+  config = default.get_config()
+  config.model, config.dtype, config.batch_size = args.model, args.dtype, args.batch
+  config.mix.method, config.mix.prob = method, 1.0
+  return config
+
+
+def compiled_step(config, model, num_classes: int):
+  """The pmapped train step of `config`, with inputs that are already normalized floats."""
+  settings = train_loop.step_settings(config, num_classes, model)
+  return jax.pmap(functools.partial(
+      steps.train_step, settings=settings, preprocess=lambda _, images: images,
+      learning_rate_fn=optim.learning_rate_schedule(config, 1000)),
+      axis_name=steps.AXIS, donate_argnums=(0,))
+
+
+def time_steps(step, state, batch, count: int):
+  """Runs `count` steps; returns (state, seconds). One host sync at the end only."""
+  start = time.perf_counter()
+  for _ in range(count):
+    state, metrics = step(state, batch)
+  jax.block_until_ready((state, metrics))
+  return state, time.perf_counter() - start
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--model', default='resnet50')
+  parser.add_argument('--batch', type=int, default=256, help='global batch')
+  parser.add_argument('--dtype', default='bfloat16', choices=list(config_checks.DTYPES))
+  parser.add_argument('--methods', nargs='+', default=['none', 'cutmix'])
+  parser.add_argument('--steps', type=int, default=20, help='steps per timed round')
+  parser.add_argument('--rounds', type=int, default=5)
+  args = parser.parse_args()
+
+  side, num_classes = (32, 100) if args.model in CIFAR_MODELS else (224, 1000)
+  devices = jax.local_device_count()
+  config = make_config(args, args.methods[0])
+  model = train_loop.build_model(config, num_classes)
+  state = steps.create_train_state(0, model, (side, side, 3),
+                                   optim.make_optimizer(config, 1000))
+  images = jax.random.normal(jax.random.key(0), (devices, args.batch // devices, side, side, 3),
+                             config_checks.DTYPES[args.dtype])
+  labels = jax.random.randint(jax.random.key(1), images.shape[:2], 0, num_classes)
+  batch = next(flax.jax_utils.prefetch_to_device(iter([{'image': images, 'label': labels}]), 1))
+  states = {m: steps.replicate(state) for m in args.methods}
+  compiled = {m: compiled_step(make_config(args, m), model, num_classes) for m in args.methods}
+  for method in args.methods:  # compile and warm up
+    states[method], _ = time_steps(compiled[method], states[method], batch, 2)
+  seconds = {m: [] for m in args.methods}
+  for _ in range(args.rounds):
+    for method in args.methods:
+      states[method], took = time_steps(compiled[method], states[method], batch, args.steps)
+      seconds[method].append(took / args.steps)
+  print(f'{args.model} batch {args.batch} {args.dtype} on {devices} x '
+        f'{jax.devices()[0].device_kind}, jax {jax.__version__}')
+  base = statistics.median(seconds[args.methods[0]])
+  for method in args.methods:
+    median = statistics.median(seconds[method])
+    print(f'{method:>15}: {args.batch / median:9.1f} img/s  {median * 1e3:8.2f} ms/step  '
+          f'{100 * (median / base - 1):+6.2f}% vs {args.methods[0]} '
+          f'(rounds {np.round(np.array(seconds[method]) * 1e3, 2).tolist()} ms)')
+
+
+if __name__ == '__main__':
+  main()

@@ -1,0 +1,112 @@
+"""Images/s of a PyTorch train step as the official CutMix code runs it, with good settings.
+
+SGD (momentum 0.9, Nesterov, weight decay 1e-4), CutMix per batch as the official `train.py`
+does (one lam ~ Beta(1, 1), one box from `rand_bbox`, a random permutation, prob 1), bf16
+autocast, channels_last and optionally `torch.compile`: the best ordinary PyTorch recipe, for
+the comparison of issue 8. Synthetic data already on the device. Bench only: needs torch (and
+torchvision for `resnet50`; without it the re-statement in bench/torch_pyramidnet.py is used).
+
+  python bench/torch_train_step.py --model resnet50 --batch 256 --compile --methods none cutmix
+  python bench/torch_train_step.py --model pyramidnet200 --batch 64 --compile
+"""
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch_pyramidnet  # pylint: disable=wrong-import-position
+
+CIFAR_MODELS = ('resnet_cifar8', 'resnet_cifar20', 'resnet_cifar110', 'pyramidnet110',
+                'pyramidnet200', 'pyramidnet272')
+
+
+def build_model(name: str, num_classes: int):
+  if name.startswith('resnet') and name not in CIFAR_MODELS:
+    try:
+      import torchvision  # pylint: disable=import-outside-toplevel
+      return getattr(torchvision.models, name)(num_classes=num_classes)
+    except ImportError:
+      pass
+  return torch_pyramidnet.build(name, num_classes)
+
+
+def rand_bbox(height: int, width: int, lam: float):
+  """The official `rand_bbox`: side floor(dim * sqrt(1 - lam)), uniform centre, clipped."""
+  cut = np.sqrt(1.0 - lam)
+  cut_h, cut_w = int(height * cut), int(width * cut)
+  cy, cx = np.random.randint(height), np.random.randint(width)
+  y1, y2 = np.clip(cy - cut_h // 2, 0, height), np.clip(cy + cut_h // 2, 0, height)
+  x1, x2 = np.clip(cx - cut_w // 2, 0, width), np.clip(cx + cut_w // 2, 0, width)
+  return y1, y2, x1, x2
+
+
+def train_step(model, optimizer, images, labels, cutmix: bool):
+  """One step: official-style CutMix (in place on the batch), loss mixed by the box area."""
+  if cutmix:
+    lam = np.random.beta(1.0, 1.0)
+    index = torch.randperm(images.size(0), device=images.device)
+    y1, y2, x1, x2 = rand_bbox(images.size(2), images.size(3), lam)
+    images[:, :, y1:y2, x1:x2] = images[index, :, y1:y2, x1:x2]
+    lam = 1 - (y2 - y1) * (x2 - x1) / (images.size(2) * images.size(3))
+  with torch.autocast(device_type=images.device.type, dtype=torch.bfloat16):
+    logits = model(images)
+    if cutmix:
+      loss = lam * F.cross_entropy(logits, labels) + (1 - lam) * F.cross_entropy(
+          logits, labels[index])
+    else:
+      loss = F.cross_entropy(logits, labels)
+  optimizer.zero_grad(set_to_none=True)
+  loss.backward()
+  optimizer.step()
+  return loss
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--model', default='resnet50')
+  parser.add_argument('--batch', type=int, default=256)
+  parser.add_argument('--methods', nargs='+', default=['none', 'cutmix'],
+                      choices=['none', 'cutmix'])
+  parser.add_argument('--compile', action='store_true', help='torch.compile the model')
+  parser.add_argument('--steps', type=int, default=20)
+  parser.add_argument('--rounds', type=int, default=5)
+  args = parser.parse_args()
+
+  device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+  side, num_classes = (32, 100) if args.model in CIFAR_MODELS else (224, 1000)
+  model = build_model(args.model, num_classes).to(device, memory_format=torch.channels_last)
+  optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True,
+                              weight_decay=1e-4)
+  runner = torch.compile(model) if args.compile else model
+  images = torch.randn(args.batch, 3, side, side, device=device).to(
+      memory_format=torch.channels_last)
+  labels = torch.randint(0, num_classes, (args.batch,), device=device)
+  sync = torch.cuda.synchronize if device.type == 'cuda' else (lambda: None)
+  seconds = {m: [] for m in args.methods}
+  for round_index in range(args.rounds + 1):  # round 0 compiles and warms up
+    for method in args.methods:
+      sync()
+      start = time.perf_counter()
+      for _ in range(args.steps if round_index else 3):
+        train_step(runner, optimizer, images, labels, method == 'cutmix')
+      sync()
+      if round_index:
+        seconds[method].append((time.perf_counter() - start) / args.steps)
+  name = torch.cuda.get_device_name() if device.type == 'cuda' else 'cpu'
+  print(f'torch {torch.__version__} {args.model} batch {args.batch} bf16 autocast channels_last'
+        f' compile={args.compile} on {name}')
+  base = statistics.median(seconds[args.methods[0]])
+  for method in args.methods:
+    median = statistics.median(seconds[method])
+    print(f'{method:>15}: {args.batch / median:9.1f} img/s  {median * 1e3:8.2f} ms/step  '
+          f'{100 * (median / base - 1):+6.2f}% vs {args.methods[0]}')
+
+
+if __name__ == '__main__':
+  main()

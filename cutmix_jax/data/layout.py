@@ -38,7 +38,7 @@ class Layout:
   def __post_init__(self):
     for name in ('batch_size', 'eval_batch_size'):
       value = getattr(self, name)
-      if not isinstance(value, int) or value <= 0:
+      if not isinstance(value, (int, np.integer)) or value <= 0:
         raise ValueError(f'{name} must be a positive integer; got {value!r}')
       if value % self.device_count:
         raise ValueError(f'{name}={value} is not divisible by the device count '
@@ -61,6 +61,11 @@ class Layout:
   @property
   def process_eval_batch_size(self) -> int:
     return self.eval_batch_size // self.process_count
+
+
+def derived_seed(*parts: int) -> int:
+  """A seed in `[0, 2**31)` derived from integers, e.g. `(seed, epoch, process_index)`."""
+  return int(np.random.SeedSequence(list(parts)).generate_state(1)[0] & 0x7FFFFFFF)
 
 
 def train_indices(layout: Layout, seed: int, epoch: int, num_examples: int) -> np.ndarray:

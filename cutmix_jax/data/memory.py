@@ -51,7 +51,7 @@ class InMemoryPipeline:
     self.steps_per_epoch = len(train) // layout.batch_size
 
   def train_batches(self, start_step: int = 0) -> Iterator[layout_lib.Batch]:
-    """Infinite `{'image': uint8, 'label': int32}` batches for steps start_step, start_step+1, ..."""
+    """Infinite `{'image': uint8, 'label': int32}` batches for steps start_step, ..."""
     return layout_lib.resume_epochs(start_step, self.steps_per_epoch, self._epoch_batches)
 
   def _epoch_batches(self, epoch: int, first_step: int) -> Iterator[layout_lib.Batch]:

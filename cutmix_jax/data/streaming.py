@@ -1,0 +1,139 @@
+"""The tf.data pipeline for large images: decoded, augmented and normalized on the host.
+
+A source supplies, per epoch, this process's examples in that epoch's order as `(key, label)`
+pairs, where `source.read(key)` gives the encoded image (a file path to read, or the bytes
+themselves). The pipeline numbers the examples of an epoch, skips those of steps already done
+(before reading or decoding them), augments each with stateless ops seeded by
+`(seed, epoch, process, position)`, and batches with drop_remainder. So a run resumed at step s
+sees exactly the batches of an uninterrupted run.
+"""
+import dataclasses
+from typing import Iterator, Optional, Tuple
+
+import numpy as np
+
+from cutmix_jax.data import folder
+from cutmix_jax.data import layout as layout_lib
+from cutmix_jax.data import tf_preprocess
+from cutmix_jax.data.tensorflow_cpu import tf
+
+_SCAN_BATCHES = 16  # how far ahead of a failed batch to look for the unreadable file
+
+
+def _options():
+  options = tf.data.Options()
+  options.deterministic = True
+  options.experimental_optimization.map_parallelization = True
+  return options
+
+
+@dataclasses.dataclass(frozen=True)
+class FileSource:
+  """Image files of a folder dataset; each process reads its slice of every global batch."""
+  train: folder.FileList
+  evaluation: folder.FileList
+  layout: layout_lib.Layout
+  seed: int
+
+  @staticmethod
+  def read(key):
+    return tf.io.read_file(key)
+
+  def train_epoch(self, epoch: int) -> Tuple['tf.data.Dataset', np.ndarray]:
+    """`(dataset of (path, label), paths)` for this process in the order of `epoch`."""
+    order = layout_lib.train_indices(self.layout, self.seed, epoch, len(self.train))
+    return self._examples(self.train.take(order.ravel()))
+
+  def eval_examples(self) -> Tuple['tf.data.Dataset', np.ndarray]:
+    """`(dataset of (path, label), paths)` of this process's contiguous eval share."""
+    start, stop, _ = layout_lib.eval_shard(self.layout, len(self.evaluation))
+    return self._examples(self.evaluation.take(slice(start, stop)))
+
+  @staticmethod
+  def _examples(files: folder.FileList):
+    paths = files.paths.astype(str)
+    return tf.data.Dataset.from_tensor_slices((paths, files.labels)), paths
+
+
+class StreamingPipeline:
+  """Train and eval batches of float32 normalized images, `(D, B/D, image_size, image_size, 3)`.
+
+  Args:
+    source: a `FileSource` or `tfds_source.TfdsSource`.
+    layout: batch sizes and process / device layout.
+    seed: seed of the example order and the augmentation.
+    num_train: global number of train examples.
+    num_eval: global number of eval examples.
+    image_size: side of the square images the model sees.
+    stats: `(mean, std)` per channel on the [0, 1] scale.
+  """
+
+  def __init__(self, source, layout: layout_lib.Layout, seed: int, num_train: int,
+               num_eval: int, image_size: int, stats):
+    self._source = source
+    self.layout = layout
+    self._seed = seed
+    self.num_train = num_train
+    self.num_eval = num_eval
+    self.image_size = image_size
+    self.mean, self.std = stats
+    self.steps_per_epoch = num_train // layout.batch_size
+
+  def train_batches(self, start_step: int = 0) -> Iterator[layout_lib.Batch]:
+    """Infinite `{'image': float32, 'label': int32}` batches for steps start_step, ..."""
+    return layout_lib.resume_epochs(start_step, self.steps_per_epoch, self._epoch_batches)
+
+  def _epoch_batches(self, epoch: int, first_step: int) -> Iterator[layout_lib.Batch]:
+    examples, names = self._source.train_epoch(epoch)
+    size = self.layout.process_batch_size
+    seed = layout_lib.derived_seed(self._seed, epoch, self.layout.process_index)
+
+    def prepare(position, example):
+      key, label = example
+      example_seed = tf.stack([tf.constant(seed, tf.int64), position])
+      image = tf_preprocess.train_image(self._source.read(key), example_seed, self.image_size,
+                                        self.mean, self.std)
+      return {'image': image, 'label': tf.cast(label, tf.int32)}
+
+    dataset = (examples.take(self.steps_per_epoch * size).enumerate().skip(first_step * size)
+               .map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+               .batch(size, drop_remainder=True))
+    for batch in _numpy_batches(dataset, names, first_step * size, size):
+      yield layout_lib.split_for_devices(batch, self.layout.local_device_count)
+
+  def eval_batches(self) -> Iterator[layout_lib.Batch]:
+    """One padded pass over this process's eval share, with 'mask'."""
+    examples, names = self._source.eval_examples()
+    size = self.layout.process_eval_batch_size
+    prepare = lambda key, label: {
+        'image': tf_preprocess.eval_image(self._source.read(key), self.image_size, self.mean,
+                                          self.std),
+        'label': tf.cast(label, tf.int32)}
+    dataset = examples.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).batch(size)
+    _, _, num_batches = layout_lib.eval_shard(self.layout, self.num_eval)
+    return layout_lib.padded_eval_batches(_numpy_batches(dataset, names, 0, size), self.layout,
+                                          num_batches)
+
+
+def _numpy_batches(dataset, names: Optional[np.ndarray], offset: int,
+                   batch_size: int) -> Iterator[layout_lib.Batch]:
+  """Iterates a tf.data pipeline as NumPy; a failure to read or decode names the bad file.
+
+  The failing element is at or after the batch being fetched, so the files from there on are
+  decoded again with PIL until the bad one raises a ValueError that names it.
+  """
+  iterator = iter(dataset.with_options(_options()).prefetch(tf.data.AUTOTUNE))
+  position = offset
+  while True:
+    try:
+      batch = next(iterator)
+    except StopIteration:
+      return
+    except tf.errors.OpError as error:
+      if names is not None:
+        for path in names[position:position + _SCAN_BATCHES * batch_size]:
+          folder.read_image(path)
+      raise ValueError(f'the input pipeline failed near example {position}: '
+                       f'{error.message}') from error
+    position += batch_size
+    yield {k: v.numpy() for k, v in batch.items()}

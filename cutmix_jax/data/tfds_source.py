@@ -1,0 +1,105 @@
+"""`tfds:NAME[:VERSION]`: TensorFlow Datasets image classification sets.
+
+Any builder with an `image` Image feature and a `label` ClassLabel feature, a `train` split and
+a `validation` or `test` split (validation first: some sets, like imagenet2012, keep test labels
+hidden). Images of a static size of at most 64 px (cifar10, cifar100, ...) are loaded whole into
+memory; others stream through tf.data, each process reading its own part of every split
+(`tfds.split_for_jax_process`).
+"""
+import dataclasses
+from typing import Optional
+
+from cutmix_jax.data import dataset as dataset_lib
+from cutmix_jax.data import holdout
+from cutmix_jax.data import layout as layout_lib
+from cutmix_jax.data import memory
+from cutmix_jax.data import normalization
+from cutmix_jax.data import streaming
+from cutmix_jax.data import tensorflow_cpu  # pylint: disable=unused-import  (before tfds)
+import tensorflow_datasets as tfds
+
+EVAL_SPLITS = ('validation', 'test')
+CIFAR_NAMES = ('cifar10', 'cifar100')
+_SHUFFLE_BUFFER = 16_384
+
+
+def _check_features(builder, spec: str) -> None:
+  features = dict(builder.info.features.items())
+  if not (isinstance(features.get('image'), tfds.features.Image)
+          and isinstance(features.get('label'), tfds.features.ClassLabel)):
+    raise ValueError(f'tfds dataset {spec!r} needs an `image` Image feature and a `label` '
+                     f'ClassLabel feature; it has {sorted(features.keys())}')
+  if 'train' not in builder.info.splits:
+    raise ValueError(f'tfds dataset {spec!r} has no train split; splits: '
+                     f'{sorted(builder.info.splits.keys())}')
+
+
+def _read_split(builder, split: str) -> memory.ArraySplit:
+  arrays = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))
+  return memory.ArraySplit(arrays['image'], arrays['label'].astype('int32'))
+
+
+def _examples(dataset):
+  return dataset.map(lambda example: (example['image'], example['label']))
+
+
+@dataclasses.dataclass(frozen=True)
+class TfdsSource:
+  """A tfds builder's splits as streams of `(encoded image, label)`, this process's part."""
+  builder: 'tfds.core.DatasetBuilder'
+  eval_split: str
+  layout: layout_lib.Layout
+  seed: int
+
+  @staticmethod
+  def read(key):
+    return key
+
+  def _process_split(self, split: str) -> str:
+    return tfds.split_for_jax_process(split, process_index=self.layout.process_index,
+                                      process_count=self.layout.process_count)
+
+  def train_epoch(self, epoch: int):
+    """`(dataset, None)`: files and examples shuffled from `(seed, epoch, process)`."""
+    seed = layout_lib.derived_seed(self.seed, epoch, self.layout.process_index, 1)
+    dataset = self.builder.as_dataset(
+        split=self._process_split('train'), shuffle_files=True,
+        decoders={'image': tfds.decode.SkipDecoding()},
+        read_config=tfds.ReadConfig(shuffle_seed=seed))
+    return _examples(dataset).shuffle(_SHUFFLE_BUFFER, seed=seed), None
+
+  def eval_examples(self):
+    """`(dataset, None)` of this process's part of the eval split, in order."""
+    dataset = self.builder.as_dataset(split=self._process_split(self.eval_split),
+                                      decoders={'image': tfds.decode.SkipDecoding()})
+    return _examples(dataset), None
+
+
+def load(spec: str, request) -> dataset_lib.Dataset:
+  """Loads `tfds:` + spec (`NAME` or `NAME:VERSION`) as the `loader.Request` asks."""
+  builder = tfds.builder(spec, data_dir=request.data_dir)
+  builder.download_and_prepare()
+  _check_features(builder, spec)
+  splits = builder.info.splits
+  eval_split: Optional[str] = next((s for s in EVAL_SPLITS if s in splits), None)
+  class_names = builder.info.features['label'].names
+  height, width = builder.info.features['image'].shape[:2]
+  if height and width and max(height, width) <= request.in_memory_max_side:
+    train = _read_split(builder, 'train')
+    evaluation = _read_split(builder, eval_split) if eval_split else None
+    train, evaluation = holdout.choose_eval_split(train, evaluation, request.holdout_per_class,
+                                                  class_names, f'tfds:{spec}')
+    stats = ((normalization.CIFAR_MEAN, normalization.CIFAR_STD)
+             if builder.name in CIFAR_NAMES else None)
+    return dataset_lib.from_arrays(train, evaluation, class_names, request.layout,
+                                   request.seed, stats)
+  if request.holdout_per_class:
+    raise ValueError(f'holdout_per_class is not supported for streamed tfds datasets '
+                     f'(tfds:{spec}); use its {eval_split or "held-out"} split')
+  if eval_split is None:
+    raise ValueError(f'tfds:{spec} has no split among {EVAL_SPLITS} to evaluate on')
+  pipeline = streaming.StreamingPipeline(
+      TfdsSource(builder, eval_split, request.layout, request.seed), request.layout,
+      request.seed, splits['train'].num_examples, splits[eval_split].num_examples,
+      request.image_size, (normalization.IMAGENET_MEAN, normalization.IMAGENET_STD))
+  return dataset_lib.streamed(pipeline, class_names)

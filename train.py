@@ -8,6 +8,7 @@ import sys
 
 from absl import app
 from absl import flags
+from absl import logging
 from ml_collections import config_flags
 
 
@@ -70,6 +71,7 @@ def parse_flags(argv):
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
   initialize_distributed()
   from cutmix_jax import config_checks  # pylint: disable=import-outside-toplevel
   from cutmix_jax import train_loop  # pylint: disable=import-outside-toplevel

@@ -37,8 +37,8 @@ def choose_eval_split(train: Split, evaluation: Optional[Split], per_class: int,
     raise ValueError(f'holdout_per_class must be >= 0; got {per_class}')
   if per_class > 0:
     kept, held_out = holdout_indices(train.labels, per_class, class_names)
-    logging.info('%s: evaluating on the last %d training examples of each class (%d in all), '
-                 'training on the other %d', source, per_class, len(held_out), len(kept))
+    logging.warning('%s: evaluating on the last %d training examples of each class (%d in all), '
+                    'training on the other %d', source, per_class, len(held_out), len(kept))
     return train.take(kept), train.take(held_out)
   if evaluation is None:
     raise ValueError(f'{source} has no held-out split (val/ or test/); pass '

@@ -1,0 +1,101 @@
+"""Weakly-supervised object localization from class activation maps (host NumPy / SciPy).
+
+As the WSOL literature (Zhou et al., 2016; Choe et al., 2020): the map is thresholded at
+`threshold * max`, the largest 4-connected region above it is kept, and its bounding box is
+the predicted box. Top-1 localization is correct when the class is right AND the box has IoU
+>= 0.5 with the ground truth; GT-known localization asks for the IoU only (with the map of the
+true class). Boxes are `(y1, y2, x1, x2)`, half-open pixel coordinates, as the datasets give
+them.
+"""
+from typing import Sequence
+
+import numpy as np
+from scipy import ndimage
+
+THRESHOLDS = tuple(round(0.05 * k, 2) for k in range(1, 20))  # 0.05, 0.10, ..., 0.95
+IOU_CORRECT = 0.5
+_FOUR_CONNECTED = ndimage.generate_binary_structure(2, 1)
+
+
+def box_iou(boxes_a, boxes_b) -> np.ndarray:
+  """Intersection over union of matching boxes; an empty union gives 0.
+
+  Args:
+    boxes_a: int `(..., 4)` as `(y1, y2, x1, x2)`, half-open.
+    boxes_b: int `(..., 4)`, broadcastable against `boxes_a`.
+
+  Returns:
+    float64 `(...)` IoU in [0, 1]; boxes that only touch have IoU 0.
+  """
+  a = np.asarray(boxes_a, np.int64)
+  b = np.asarray(boxes_b, np.int64)
+  height = np.minimum(a[..., 1], b[..., 1]) - np.maximum(a[..., 0], b[..., 0])
+  width = np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 2], b[..., 2])
+  inter = np.maximum(height, 0) * np.maximum(width, 0)
+  area = lambda box: (box[..., 1] - box[..., 0]) * (box[..., 3] - box[..., 2])
+  union = area(a) + area(b) - inter
+  return np.where(union > 0, inter / np.maximum(union, 1), 0.0)
+
+
+def largest_region_box(mask) -> np.ndarray:
+  """The bounding box of the largest 4-connected True region of `mask (H, W)`.
+
+  Returns:
+    int32 `(4,)` as `(y1, y2, x1, x2)`; all zeros (an empty box) when `mask` is all False. Of
+    regions of equal size, the first in row-major order wins.
+  """
+  regions, count = ndimage.label(mask, structure=_FOUR_CONNECTED)
+  if count == 0:
+    return np.zeros(4, np.int32)
+  sizes = np.bincount(regions.ravel(), minlength=count + 1)[1:]
+  rows, cols = ndimage.find_objects(regions)[int(np.argmax(sizes))]
+  return np.array([rows.start, rows.stop, cols.start, cols.stop], np.int32)
+
+
+def cam_boxes(cams, threshold: float) -> np.ndarray:
+  """Predicted boxes of maps `(N, H, W)`: largest region above `threshold * max`, `(N, 4)`."""
+  cams = np.asarray(cams)
+  peaks = cams.max(axis=(1, 2), keepdims=True)
+  boxes = [largest_region_box(mask) for mask in cams > threshold * peaks]
+  return np.array(boxes, np.int32).reshape(-1, 4)
+
+
+def ious_per_threshold(cams, gt_boxes, thresholds: Sequence[float] = THRESHOLDS) -> np.ndarray:
+  """IoU of each map's predicted box with its ground truth, for every threshold.
+
+  Args:
+    cams: `(N, H, W)` maps.
+    gt_boxes: int `(N, 4)` ground-truth boxes.
+    thresholds: fractions of each map's maximum.
+
+  Returns:
+    float64 `(T, N)` IoUs.
+  """
+  return np.stack([box_iou(cam_boxes(cams, t), gt_boxes) for t in thresholds])
+
+
+def summarize(top1_hits, gt_known_hits, count: int,
+              thresholds: Sequence[float] = THRESHOLDS) -> dict:
+  """Localization accuracies (%) per threshold and at the threshold best for top-1 loc.
+
+  Args:
+    top1_hits: `(T,)` counts of examples with the right class and IoU >= 0.5.
+    gt_known_hits: `(T,)` counts with IoU >= 0.5 using the true class's map.
+    count: number of examples.
+    thresholds: the T thresholds.
+
+  Returns:
+    JSON-ready dict: `thresholds`, `top1_loc` and `gt_known_loc` lists, `best` (threshold and
+    both accuracies there), `best_gt_known` (its own best threshold) and `num_examples`.
+  """
+  top1 = [100.0 * float(h) / count for h in top1_hits]
+  gt_known = [100.0 * float(h) / count for h in gt_known_hits]
+  best, best_known = int(np.argmax(top1)), int(np.argmax(gt_known))
+  return {
+      'thresholds': [float(t) for t in thresholds], 'top1_loc': top1, 'gt_known_loc': gt_known,
+      'best': {'threshold': float(thresholds[best]), 'top1_loc': top1[best],
+               'gt_known_loc': gt_known[best]},
+      'best_gt_known': {'threshold': float(thresholds[best_known]),
+                        'gt_known_loc': gt_known[best_known]},
+      'num_examples': int(count),
+  }

@@ -1,0 +1,45 @@
+"""What a model is trained on: one train batch, augmented, then mixed by every mix method."""
+import dataclasses
+from typing import Dict, Tuple
+
+import jax
+import numpy as np
+
+from cutmix_jax import mixing
+
+
+def first_train_images(dataset, count: int) -> Tuple[np.ndarray, np.ndarray]:
+  """The first `count` images `(n, H, W, C)` and labels `(n,)` of the run's first train batch."""
+  batch = next(iter(dataset.train_batches(0)))
+  images = batch['image'].reshape((-1,) + batch['image'].shape[2:])
+  labels = batch['label'].reshape(-1)
+  return images[:count], labels[:count]
+
+
+def mixed_examples(dataset, mix: mixing.MixConfig, count: int,
+                   seed: int = 0) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
+  """The same augmented train images mixed by each of `mixing.METHODS` with probability 1.
+
+  Every method draws from the same key, so CutMix and Mixup pair the same partners with the
+  same lam. The other settings (alpha, per-example boxes, Cutout size) are those of `mix`.
+
+  Args:
+    dataset: a `cutmix_jax.data.Dataset`.
+    mix: the run's mix settings.
+    count: number of images n (at most the train batch size).
+    seed: key of augmentation and mixing.
+
+  Returns:
+    method -> `(normalized float32 images (n, H, W, C), soft targets (n, K))`.
+  """
+  images, labels = first_train_images(dataset, count)
+  augment_key, mix_key = jax.random.split(jax.random.key(seed))
+  augmented = jax.jit(dataset.train_preprocess)(augment_key, images)
+  targets = mixing.one_hot(labels, dataset.num_classes)
+  mix_batch = jax.jit(mixing.mix_batch, static_argnames='config')
+  examples = {}
+  for method in mixing.METHODS:
+    settings = dataclasses.replace(mix, method=method, prob=1.0, switch_prob=0.0)
+    mixed, mixed_targets = mix_batch(mix_key, augmented, targets, config=settings)
+    examples[method] = (np.asarray(mixed), np.asarray(mixed_targets))
+  return examples

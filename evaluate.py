@@ -1,0 +1,115 @@
+"""Evaluates trained runs: `python evaluate.py --workdir=DIR [--compare=DIR2] [--config.k=v ...]`.
+
+Reads the run's config from `WORKDIR/config.json` (with `--config.key=value` overrides on top,
+e.g. `--config.eval_batch_size=100`) and its checkpoints; writes `WORKDIR/eval/`: report.json,
+mixing.png, cam.png, occlusion.png. Several workdirs (`--workdir=A,B` or `--compare=B`) are
+evaluated one by one and then printed side by side, their occlusion curves in one PNG.
+
+`python evaluate.py --show-mixing [--config=configs/X.py] [--workdir=DIR]` only draws the
+mixed training inputs of a config, before any training (to `WORKDIR/eval/mixing.png`).
+"""
+import os
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+from ml_collections import config_flags
+
+_DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'configs',
+                               'default.py')
+
+
+def _exit_bad_override(argv, error) -> None:
+  given = ' '.join(a.split('=')[0] for a in argv[1:] if a.startswith('--config.'))
+  sys.exit(f'error: unknown config key among {given} ({error}); the keys are the fields of the '
+           'config (see configs/default.py)')
+
+
+try:
+  _CONFIG = config_flags.DEFINE_config_file(
+      'config', _DEFAULT_CONFIG,
+      'Config file, for --show-mixing only; a run is evaluated with its own config.json. '
+      '--config.key=value overrides fields of either.', lock_config=True)
+except (AttributeError, KeyError) as _error:
+  _exit_bad_override(sys.argv, _error)
+_WORKDIR = flags.DEFINE_string(
+    'workdir', 'runs/default', 'Training workdir to evaluate; several separated by commas.')
+_COMPARE = flags.DEFINE_string(
+    'compare', '', 'More workdirs (comma-separated) to evaluate and print side by side.')
+_SHOW_MIXING = flags.DEFINE_bool(
+    'show_mixing', False, 'Only write WORKDIR/eval/mixing.png: train images mixed by every '
+    'method, from --config (or WORKDIR/config.json if --config is not given); no checkpoint.')
+flags.DEFINE_alias('show-mixing', 'show_mixing')
+
+
+def _parse(argv):
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as error:
+    sys.exit(f'error: {error}')
+  except (AttributeError, KeyError) as error:
+    _exit_bad_override(argv, error)
+
+
+def _workdirs():
+  names = _WORKDIR.value.split(',') + (_COMPARE.value.split(',') if _COMPARE.value else [])
+  return [name for name in names if name]
+
+
+def show_mixing(workdir: str, overrides: dict) -> None:
+  """Writes the mixing grid of the --config file (or of the workdir's run) to WORKDIR/eval."""
+  from cutmix_jax import config_checks  # pylint: disable=import-outside-toplevel
+  from cutmix_jax.evaluation import checkpoints  # pylint: disable=import-outside-toplevel
+  from cutmix_jax.evaluation import run  # pylint: disable=import-outside-toplevel
+  own_config = os.path.isfile(os.path.join(workdir, 'config.json'))
+  use_own = own_config and not flags.FLAGS['config'].present
+  config = checkpoints.load_config(workdir, overrides) if use_own else _CONFIG.value
+  try:
+    config_checks.check_config(config)
+  except OSError as error:  # ml_collections reads the --config file lazily, on first use
+    raise config_checks.ConfigError(' '.join(str(error).split())) from None
+  dataset = run.load_dataset(config)
+  out_dir = os.path.join(workdir, run.EVAL_DIR)
+  os.makedirs(out_dir, exist_ok=True)
+  print(run.write_mixing_grid(config, dataset, os.path.join(out_dir, 'mixing.png')))
+
+
+def evaluate_all(workdirs, overrides: dict) -> None:
+  """Evaluates each workdir, prints its table, then all side by side if there are several."""
+  from cutmix_jax.evaluation import checkpoints  # pylint: disable=import-outside-toplevel
+  from cutmix_jax.evaluation import report  # pylint: disable=import-outside-toplevel
+  from cutmix_jax.evaluation import run  # pylint: disable=import-outside-toplevel
+  configs = [checkpoints.load_config(w, overrides) for w in workdirs]
+  for workdir in workdirs:  # every workdir is checked before the long work starts
+    checkpoints.checkpoint_directory(workdir)
+  reports = []
+  for workdir, config in zip(workdirs, configs):
+    reports.append(run.evaluate_run(config, workdir))
+    print(report.format_table(reports[-1:]))
+    print('written: ' + ', '.join(reports[-1]['pictures'].values()) + ', '
+          + os.path.join(workdir, run.EVAL_DIR, 'report.json') + '\n')
+  if len(reports) > 1:
+    comparison = run.compare_runs(reports, os.path.join(workdirs[0], run.EVAL_DIR))
+    print(report.format_table(reports))
+    print(f'written: {comparison["occlusion_png"]}')
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  from cutmix_jax import config_checks  # pylint: disable=import-outside-toplevel
+  from cutmix_jax.evaluation import checkpoints  # pylint: disable=import-outside-toplevel
+  overrides = config_flags.get_override_values(flags.FLAGS['config'])
+  logging.set_verbosity(logging.WARNING)  # no INFO lines of every checkpoint read
+  try:
+    if _SHOW_MIXING.value:
+      show_mixing(_workdirs()[0], overrides)
+    else:
+      evaluate_all(_workdirs(), overrides)
+  except (checkpoints.WorkdirError, config_checks.ConfigError) as error:
+    sys.exit(f'error: {error}')
+
+
+if __name__ == '__main__':
+  app.run(main, flags_parser=_parse)

@@ -1,0 +1,329 @@
+"""Tests of the evaluation tools: CAMs, localization, occlusion, pictures, report and CLI.
+
+A tiny model is trained for one epoch on `shapes` once per module (a few CPU minutes with the
+compiles); the metric arithmetic is checked on hand-made maps and boxes with exact answers.
+"""
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+from PIL import Image
+import pytest
+
+from configs import default
+from cutmix_jax import mixing
+from cutmix_jax import models
+from cutmix_jax import train_loop
+from cutmix_jax import train_step
+from cutmix_jax.checkpointing import Checkpointer
+from cutmix_jax.data import augment
+from cutmix_jax.evaluation import cam
+from cutmix_jax.evaluation import checkpoints
+from cutmix_jax.evaluation import localization
+from cutmix_jax.evaluation import occlusion
+from cutmix_jax.evaluation import pictures
+from cutmix_jax.evaluation import report as report_lib
+from cutmix_jax.evaluation import run
+from cutmix_jax.evaluation import training_inputs
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NUM_TEST = 96
+OPTIONS = run.EvalOptions(hole_fractions=(0.0, 0.5, 1.0), mixup_lambdas=(0.0, 0.5),
+                          num_cam_pictures=8, num_mixing_pictures=4)
+
+
+def tiny_config() -> ml_collections.ConfigDict:
+  config = default.get_config()
+  config.update({
+      'shapes_num_train': 512, 'shapes_num_test': NUM_TEST, 'batch_size': 64,
+      'eval_batch_size': 32, 'num_epochs': 1, 'log_every_steps': 4, 'progress_bar': False,
+      'model': 'resnet_cifar8' if 'resnet_cifar8' in models.MODELS else 'resnet_cifar20'})
+  return config
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+  """`(workdir, config, TrainResult)` of a one-epoch CutMix run on a small `shapes`."""
+  workdir = str(tmp_path_factory.mktemp('run'))
+  config = tiny_config()
+  return workdir, config, train_loop.train_and_evaluate(config, workdir)
+
+
+@pytest.fixture(scope='module')
+def dataset(trained):
+  """The dataset of the trained run."""
+  return run.load_dataset(trained[1])
+
+
+@pytest.fixture(scope='module')
+def evaluated(trained):
+  """The report of `run.evaluate_run` on the trained workdir, from its saved config.json."""
+  workdir, _, _ = trained
+  return run.evaluate_run(checkpoints.load_config(workdir, {}), workdir, OPTIONS)
+
+
+# --- Class activation maps -----------------------------------------------------------------------
+def test_cam_weights_features_by_the_head_column_of_the_class():
+  features = jnp.arange(2 * 2 * 2 * 3, dtype=jnp.float32).reshape(2, 2, 2, 3) - 10.0
+  kernel = jnp.array([[1.0, -1.0], [0.0, 2.0], [0.5, 0.0]])  # (c=3, K=2)
+  classes = jnp.array([1, 0])
+  maps = cam.class_activation_maps(features, kernel, classes, (2, 2))
+  for i, c in enumerate([1, 0]):
+    raw = np.maximum(np.asarray(features[i]) @ np.asarray(kernel[:, c]), 0.0)
+    expected = (raw - raw.min()) / (raw.max() - raw.min())
+    np.testing.assert_allclose(maps[i], expected, atol=1e-6)
+
+
+def test_normalize_maps_range_and_constant_maps():
+  maps = jnp.stack([jnp.full((4, 4), 3.0), jnp.linspace(-2.0, 6.0, 16).reshape(4, 4)])
+  normalized = np.asarray(cam.normalize_maps(maps))
+  np.testing.assert_array_equal(normalized[0], 0.0)  # constant: no peak to scale
+  assert normalized[1].min() == 0.0 and normalized[1].max() == 1.0
+  assert np.all(normalized[1][np.asarray(maps[1]) <= 0] == 0.0)  # ReLU before scaling
+
+
+def test_cam_step_of_the_trained_model(trained, dataset):
+  _, _, result = trained
+  batch = next(iter(dataset.eval_batches()))
+  batch = {k: v.reshape((-1,) + v.shape[2:]) for k, v in batch.items()}
+  out = jax.jit(lambda s, b: cam.cam_step(s, b, preprocess=dataset.eval_preprocess))(
+      result.state, batch)
+  maps = np.asarray(out['cam_predicted'])
+  assert maps.shape == (len(batch['label']),) + dataset.image_shape[:2]
+  assert maps.min() >= 0.0
+  np.testing.assert_allclose(maps.max(axis=(1, 2)), 1.0, atol=1e-6)
+  # The mean of the unnormalized map plus the bias is the logit (global average pooling).
+  variables = {'params': result.state.params, 'batch_stats': result.state.batch_stats}
+  logits, features = cam.logits_and_features(
+      result.state.apply_fn, variables, dataset.eval_preprocess(batch['image']))
+  head = result.state.params['head']
+  pooled = np.einsum('nhwc,ck->nk', np.asarray(features), head['kernel']) / np.prod(
+      features.shape[1:3]) + head['bias']
+  np.testing.assert_allclose(pooled, logits, rtol=1e-4, atol=1e-4)
+  np.testing.assert_array_equal(out['predicted'], np.argmax(logits, -1))
+
+
+# --- Localization --------------------------------------------------------------------------------
+@pytest.mark.parametrize('box_a, box_b, iou', [
+    ((0, 4, 0, 4), (0, 4, 0, 4), 1.0),          # identical
+    ((0, 4, 0, 4), (4, 8, 0, 4), 0.0),          # touching along an edge
+    ((0, 4, 0, 4), (4, 8, 4, 8), 0.0),          # touching at a corner
+    ((0, 4, 0, 4), (10, 12, 10, 12), 0.0),      # disjoint
+    ((0, 8, 0, 8), (2, 4, 2, 6), 8 / 64),       # contained: area ratio
+    ((0, 4, 0, 4), (2, 6, 0, 4), 8 / 24),       # half overlap
+    ((0, 0, 0, 0), (0, 0, 0, 0), 0.0),          # empty boxes
+])
+def test_box_iou(box_a, box_b, iou):
+  assert localization.box_iou(box_a, box_b) == pytest.approx(iou)
+  assert localization.box_iou(box_b, box_a) == pytest.approx(iou)
+
+
+def test_largest_region_is_four_connected():
+  mask = np.zeros((8, 8), bool)
+  mask[0:2, 0:3] = True                        # 6 pixels
+  mask[5:7, 5:7] = True                        # 4 pixels
+  np.testing.assert_array_equal(localization.largest_region_box(mask), [0, 2, 0, 3])
+  diagonal = np.eye(8, dtype=bool)             # 8 separate pixels under 4-connectivity
+  diagonal[0, 5:7] = True                      # a 2-pixel row segment, the largest region
+  np.testing.assert_array_equal(localization.largest_region_box(diagonal), [0, 1, 5, 7])
+  np.testing.assert_array_equal(localization.largest_region_box(np.zeros((4, 4), bool)), 0)
+
+
+def test_cam_boxes_follow_the_threshold():
+  cam_map = np.zeros((1, 10, 10))
+  cam_map[0, 1:4, 1:4] = 1.0                   # strong 3x3 blob
+  cam_map[0, 5:10, 2:9] = 0.5                  # weaker 5x7 blob
+  np.testing.assert_array_equal(localization.cam_boxes(cam_map, 0.3), [[5, 10, 2, 9]])
+  np.testing.assert_array_equal(localization.cam_boxes(cam_map, 0.6), [[1, 4, 1, 4]])
+  ious = localization.ious_per_threshold(cam_map, np.array([[1, 4, 1, 4]]), (0.3, 0.6))
+  np.testing.assert_allclose(ious[:, 0], [0.0, 1.0])
+
+
+def test_summarize_picks_the_best_threshold():
+  summary = localization.summarize([1, 3, 2], [2, 2, 4], 4, (0.1, 0.2, 0.3))
+  assert summary['best'] == {'threshold': 0.2, 'top1_loc': 75.0, 'gt_known_loc': 50.0}
+  assert summary['best_gt_known'] == {'threshold': 0.3, 'gt_known_loc': 100.0}
+
+
+# --- Occlusion -----------------------------------------------------------------------------------
+@pytest.mark.parametrize('fraction, side, top', [(0.0, 0, 16), (0.1, 3, 14), (0.25, 8, 12),
+                                                 (0.5, 16, 8), (1.0, 32, 0)])
+def test_centred_square_area_and_position(fraction, side, top):
+  square = occlusion.centred_square(fraction, 32, 32)
+  assert square.sum() == side * side
+  if side:
+    np.testing.assert_array_equal(localization.largest_region_box(square),
+                                  [top, top + side, top, top + side])
+
+
+def test_centre_and_boundary_occlusion_are_complements():
+  spec = occlusion.perturbations(32, 32, (0.0, 0.5, 1.0), (0.0, 0.3))
+  keep = dict(zip(spec.names, spec.keep))
+  for fraction, hidden in ((0.0, 0), (0.5, 256), (1.0, 1024)):
+    assert (1 - keep[('centre', fraction)]).sum() == hidden
+    np.testing.assert_array_equal(keep[('centre', fraction)] + keep[('boundary', fraction)], 1.0)
+  np.testing.assert_array_equal(spec.blend, [0, 0, 0, 0, 0, 0, 0.0, np.float32(0.3)])
+
+
+def test_partner_indices_stay_among_real_examples():
+  mask = jnp.array([True, True, True, False, False])
+  np.testing.assert_array_equal(occlusion.partner_indices(mask), [1, 2, 0, 3, 4])
+
+
+class _OneBatch:
+  """A stand-in dataset whose eval split is one host batch for one device."""
+
+  def __init__(self, batch):
+    self.batch = {k: np.asarray(v)[None] for k, v in batch.items()}
+
+  def eval_batches(self):
+    return iter([self.batch])
+
+
+def test_occlusion_curves_of_a_fixed_model():
+  # The model predicts class 0 iff the mean input exceeds 0.5. Example 0 is all ones (label 0),
+  # example 1 all zeros (label 1), row 2 is padding that the model would get wrong.
+  fixed = lambda variables, x, train: jnp.stack([x.mean((1, 2, 3)) - 0.5,
+                                                 0.5 - x.mean((1, 2, 3))], axis=-1)
+  state = train_step.TrainState.create(apply_fn=fixed, params={'w': jnp.zeros(1)},
+                                       tx=optax.identity(), batch_stats={})
+  replicated = jax.tree.map(lambda leaf: jnp.asarray(leaf)[None], state)
+  images = np.stack([np.ones((10, 10, 1)), np.zeros((10, 10, 1)), np.ones((10, 10, 1))])
+  dataset = _OneBatch({'image': images.astype(np.float32), 'label': np.array([0, 1, 1]),
+                       'mask': np.array([True, True, False])})
+  p_step = jax.pmap(functools.partial(occlusion.perturbed_step, preprocess=lambda x: x),
+                    axis_name=train_step.AXIS, in_axes=(0, 0, None, None),
+                    devices=jax.local_devices()[:1])
+  spec = occlusion.perturbations(10, 10, (0.0, 0.5, 0.8, 1.0), (0.0, 0.25, 0.75))
+  curves = occlusion.measure(p_step, replicated, dataset, spec)
+  # Visible share of example 0: centre 1 - f^2 (1, .75, .36, 0), boundary f^2 (0, .25, .64, 1).
+  assert curves['centre'] == [100.0, 100.0, 50.0, 50.0]
+  assert curves['boundary'] == [50.0, 50.0, 100.0, 100.0]
+  # Blends with the other example: means 1 - lam and lam, right while lam < 0.5.
+  assert curves['mixup'] == [100.0, 100.0, 0.0]
+  assert curves['mixup_lambda'] == [0.0, 0.25, 0.75]
+
+
+def test_occlusion_curves_of_the_trained_model(evaluated):
+  curves, clean = evaluated['occlusion'], 100.0 - evaluated['accuracy']['best']['top1_error']
+  assert curves['hole_fraction'] == [0.0, 0.5, 1.0]
+  # Nothing hidden and nothing blended: exactly the clean accuracy.
+  for value in (curves['centre'][0], curves['boundary'][-1], curves['mixup'][0]):
+    assert value == pytest.approx(clean, abs=1e-9)
+  # Everything zeroed: every input is the same, so one class is predicted for all (9-10 of 96).
+  for value in (curves['centre'][-1], curves['boundary'][0]):
+    assert value in (pytest.approx(100 * 9 / NUM_TEST), pytest.approx(100 * 10 / NUM_TEST))
+
+
+# --- Pictures, report, CLI -----------------------------------------------------------------------
+def test_to_pixels_inverts_normalization():
+  images = np.random.default_rng(0).integers(0, 256, (2, 4, 4, 3), dtype=np.uint8)
+  mean, std = (0.4, 0.5, 0.6), (0.2, 0.25, 0.3)
+  normalized = np.asarray(augment.normalize(images, mean, std))
+  np.testing.assert_array_equal(pictures.to_pixels(normalized, mean, std), images)
+
+
+def test_mixed_examples_of_each_method(dataset):
+  examples = training_inputs.mixed_examples(dataset, mixing.MixConfig(cutout_size=8), 16)
+  assert tuple(examples) == mixing.METHODS
+  clean, clean_targets = examples['none']
+  np.testing.assert_array_equal(clean_targets.max(axis=1), 1.0)
+  for method in ('cutmix', 'mixup', 'cutout'):
+    images, targets = examples[method]
+    assert images.shape == clean.shape and not np.array_equal(images, clean)
+    np.testing.assert_allclose(targets.sum(axis=1), 1.0, rtol=1e-6)
+  # CutMix: one box for the batch; each target gives the partner exactly the box's area.
+  changed = np.any(examples['cutmix'][0] != clean, axis=(0, 3))
+  y1, y2, x1, x2 = localization.largest_region_box(changed)
+  assert changed.sum() == (y2 - y1) * (x2 - x1) > 0
+  ratio = changed.sum() / changed.size
+  own = np.sum(examples['cutmix'][1] * clean_targets, axis=1)
+  assert np.all(np.isclose(own, 1.0 - ratio) | np.isclose(own, 1.0))
+  # Cutout: a zeroed square of at most 8 x 8 pixels per image, labels untouched.
+  zeroed = np.all(examples['cutout'][0] == 0.0, axis=3).sum(axis=(1, 2))
+  assert np.all((zeroed > 0) & (zeroed <= 64))
+  np.testing.assert_array_equal(examples['cutout'][1], clean_targets)
+
+
+def test_report_and_pictures(evaluated):
+  assert {'run', 'workdir', 'config', 'accuracy', 'localization', 'occlusion',
+          'pictures'} <= set(evaluated)
+  assert set(evaluated['accuracy']) == {'best', 'last'}
+  assert evaluated['localization']['num_examples'] == NUM_TEST
+  assert len(evaluated['localization']['top1_loc']) == len(localization.THRESHOLDS)
+  on_disk = json.load(open(os.path.join(evaluated['workdir'], 'eval', 'report.json')))
+  assert on_disk == evaluated
+  for path in evaluated['pictures'].values():
+    with Image.open(path) as image:
+      image.verify()
+      assert image.format == 'PNG' and min(image.size) > 0
+
+
+def test_compare_runs(evaluated, tmp_path):
+  other = dict(evaluated, run='baseline')
+  comparison = run.compare_runs([evaluated, other], str(tmp_path))
+  with Image.open(comparison['occlusion_png']) as image:
+    image.verify()
+  table = report_lib.format_table([evaluated, other])
+  assert f'centre {evaluated["run"]}' in table and 'centre baseline' in table
+
+
+def test_load_config_applies_overrides(trained):
+  workdir, _, _ = trained
+  config = checkpoints.load_config(workdir, {'eval_batch_size': 16, 'mix.prob': 0.25})
+  assert (config.eval_batch_size, config.mix.prob, config.model) == (
+      16, 0.25, tiny_config().model)
+  with pytest.raises(checkpoints.WorkdirError, match='no field'):
+    checkpoints.load_config(workdir, {'no_such_key': 1})
+
+
+def test_restore_best_and_last_of_different_steps(trained, dataset, tmp_path):
+  workdir, config, result = trained
+  run_dir = str(tmp_path / 'run')
+  shutil.copytree(workdir, run_dir)
+  step, bias = int(result.state.step), result.state.params['head']['bias']
+  later = result.state.replace(step=step + 1,
+                               params=jax.tree.map(lambda p: p + 1.0, result.state.params))
+  checkpointer = Checkpointer(os.path.join(run_dir, 'checkpoints'), keep=2)
+  checkpointer.save(step + 1, later, {'best_step': step, 'best_eval_top1_error': 0.0})
+  checkpointer.close()
+  model = train_loop.build_model(config, dataset.num_classes)
+  restored = checkpoints.restore_best_and_last(config, run_dir, model, dataset)
+  assert (restored['best'].step, restored['last'].step) == (step, step + 1)
+  np.testing.assert_array_equal(restored['best'].state.params['head']['bias'], bias)
+  np.testing.assert_array_equal(restored['last'].state.params['head']['bias'], bias + 1.0)
+
+
+def _evaluate_cli(*args):
+  return subprocess.run([sys.executable, os.path.join(REPO, 'evaluate.py'), *args], cwd=REPO,
+                        capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_cli_gives_one_clear_line_without_checkpoint(trained, tmp_path):
+  workdir, _, _ = trained
+  with open(os.path.join(workdir, 'config.json'), encoding='utf-8') as f:
+    (tmp_path / 'config.json').write_text(f.read())
+  result = _evaluate_cli(f'--workdir={tmp_path}')
+  assert result.returncode != 0
+  assert result.stderr.strip() == (
+      f'error: {tmp_path} has no checkpoint (nothing in {tmp_path}/checkpoints); train first: '
+      f'python train.py --workdir={tmp_path}')
+  missing = _evaluate_cli(f'--workdir={tmp_path / "nothing"}')
+  assert missing.returncode != 0 and 'has no config.json' in missing.stderr
+
+
+def test_cli_show_mixing_needs_no_checkpoint(tmp_path):
+  result = _evaluate_cli('--show-mixing', f'--workdir={tmp_path}', '--config.shapes_num_train=128',
+                         '--config.shapes_num_test=16', '--config.batch_size=64',
+                         '--config.eval_batch_size=16')
+  assert result.returncode == 0, result.stderr
+  with Image.open(tmp_path / 'eval' / 'mixing.png') as image:
+    image.verify()

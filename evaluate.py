@@ -16,23 +16,11 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
-_DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'configs',
-                               'default.py')
+from cutmix_jax import cli
 
-
-def _exit_bad_override(argv, error) -> None:
-  given = ' '.join(a.split('=')[0] for a in argv[1:] if a.startswith('--config.'))
-  sys.exit(f'error: unknown config key among {given} ({error}); the keys are the fields of the '
-           'config (see configs/default.py)')
-
-
-try:
-  _CONFIG = config_flags.DEFINE_config_file(
-      'config', _DEFAULT_CONFIG,
-      'Config file, for --show-mixing only; a run is evaluated with its own config.json. '
-      '--config.key=value overrides fields of either.', lock_config=True)
-except (AttributeError, KeyError) as _error:
-  _exit_bad_override(sys.argv, _error)
+_CONFIG = cli.define_config_flag(
+    'Config file, for --show-mixing only; a run is evaluated with its own config.json. '
+    '--config.key=value overrides fields of either.')
 _WORKDIR = flags.DEFINE_string(
     'workdir', 'runs/default', 'Training workdir to evaluate; several separated by commas.')
 _COMPARE = flags.DEFINE_string(
@@ -41,15 +29,6 @@ _SHOW_MIXING = flags.DEFINE_bool(
     'show_mixing', False, 'Only write WORKDIR/eval/mixing.png: train images mixed by every '
     'method, from --config (or WORKDIR/config.json if --config is not given); no checkpoint.')
 flags.DEFINE_alias('show-mixing', 'show_mixing')
-
-
-def _parse(argv):
-  try:
-    return flags.FLAGS(argv)
-  except flags.Error as error:
-    sys.exit(f'error: {error}')
-  except (AttributeError, KeyError) as error:
-    _exit_bad_override(argv, error)
 
 
 def _workdirs():
@@ -68,7 +47,7 @@ def show_mixing(workdir: str, overrides: dict) -> None:
   try:
     config_checks.check_config(config)
   except OSError as error:  # ml_collections reads the --config file lazily, on first use
-    raise config_checks.ConfigError(' '.join(str(error).split())) from None
+    raise config_checks.ConfigError(cli.one_line(error)) from None
   dataset = run.load_dataset(config)
   out_dir = os.path.join(workdir, run.EVAL_DIR)
   os.makedirs(out_dir, exist_ok=True)
@@ -112,4 +91,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=_parse)
+  app.run(main, flags_parser=cli.parse_flags)

@@ -9,29 +9,11 @@ import sys
 from absl import app
 from absl import flags
 from absl import logging
-from ml_collections import config_flags
 
+from cutmix_jax import cli
 
-
-def exit_unknown_config_key(argv, error) -> None:
-  keys = [arg.split('=')[0] for arg in argv[1:] if arg.startswith('--config.')]
-  sys.exit(f'error: unknown config key among {" ".join(keys)} ({error}); the keys are the '
-           f'fields of the config file (see configs/default.py)')
-
-
-def define_config_flag():
-  """`--config`; ml_collections applies `--config.key=value` here, so unknown keys fail here."""
-  default = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'configs', 'default.py')
-  try:
-    return config_flags.DEFINE_config_file(
-        'config', default,
-        'Training config file (a get_config() module); override fields with --config.key=value.',
-        lock_config=True)
-  except (AttributeError, KeyError) as error:
-    exit_unknown_config_key(sys.argv, error)
-
-
-_CONFIG = define_config_flag()
+_CONFIG = cli.define_config_flag(
+    'Training config file (a get_config() module); override fields with --config.key=value.')
 _WORKDIR = flags.DEFINE_string('workdir', 'runs/default', 'Directory for checkpoints and logs.')
 _COORDINATOR = flags.DEFINE_string(
     'coordinator_address', os.environ.get('JAX_COORDINATOR_ADDRESS', ''),
@@ -58,16 +40,6 @@ def initialize_distributed() -> None:
     jax.distributed.initialize()
 
 
-def parse_flags(argv):
-  """Parses the flags; an unknown `--config.key` stops with one line instead of a traceback."""
-  try:
-    return flags.FLAGS(argv)
-  except flags.Error as error:
-    sys.exit(f'error: {error}')
-  except (AttributeError, KeyError) as error:
-    exit_unknown_config_key(argv, error)
-
-
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
@@ -79,7 +51,7 @@ def main(argv):
   try:
     config_checks.check_config(config)
   except OSError as error:  # ml_collections loads the config file lazily, on first use
-    sys.exit(f'error: {" ".join(str(error).split())}')
+    sys.exit(f'error: {cli.one_line(error)}')
   except config_checks.ConfigError as error:
     sys.exit(f'error: {error}')
   try:
@@ -93,4 +65,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=parse_flags)
+  app.run(main, flags_parser=cli.parse_flags)

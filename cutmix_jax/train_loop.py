@@ -66,12 +66,19 @@ def step_settings(config, num_classes: int, model) -> steps.StepSettings:
 
 
 def load_run_dataset(config):
-  """The dataset that `config` names, with the batch sizes of the run."""
-  return data.load_dataset(
-      config.dataset, batch_size=config.batch_size, eval_batch_size=config.eval_batch_size,
-      seed=config.seed, data_dir=config.data_dir or None,
-      holdout_per_class=config.holdout_per_class, image_size=config.image_size,
-      shapes_num_train=config.shapes_num_train, shapes_num_test=config.shapes_num_test)
+  """The dataset that `config` names, with the batch sizes of the run.
+
+  Raises:
+    ConfigError: one line, for a bad path, file or size (the user's to fix).
+  """
+  try:
+    return data.load_dataset(
+        config.dataset, batch_size=config.batch_size, eval_batch_size=config.eval_batch_size,
+        seed=config.seed, data_dir=config.data_dir or None,
+        holdout_per_class=config.holdout_per_class, image_size=config.image_size,
+        shapes_num_train=config.shapes_num_train, shapes_num_test=config.shapes_num_test)
+  except (ValueError, OSError) as error:
+    raise config_checks.ConfigError(f'config.dataset={config.dataset!r}: {error}') from error
 
 
 def build_model(config, num_classes: int):
@@ -100,10 +107,7 @@ class Trainer:
     config_checks.check_config(config)
     self.config, self.workdir = config, workdir
     self.is_main = jax.process_index() == 0
-    try:
-      self.dataset = load_run_dataset(config)
-    except (ValueError, OSError) as error:  # bad paths, files or sizes: the user's to fix
-      raise config_checks.ConfigError(f'config.dataset={config.dataset!r}: {error}') from error
+    self.dataset = load_run_dataset(config)
     model = build_model(config, self.dataset.num_classes)
     spe = self.dataset.steps_per_epoch
     self.steps_per_epoch = spe

@@ -47,10 +47,7 @@ class EvalOptions:
 def load_dataset(config):
   """The run's dataset, after checking the config; bad values raise a one-line ConfigError."""
   config_checks.check_config(config)
-  try:
-    return train_loop.load_run_dataset(config)
-  except (ValueError, OSError) as error:
-    raise config_checks.ConfigError(f'config.dataset={config.dataset!r}: {error}') from error
+  return train_loop.load_run_dataset(config)
 
 
 def write_mixing_grid(config, dataset, path: str, count: int = 8) -> str:

@@ -16,7 +16,6 @@ import time
 
 import flax
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, __file__.rsplit('/bench/', 1)[0])  # configs/

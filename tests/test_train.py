@@ -1,6 +1,5 @@
 """Training: end to end, 1 vs 8 devices, bitwise resume, signals, NaN stop, multi-process, errors."""
 import functools
-import hashlib
 import json
 import os
 import signal
@@ -13,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from conftest import REPO, train_cli_args, wait_for
+from conftest import REPO, wait_for
 from cutmix_jax import mixing
 from cutmix_jax import optim
 from cutmix_jax import train_step as steps

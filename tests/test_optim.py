@@ -34,7 +34,7 @@ def test_warmup_and_linear_scaling_rule():
   expected = {0: 0.4 / 500, 250: 0.4 / 500 + (0.4 - 0.4 / 500) / 2, 500: 0.4, 7499: 0.4,
               7500: 0.04}
   for step, value in expected.items():
-    assert float(schedule(step)) == pytest.approx(value, rel=1e-5), step
+    assert float(schedule(step)) == pytest.approx(value, rel=1e-5, abs=1e-7), step
 
 
 def test_update_is_torch_sgd_with_nesterov_and_coupled_weight_decay():

@@ -22,9 +22,12 @@ def learning_rate_schedule(config, steps_per_epoch: int) -> optax.Schedule:
   """
   opt = config.optimizer
   peak = scaled_learning_rate(config)
-  boundaries = {int(epoch * steps_per_epoch): opt.decay_factor for epoch in opt.decay_epochs}
-  decayed = optax.piecewise_constant_schedule(peak, boundaries)
   warmup_steps = int(opt.warmup_epochs * steps_per_epoch)
+  # join_schedules hands the second schedule `step - warmup_steps`: shift its boundaries back so
+  # that they stay at their absolute epochs.
+  boundaries = {int(epoch * steps_per_epoch) - warmup_steps: opt.decay_factor
+                for epoch in opt.decay_epochs}
+  decayed = optax.piecewise_constant_schedule(peak, boundaries)
   if not warmup_steps:
     return decayed
   warmup = optax.linear_schedule(peak / warmup_steps, peak, warmup_steps)

@@ -49,6 +49,10 @@ def check_config(config) -> None:
     raise ConfigError(f'config: {error}') from None
   _check_positive(config, 'batch_size', 'eval_batch_size', 'num_epochs', 'log_every_steps',
                   'keep_checkpoints', 'optimizer.learning_rate')
+  opt = config.optimizer
+  if any(epoch < opt.warmup_epochs for epoch in opt.decay_epochs):
+    raise ConfigError(f'config.optimizer.decay_epochs={tuple(opt.decay_epochs)} must all come '
+                      f'after the warm-up (warmup_epochs={opt.warmup_epochs})')
   if not 0.0 <= config.label_smoothing < 1.0:
     raise ConfigError(f'config.label_smoothing={config.label_smoothing} must be in [0, 1)')
   for key in ('batch_size', 'eval_batch_size'):

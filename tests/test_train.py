@@ -214,6 +214,7 @@ def test_two_processes_stay_in_sync(tmp_path):
     ('--config.no_such_key=1', 'unknown config key among --config.no_such_key'),
     ('--config.batch_size=abc', 'flag --config.batch_size=abc'),
     ('--config.dataset=folder:/no/such/dir', '/no/such/dir'),
+    ('--config.optimizer.warmup_epochs=5', 'must all come after the warm-up'),
 ])
 def test_bad_config_stops_with_one_line(tmp_path, flag, message):
   args = [sys.executable, os.path.join(REPO, 'train.py'), f'--workdir={tmp_path}/run', flag]

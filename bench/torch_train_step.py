@@ -11,7 +11,6 @@ torchvision for `resnet50`; without it the re-statement in bench/torch_pyramidne
 """
 import argparse
 import os
-import statistics
 import sys
 import time
 
@@ -21,6 +20,7 @@ from torch.nn import functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch_pyramidnet  # pylint: disable=wrong-import-position
+from method_table import print_method_table  # pylint: disable=wrong-import-position
 
 CIFAR_MODELS = ('resnet_cifar8', 'resnet_cifar20', 'resnet_cifar110', 'pyramidnet110',
                 'pyramidnet200', 'pyramidnet272')
@@ -101,11 +101,7 @@ def main():
   name = torch.cuda.get_device_name() if device.type == 'cuda' else 'cpu'
   print(f'torch {torch.__version__} {args.model} batch {args.batch} bf16 autocast channels_last'
         f' compile={args.compile} on {name}')
-  base = statistics.median(seconds[args.methods[0]])
-  for method in args.methods:
-    median = statistics.median(seconds[method])
-    print(f'{method:>15}: {args.batch / median:9.1f} img/s  {median * 1e3:8.2f} ms/step  '
-          f'{100 * (median / base - 1):+6.2f}% vs {args.methods[0]}')
+  print_method_table(args.batch, seconds)
 
 
 if __name__ == '__main__':

@@ -10,13 +10,11 @@ batch 64 and 256.
 """
 import argparse
 import functools
-import statistics
 import sys
 import time
 
 import flax
 import jax
-import numpy as np
 
 sys.path.insert(0, __file__.rsplit('/bench/', 1)[0])  # configs/
 from configs import default  # pylint: disable=wrong-import-position
@@ -24,6 +22,7 @@ from cutmix_jax import config_checks  # pylint: disable=wrong-import-position
 from cutmix_jax import optim  # pylint: disable=wrong-import-position
 from cutmix_jax import train_loop  # pylint: disable=wrong-import-position
 from cutmix_jax import train_step as steps  # pylint: disable=wrong-import-position
+from method_table import print_method_table  # pylint: disable=wrong-import-position
 
 CIFAR_MODELS = ('resnet_cifar8', 'resnet_cifar20', 'resnet_cifar110', 'pyramidnet110',
                 'pyramidnet200', 'pyramidnet272')
@@ -85,12 +84,7 @@ def main():
       seconds[method].append(took / args.steps)
   print(f'{args.model} batch {args.batch} {args.dtype} on {devices} x '
         f'{jax.devices()[0].device_kind}, jax {jax.__version__}')
-  base = statistics.median(seconds[args.methods[0]])
-  for method in args.methods:
-    median = statistics.median(seconds[method])
-    print(f'{method:>15}: {args.batch / median:9.1f} img/s  {median * 1e3:8.2f} ms/step  '
-          f'{100 * (median / base - 1):+6.2f}% vs {args.methods[0]} '
-          f'(rounds {np.round(np.array(seconds[method]) * 1e3, 2).tolist()} ms)')
+  print_method_table(args.batch, seconds)
 
 
 if __name__ == '__main__':

@@ -34,10 +34,9 @@ class Checkpointer:
                               progress=ocp.args.JsonSave(progress))
     self._manager.save(step, args=args, force=True)
     self._manager.wait_until_finished()
-    keep = set(self.all_steps()[-self._keep:])
-    if progress.get('best_step') is not None:
-      keep.add(progress['best_step'])
-    for old in self.all_steps():
+    saved = self.all_steps()
+    keep = set(saved[-self._keep:]) | {progress.get('best_step')}
+    for old in saved:
       if old not in keep:
         self._manager.delete(old)
 

@@ -1,8 +1,9 @@
 """The result table shared by the step benchmarks (JAX and PyTorch); imports neither framework."""
+import json
 import statistics
 
 
-def print_method_table(batch: int, seconds: dict) -> None:
+def method_rows(batch: int, seconds: dict) -> list:
   """One row per method: median img/s and ms/step over the rounds, and the change vs the first.
 
   Args:
@@ -11,8 +12,22 @@ def print_method_table(batch: int, seconds: dict) -> None:
   """
   methods = list(seconds)
   base = statistics.median(seconds[methods[0]])
+  rows = []
   for method in methods:
     median = statistics.median(seconds[method])
-    rounds = [round(s * 1e3, 2) for s in seconds[method]]
-    print(f'{method:>15}: {batch / median:9.1f} img/s  {median * 1e3:8.2f} ms/step  '
-          f'{100 * (median / base - 1):+6.2f}% vs {methods[0]} (rounds {rounds} ms)')
+    rows.append({'method': method, 'images_per_second': batch / median,
+                 'ms_per_step': median * 1e3, 'change_percent': 100 * (median / base - 1),
+                 'rounds_ms': [round(s * 1e3, 3) for s in seconds[method]]})
+  return rows
+
+
+def print_method_table(batch: int, seconds: dict, json_path: str = '', **facts) -> None:
+  """Prints `method_rows`; with `json_path`, also writes them there with `facts` (device, ...)."""
+  rows = method_rows(batch, seconds)
+  for row in rows:
+    print(f'{row["method"]:>15}: {row["images_per_second"]:9.1f} img/s  '
+          f'{row["ms_per_step"]:8.2f} ms/step  {row["change_percent"]:+6.2f}% vs '
+          f'{rows[0]["method"]} (rounds {row["rounds_ms"]} ms)')
+  if json_path:
+    with open(json_path, 'w', encoding='utf-8') as f:
+      json.dump({**facts, 'batch': batch, 'rows': rows}, f, indent=2)

@@ -6,6 +6,7 @@ gather alone, so `cutmix / gather` says how close the op is to the floor (goal: 
   python bench/mixing.py [--repeats 20]
 """
 import argparse
+import json
 import time
 
 import jax
@@ -35,12 +36,15 @@ def best_seconds(fn, args, repeats):
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--repeats', type=int, default=20)
+  parser.add_argument('--json', default='', help='also write the table here')
   args = parser.parse_args()
 
   gather = jax.jit(lambda images, perm: images[perm])
   mix = jax.jit(lambda key, images, labels: cm.cutmix(key, images, labels))
-  print(f'device: {jax.devices()[0].device_kind}, jax {jax.__version__}')
+  device = jax.devices()[0].device_kind
+  print(f'device: {device}, jax {jax.__version__}')
   print(f'{"shape":>20} {"dtype":>9} {"cutmix ms":>10} {"gather ms":>10} {"ratio":>6}')
+  rows = []
   for shape, num_classes in SHAPES:
     for dtype in DTYPES:
       images = jax.random.normal(jax.random.key(0), shape, dtype)
@@ -50,6 +54,12 @@ def main():
       t_gather = best_seconds(gather, (images, perm), args.repeats)
       print(f'{str(shape):>20} {dtype:>9} {t_mix * 1e3:10.3f} {t_gather * 1e3:10.3f} '
             f'{t_mix / t_gather:6.2f}')
+      rows.append({'shape': list(shape), 'num_classes': num_classes, 'dtype': dtype,
+                   'cutmix_ms': t_mix * 1e3, 'gather_ms': t_gather * 1e3})
+  if args.json:
+    with open(args.json, 'w', encoding='utf-8') as f:
+      json.dump({'device': device, 'software': f'jax {jax.__version__}', 'rows': rows}, f,
+                indent=2)
 
 
 if __name__ == '__main__':

@@ -2,8 +2,8 @@
 
 SGD (momentum 0.9, Nesterov, weight decay 1e-4), CutMix per batch as the official `train.py`
 does (one lam ~ Beta(1, 1), one box from `rand_bbox`, a random permutation, prob 1), bf16
-autocast, channels_last and optionally `torch.compile`: the best ordinary PyTorch recipe, for
-the comparison of issue 8. Synthetic data already on the device. Bench only: needs torch (and
+autocast, channels_last, `cudnn.benchmark` and optionally `torch.compile`: the best ordinary
+PyTorch recipe, for the speed comparison. Synthetic data already on the device. Bench only: needs torch (and
 torchvision for `resnet50`; without it the re-statement in bench/torch_pyramidnet.py is used).
 
   python bench/torch_train_step.py --model resnet50 --batch 256 --compile --methods none cutmix
@@ -76,8 +76,10 @@ def main():
   parser.add_argument('--compile', action='store_true', help='torch.compile the model')
   parser.add_argument('--steps', type=int, default=20)
   parser.add_argument('--rounds', type=int, default=5)
+  parser.add_argument('--json', default='', help='also write the table here')
   args = parser.parse_args()
 
+  torch.backends.cudnn.benchmark = True  # pick the fastest convolution algorithm per shape
   device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
   side, num_classes = (32, 100) if args.model in CIFAR_MODELS else (224, 1000)
   model = build_model(args.model, num_classes).to(device, memory_format=torch.channels_last)
@@ -101,7 +103,9 @@ def main():
   name = torch.cuda.get_device_name() if device.type == 'cuda' else 'cpu'
   print(f'torch {torch.__version__} {args.model} batch {args.batch} bf16 autocast channels_last'
         f' compile={args.compile} on {name}')
-  print_method_table(args.batch, seconds)
+  print_method_table(args.batch, seconds, args.json, framework='torch', model=args.model,
+                     dtype='bfloat16 autocast', device=name, compile=args.compile,
+                     software=f'torch {torch.__version__}')
 
 
 if __name__ == '__main__':

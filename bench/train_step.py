@@ -61,6 +61,10 @@ def main():
   parser.add_argument('--methods', nargs='+', default=['none', 'cutmix'])
   parser.add_argument('--steps', type=int, default=20, help='steps per timed round')
   parser.add_argument('--rounds', type=int, default=5)
+  parser.add_argument('--json', default='', help='also write the table here')
+  parser.add_argument('--profile', default='',
+                      help='after timing, write a jax.profiler trace of 5 steps of the last '
+                           'method to this directory')
   args = parser.parse_args()
 
   side, num_classes = (32, 100) if args.model in CIFAR_MODELS else (224, 1000)
@@ -82,9 +86,16 @@ def main():
     for method in args.methods:
       states[method], took = time_steps(compiled[method], states[method], batch, args.steps)
       seconds[method].append(took / args.steps)
-  print(f'{args.model} batch {args.batch} {args.dtype} on {devices} x '
-        f'{jax.devices()[0].device_kind}, jax {jax.__version__}')
-  print_method_table(args.batch, seconds)
+  if args.profile:
+    method = args.methods[-1]
+    with jax.profiler.trace(args.profile):
+      states[method], _ = time_steps(compiled[method], states[method], batch, 5)
+  device = jax.devices()[0].device_kind
+  print(f'{args.model} batch {args.batch} {args.dtype} on {devices} x {device}, '
+        f'jax {jax.__version__}, flax {flax.__version__}')
+  print_method_table(args.batch, seconds, args.json, framework='jax', model=args.model,
+                     dtype=args.dtype, device=device, devices=devices,
+                     software=f'jax {jax.__version__}, flax {flax.__version__}')
 
 
 if __name__ == '__main__':

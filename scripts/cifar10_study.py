@@ -6,13 +6,17 @@ the table of best / final top-1 error per run, mean +- spread per method and wal
 plot of validation error against epoch, go to OUT.
 
   python scripts/cifar10_study.py --tarball ../shared/data/cifar10-jpeg-train.tar.gz \
-      --out runs/cifar10_study --model pyramidnet110 --epochs 80 --batch 128 --dtype bfloat16
+      --out runs/cifar10_study --model resnet_cifar110 --epochs 60 --batch 256 --lr 0.05 \
+      --dtype bfloat16 --jobs 7
 
+`--jobs N` trains N runs at once, each in its own process: small CIFAR nets leave most of a
+large GPU idle, so several of them share one well. The parent prints every run's progress.
 Reduced CPU version: --model resnet_cifar20 --epochs 3 --methods none cutmix --seeds 0.
 """
 import argparse
 import json
 import os
+import subprocess
 import sys
 import tarfile
 import time
@@ -24,13 +28,16 @@ from configs import default  # pylint: disable=wrong-import-position
 from cutmix_jax import train_loop  # pylint: disable=wrong-import-position
 
 # method -> config.mix overrides: the paper's CIFAR CutMix (beta 1, prob 0.5), Mixup alpha 1,
-# Cutout 16 x 16 (the Cutout paper's CIFAR-10 size).
+# Cutout 16 x 16 (the Cutout paper's CIFAR-10 size), and feature-level CutMix (paper 4.1) with
+# the CutMix settings.
 METHODS = {
     'none': {'method': 'none'},
     'cutmix': {'method': 'cutmix', 'alpha': 1.0, 'prob': 0.5},
     'mixup': {'method': 'mixup', 'alpha': 1.0, 'prob': 1.0},
     'cutout': {'method': 'cutout', 'cutout_size': 16, 'prob': 1.0},
+    'cutmix_feature': {'method': 'cutmix_feature', 'alpha': 1.0, 'prob': 0.5},
 }
+RUN_FILE = 'study_run.json'  # a finished run's figures, in its workdir
 
 
 def extract(tarball: str, directory: str) -> str:
@@ -96,6 +103,72 @@ def plot(runs: list, path: str) -> None:
   fig.savefig(path, dpi=100)
 
 
+def planned_runs(args) -> list:
+  """(method, seed) of every run, in the order of --methods."""
+  return [(method, seed) for method in args.methods
+          for seed in (args.seeds[:1] if method in args.single_seed_methods else args.seeds)]
+
+
+def workdir_of(args, method: str, seed: int) -> str:
+  return os.path.join(args.out, f'{method}_seed{seed}')
+
+
+def train_one(args, root: str, method: str, seed: int) -> None:
+  """Trains one run and writes its figures to `WORKDIR/study_run.json`."""
+  workdir = workdir_of(args, method, seed)
+  start = time.time()
+  result = train_loop.train_and_evaluate(run_config(args, root, method, seed), workdir)
+  epochs, errors = eval_curve(workdir)
+  run = {'method': method, 'seed': seed, 'best': result.summary['best_eval_top1_error'],
+         'final': errors[-1], 'minutes': (time.time() - start) / 60,
+         'epochs': epochs, 'errors': errors, 'workdir': workdir}
+  with open(os.path.join(workdir, RUN_FILE), 'w', encoding='utf-8') as f:
+    json.dump(run, f)
+  print(f'{method} seed {seed}: best {run["best"]:.2f}% final {run["final"]:.2f}% '
+        f'({run["minutes"]:.1f} min)', flush=True)
+
+
+def progress_line(args, method: str, seed: int) -> str:
+  """`method/seed: epoch E, eval top-1 X%` from the run's metrics so far."""
+  try:
+    epochs, errors = eval_curve(workdir_of(args, method, seed))
+  except (OSError, ValueError):  # not started yet, or a line half written
+    epochs, errors = [], []
+  state = f'epoch {epochs[-1]}/{args.epochs} {errors[-1]:.2f}%' if epochs else 'starting'
+  return f'{method}/{seed}: {state}'
+
+
+def train_in_parallel(args, runs: list) -> None:
+  """Trains `runs` in up to `args.jobs` child processes at once; prints progress every minute.
+
+  Each child gets an equal share of the GPU memory (XLA_PYTHON_CLIENT_MEM_FRACTION) and logs to
+  `WORKDIR/log.txt`. Raises RuntimeError naming the runs whose process failed.
+  """
+  env = dict(os.environ)
+  env.setdefault('XLA_PYTHON_CLIENT_MEM_FRACTION', f'{0.9 / args.jobs:.3f}')
+  waiting, running, failed = list(runs), {}, []
+  while waiting or running:
+    while waiting and len(running) < args.jobs:
+      method, seed = waiting.pop(0)
+      os.makedirs(workdir_of(args, method, seed), exist_ok=True)
+      log = open(os.path.join(workdir_of(args, method, seed), 'log.txt'), 'w', encoding='utf-8')
+      command = [sys.executable, os.path.abspath(__file__), *sys.argv[1:],
+                 '--only', f'{method}:{seed}']
+      running[(method, seed)] = (subprocess.Popen(command, env=env, stdout=log,
+                                                  stderr=subprocess.STDOUT), log)
+    time.sleep(args.progress_seconds)
+    for run, (process, log) in list(running.items()):
+      if process.poll() is not None:
+        log.close()
+        del running[run]
+        if process.returncode:
+          failed.append(f'{run[0]}/{run[1]} (exit {process.returncode})')
+    print(time.strftime('%H:%M:%S ') + '; '.join(
+        progress_line(args, *run) for run in runs), flush=True)
+  if failed:
+    raise RuntimeError(f'runs failed, see their log.txt: {", ".join(failed)}')
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--tarball', default='../shared/data/cifar10-jpeg-train.tar.gz')
@@ -108,33 +181,41 @@ def main():
   parser.add_argument('--lr', type=float, default=0.1, help='lr at batch 64, scaled linearly')
   parser.add_argument('--methods', nargs='+', default=list(METHODS), choices=list(METHODS))
   parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1])
-  parser.add_argument('--single-seed-methods', nargs='*', default=['mixup', 'cutout'],
+  parser.add_argument('--single-seed-methods', nargs='*',
+                      default=['mixup', 'cutout', 'cutmix_feature'],
                       help='methods run with the first seed only')
+  parser.add_argument('--jobs', type=int, default=1,
+                      help='runs trained at once, each in its own process')
+  parser.add_argument('--progress-seconds', type=float, default=60,
+                      help='with --jobs > 1: seconds between progress lines')
+  parser.add_argument('--only', metavar='METHOD:SEED',
+                      help='train this one run and write its study_run.json (used by --jobs)')
   parser.add_argument('--progress', action='store_true', help='tqdm bars')
   args = parser.parse_args()
 
   root = extract(args.tarball, args.data_dir)
+  if args.only:
+    method, seed = args.only.split(':')
+    train_one(args, root, method, int(seed))
+    return
   os.makedirs(args.out, exist_ok=True)
-  runs = []
-  for method in args.methods:
-    seeds = args.seeds[:1] if method in args.single_seed_methods else args.seeds
-    for seed in seeds:
-      workdir = os.path.join(args.out, f'{method}_seed{seed}')
-      start = time.time()
-      result = train_loop.train_and_evaluate(run_config(args, root, method, seed), workdir)
-      epochs, errors = eval_curve(workdir)
-      runs.append({'method': method, 'seed': seed, 'best': result.summary['best_eval_top1_error'],
-                   'final': errors[-1], 'minutes': (time.time() - start) / 60,
-                   'epochs': epochs, 'errors': errors, 'workdir': workdir})
-      print(f'{method} seed {seed}: best {runs[-1]["best"]:.2f}% final {errors[-1]:.2f}% '
-            f'({runs[-1]["minutes"]:.1f} min)', flush=True)
-  table = summarize(runs)
+  runs = planned_runs(args)
+  if args.jobs > 1:
+    train_in_parallel(args, runs)
+  else:
+    for method, seed in runs:
+      train_one(args, root, method, seed)
+  results = []
+  for method, seed in runs:
+    with open(os.path.join(workdir_of(args, method, seed), RUN_FILE), encoding='utf-8') as f:
+      results.append(json.load(f))
+  table = summarize(results)
   print(table)
   with open(os.path.join(args.out, 'results.md'), 'w', encoding='utf-8') as f:
     f.write(table + '\n')
   with open(os.path.join(args.out, 'results.json'), 'w', encoding='utf-8') as f:
-    json.dump({'args': vars(args), 'runs': runs}, f, indent=2)
-  plot(runs, os.path.join(args.out, 'validation_error.png'))
+    json.dump({'args': vars(args), 'runs': results}, f, indent=2)
+  plot(results, os.path.join(args.out, 'validation_error.png'))
 
 
 if __name__ == '__main__':

@@ -8,6 +8,7 @@ evaluated one by one and then printed side by side, their occlusion curves in on
 `python evaluate.py --show-mixing [--config=configs/X.py] [--workdir=DIR]` only draws the
 mixed training inputs of a config, before any training (to `WORKDIR/eval/mixing.png`).
 """
+
 import os
 import sys
 
@@ -20,14 +21,20 @@ from cutmix_jax import cli
 
 _CONFIG = cli.define_config_flag(
     'Config file, for --show-mixing only; a run is evaluated with its own config.json. '
-    '--config.key=value overrides fields of either.')
+    '--config.key=value overrides fields of either.'
+)
 _WORKDIR = flags.DEFINE_string(
-    'workdir', 'runs/default', 'Training workdir to evaluate; several separated by commas.')
+    'workdir', 'runs/default', 'Training workdir to evaluate; several separated by commas.'
+)
 _COMPARE = flags.DEFINE_string(
-    'compare', '', 'More workdirs (comma-separated) to evaluate and print side by side.')
+    'compare', '', 'More workdirs (comma-separated) to evaluate and print side by side.'
+)
 _SHOW_MIXING = flags.DEFINE_bool(
-    'show_mixing', False, 'Only write WORKDIR/eval/mixing.png: train images mixed by every '
-    'method, from --config (or WORKDIR/config.json if --config is not given); no checkpoint.')
+    'show_mixing',
+    False,
+    'Only write WORKDIR/eval/mixing.png: train images mixed by every '
+    'method, from --config (or WORKDIR/config.json if --config is not given); no checkpoint.',
+)
 flags.DEFINE_alias('show-mixing', 'show_mixing')
 
 
@@ -38,9 +45,11 @@ def _workdirs():
 
 def show_mixing(workdir: str, overrides: dict) -> None:
   """Writes the mixing grid of the --config file (or of the workdir's run) to WORKDIR/eval."""
+  from cutmix_jax import builders  # pylint: disable=import-outside-toplevel
   from cutmix_jax import config_checks  # pylint: disable=import-outside-toplevel
   from cutmix_jax.evaluation import checkpoints  # pylint: disable=import-outside-toplevel
   from cutmix_jax.evaluation import run  # pylint: disable=import-outside-toplevel
+
   own_config = os.path.isfile(os.path.join(workdir, 'config.json'))
   use_own = own_config and not flags.FLAGS['config'].present
   config = checkpoints.load_config(workdir, overrides) if use_own else _CONFIG.value
@@ -48,7 +57,7 @@ def show_mixing(workdir: str, overrides: dict) -> None:
     config_checks.check_config(config)
   except OSError as error:  # ml_collections reads the --config file lazily, on first use
     raise config_checks.ConfigError(cli.one_line(error)) from None
-  dataset = run.load_dataset(config)
+  dataset = builders.load_run_dataset(config)
   out_dir = os.path.join(workdir, run.EVAL_DIR)
   os.makedirs(out_dir, exist_ok=True)
   print(run.write_mixing_grid(config, dataset, os.path.join(out_dir, 'mixing.png')))
@@ -56,18 +65,27 @@ def show_mixing(workdir: str, overrides: dict) -> None:
 
 def evaluate_all(workdirs, overrides: dict) -> None:
   """Evaluates each workdir, prints its table, then all side by side if there are several."""
+  from cutmix_jax import config_checks  # pylint: disable=import-outside-toplevel
   from cutmix_jax.evaluation import checkpoints  # pylint: disable=import-outside-toplevel
   from cutmix_jax.evaluation import report  # pylint: disable=import-outside-toplevel
   from cutmix_jax.evaluation import run  # pylint: disable=import-outside-toplevel
+
   configs = [checkpoints.load_config(w, overrides) for w in workdirs]
+  for config in configs:
+    config_checks.check_config(config)
   for workdir in workdirs:  # every workdir is checked before the long work starts
     checkpoints.checkpoint_directory(workdir)
   reports = []
   for workdir, config in zip(workdirs, configs):
     reports.append(run.evaluate_run(config, workdir))
     print(report.format_table(reports[-1:]))
-    print('written: ' + ', '.join(reports[-1]['pictures'].values()) + ', '
-          + os.path.join(workdir, run.EVAL_DIR, 'report.json') + '\n')
+    print(
+        'written: '
+        + ', '.join(reports[-1]['pictures'].values())
+        + ', '
+        + os.path.join(workdir, run.EVAL_DIR, 'report.json')
+        + '\n'
+    )
   if len(reports) > 1:
     comparison = run.compare_runs(reports, os.path.join(workdirs[0], run.EVAL_DIR))
     print(report.format_table(reports))
@@ -79,6 +97,7 @@ def main(argv):
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
   from cutmix_jax import config_checks  # pylint: disable=import-outside-toplevel
   from cutmix_jax.evaluation import checkpoints  # pylint: disable=import-outside-toplevel
+
   overrides = config_flags.get_override_values(flags.FLAGS['config'])
   logging.set_verbosity(logging.WARNING)  # no INFO lines of every checkpoint read
   try:

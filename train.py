@@ -1,8 +1,9 @@
-"""Trains a CutMix model: `python train.py [--config=configs/X.py] [--workdir=DIR] [--config.key=value ...]`.
+"""Trains a CutMix model: `python train.py [--config=FILE] [--workdir=DIR] [--config.KEY=VALUE]`.
 
 With no flags it trains `configs/default.py` (the embedded `shapes` set) into `runs/default`.
 A workdir that holds a checkpoint resumes from it. Multi-host: see README ("Multi-host").
 """
+
 import os
 import sys
 
@@ -13,25 +14,35 @@ from absl import logging
 from cutmix_jax import cli
 
 _CONFIG = cli.define_config_flag(
-    'Training config file (a get_config() module); override fields with --config.key=value.')
+    'Training config file (a get_config() module); override fields with --config.key=value.'
+)
 _WORKDIR = flags.DEFINE_string('workdir', 'runs/default', 'Directory for checkpoints and logs.')
 _COORDINATOR = flags.DEFINE_string(
-    'coordinator_address', os.environ.get('JAX_COORDINATOR_ADDRESS', ''),
-    'Multi-process: host:port of process 0 (or env JAX_COORDINATOR_ADDRESS).')
+    'coordinator_address',
+    os.environ.get('JAX_COORDINATOR_ADDRESS', ''),
+    'Multi-process: host:port of process 0 (or env JAX_COORDINATOR_ADDRESS).',
+)
 _NUM_PROCESSES = flags.DEFINE_integer(
-    'num_processes', int(os.environ.get('JAX_NUM_PROCESSES', '0')),
-    'Multi-process: number of processes (or env JAX_NUM_PROCESSES).')
+    'num_processes',
+    int(os.environ.get('JAX_NUM_PROCESSES', '0')),
+    'Multi-process: number of processes (or env JAX_NUM_PROCESSES).',
+)
 _PROCESS_ID = flags.DEFINE_integer(
-    'process_id', int(os.environ.get('JAX_PROCESS_ID', '-1')),
-    'Multi-process: this process index (or env JAX_PROCESS_ID).')
+    'process_id',
+    int(os.environ.get('JAX_PROCESS_ID', '-1')),
+    'Multi-process: this process index (or env JAX_PROCESS_ID).',
+)
 _DISTRIBUTED = flags.DEFINE_bool(
-    'distributed', False,
-    'Call jax.distributed.initialize() with auto-detection (TPU pod slices, SLURM).')
+    'distributed',
+    False,
+    'Call jax.distributed.initialize() with auto-detection (TPU pod slices, SLURM).',
+)
 
 
 def initialize_distributed() -> None:
   """Joins a multi-process run when asked by the flags or the environment."""
   import jax  # pylint: disable=import-outside-toplevel
+
   if _COORDINATOR.value:
     if _NUM_PROCESSES.value < 1 or _PROCESS_ID.value < 0:
       raise app.UsageError('--coordinator_address needs --num_processes and --process_id')
@@ -47,6 +58,7 @@ def main(argv):
   initialize_distributed()
   from cutmix_jax import config_checks  # pylint: disable=import-outside-toplevel
   from cutmix_jax import train_loop  # pylint: disable=import-outside-toplevel
+
   config = _CONFIG.value
   try:
     config_checks.check_config(config)
@@ -60,8 +72,10 @@ def main(argv):
     sys.exit(f'error: {error}')
   summary = result.summary
   if summary.get('best_eval_top1_error') is not None:
-    print(f'best eval top-1 error {summary["best_eval_top1_error"]:.2f}% at epoch '
-          f'{summary["best_epoch"]} (step {summary["best_step"]}); workdir {_WORKDIR.value}')
+    print(
+        f'best eval top-1 error {summary["best_eval_top1_error"]:.2f}% at epoch '
+        f'{summary["best_epoch"]} (step {summary["best_step"]}); workdir {_WORKDIR.value}'
+    )
 
 
 if __name__ == '__main__':

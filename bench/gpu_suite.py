@@ -16,6 +16,7 @@ Each measurement runs in its own process, so JAX and PyTorch never hold the GPU 
 writes a JSON file into OUT. The table is rebuilt from every JSON file in OUT, so parts run in
 separate calls add up to one table. Needs no TensorFlow (carry ml_collections where it is missing).
 """
+
 import argparse
 import glob
 import json
@@ -33,29 +34,72 @@ PARTS = ('resnet50', 'pyramidnet', 'mixing', 'e2e')
 def step_pair(out: str, model: str, batch: int, profile: str = '') -> list:
   """The JAX and the compiled PyTorch step of `model`, none and cutmix, as (name, command)."""
   jax_name, torch_name = f'step_jax_{model}_b{batch}', f'step_torch_{model}_b{batch}'
-  jax_command = [sys.executable, f'{BENCH}/train_step.py', '--model', model, '--batch',
-                 str(batch), '--dtype', 'bfloat16', '--methods', 'none', 'cutmix',
-                 '--json', f'{out}/{jax_name}.json']
+  jax_command = [
+      sys.executable,
+      f'{BENCH}/train_step.py',
+      '--model',
+      model,
+      '--batch',
+      str(batch),
+      '--dtype',
+      'bfloat16',
+      '--methods',
+      'none',
+      'cutmix',
+      '--json',
+      f'{out}/{jax_name}.json',
+  ]
   if profile:
     jax_command += ['--profile', profile]
-  torch_command = [sys.executable, f'{BENCH}/torch_train_step.py', '--model', model, '--batch',
-                   str(batch), '--compile', '--methods', 'none', 'cutmix',
-                   '--json', f'{out}/{torch_name}.json']
+  torch_command = [
+      sys.executable,
+      f'{BENCH}/torch_train_step.py',
+      '--model',
+      model,
+      '--batch',
+      str(batch),
+      '--compile',
+      '--methods',
+      'none',
+      'cutmix',
+      '--json',
+      f'{out}/{torch_name}.json',
+  ]
   return [(jax_name, jax_command), (torch_name, torch_command)]
 
 
 def e2e_commands(args) -> list:
   """train.py on the CIFAR-10 folder, then the pure step of the same model, batch and CutMix."""
   workdir = f'{args.out}/e2e_run'
-  train = [sys.executable, f'{ROOT}/train.py', f'--workdir={workdir}',
-           f'--config.dataset=folder:{args.cifar10}', '--config.holdout_per_class=500',
-           f'--config.model={args.e2e_model}', '--config.dtype=bfloat16',
-           f'--config.batch_size={args.e2e_batch}', '--config.mix.method=cutmix',
-           '--config.mix.prob=1.0', f'--config.num_train_steps={args.e2e_steps}',
-           '--config.log_every_steps=25', '--config.progress_bar=False']
-  pure = [sys.executable, f'{BENCH}/train_step.py', '--model', args.e2e_model, '--batch',
-          str(args.e2e_batch), '--dtype', 'bfloat16', '--methods', 'cutmix',
-          '--json', f'{args.out}/e2e_pure_step.json']
+  train = [
+      sys.executable,
+      f'{ROOT}/train.py',
+      f'--workdir={workdir}',
+      f'--config.data.source=folder:{args.cifar10}',
+      '--config.data.holdout_per_class=500',
+      f'--config.model={args.e2e_model}',
+      '--config.dtype=bfloat16',
+      f'--config.batch_size={args.e2e_batch}',
+      '--config.mix.method=cutmix',
+      '--config.mix.prob=1.0',
+      f'--config.num_train_steps={args.e2e_steps}',
+      '--config.log_every_steps=25',
+      '--config.progress_bar=False',
+  ]
+  pure = [
+      sys.executable,
+      f'{BENCH}/train_step.py',
+      '--model',
+      args.e2e_model,
+      '--batch',
+      str(args.e2e_batch),
+      '--dtype',
+      'bfloat16',
+      '--methods',
+      'cutmix',
+      '--json',
+      f'{args.out}/e2e_pure_step.json',
+  ]
   return [('e2e_train', train), ('e2e_pure_step', pure)]
 
 
@@ -75,8 +119,9 @@ def run(name: str, command: list, out: str, timeout: float) -> None:
   start = time.time()
   with open(f'{out}/{name}.log', 'w', encoding='utf-8') as log:
     try:
-      code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, timeout=timeout,
-                            cwd=ROOT, check=False).returncode
+      code = subprocess.run(
+          command, stdout=log, stderr=subprocess.STDOUT, timeout=timeout, cwd=ROOT, check=False
+      ).returncode
     except subprocess.TimeoutExpired:
       code = f'timed out after {timeout:.0f} s'
   status = 'ok' if code == 0 else f'FAILED ({code}); see {out}/{name}.log'
@@ -92,22 +137,29 @@ def e2e_summary(out: str):
   rates = [r['images_per_second'] for r in records if 'images_per_second' in r][1:]
   with open(f'{out}/e2e_pure_step.json', encoding='utf-8') as f:
     pure = json.load(f)
-  return {'model': pure['model'], 'batch': pure['batch'], 'steps': records[-1]['step'],
-          'loop_images_per_second': statistics.median(rates),
-          'pure_images_per_second': pure['rows'][0]['images_per_second']}
+  return {
+      'model': pure['model'],
+      'batch': pure['batch'],
+      'steps': records[-1]['step'],
+      'loop_images_per_second': statistics.median(rates),
+      'pure_images_per_second': pure['rows'][0]['images_per_second'],
+  }
 
 
 def load(out: str, pattern: str) -> dict:
   found = {}
   for path in sorted(glob.glob(f'{out}/{pattern}')):
     with open(path, encoding='utf-8') as f:
-      found[os.path.basename(path)[:-len('.json')]] = json.load(f)
+      found[os.path.basename(path)[: -len('.json')]] = json.load(f)
   return found
 
 
 def step_lines(steps: dict) -> list:
-  lines = ['| model | batch | framework | none img/s | cutmix img/s | CutMix cost | '
-           'vs torch.compile (none / cutmix) |', '|---|---|---|---|---|---|---|']
+  lines = [
+      '| model | batch | framework | none img/s | cutmix img/s | CutMix cost | '
+      'vs torch.compile (none / cutmix) |',
+      '|---|---|---|---|---|---|---|',
+  ]
   for name, result in steps.items():
     rates = {row['method']: row['images_per_second'] for row in result['rows']}
     torch_result = steps.get(name.replace('step_jax_', 'step_torch_'))
@@ -116,8 +168,10 @@ def step_lines(steps: dict) -> list:
       torch_rates = {row['method']: row['images_per_second'] for row in torch_result['rows']}
       ratio = ' / '.join(f'{rates[m] / torch_rates[m]:.2f}x' for m in ('none', 'cutmix'))
     cost = 100 * (rates['none'] / rates['cutmix'] - 1)
-    lines.append(f'| {result["model"]} | {result["batch"]} | {result["software"]} | '
-                 f'{rates["none"]:,.0f} | {rates["cutmix"]:,.0f} | {cost:+.2f} % | {ratio} |')
+    lines.append(
+        f'| {result["model"]} | {result["batch"]} | {result["software"]} | '
+        f'{rates["none"]:,.0f} | {rates["cutmix"]:,.0f} | {cost:+.2f} % | {ratio} |'
+    )
   return lines
 
 
@@ -132,18 +186,28 @@ def report(out: str) -> str:
     lines += ['### Train step (synthetic data on device; median of alternating rounds)', '']
     lines += step_lines(steps) + ['']
   if mixing:
-    lines += ['### The CutMix op against the `images[perm]` gather (fastest of the calls)', '',
-              '| batch | dtype | cutmix ms | gather ms | ratio |', '|---|---|---|---|---|']
-    lines += [f'| {tuple(r["shape"])} | {r["dtype"]} | {r["cutmix_ms"]:.3f} | '
-              f'{r["gather_ms"]:.3f} | {r["cutmix_ms"] / r["gather_ms"]:.2f} |'
-              for r in mixing['rows']] + ['']
+    lines += [
+        '### The CutMix op against the `images[perm]` gather (fastest of the calls)',
+        '',
+        '| batch | dtype | cutmix ms | gather ms | ratio |',
+        '|---|---|---|---|---|',
+    ]
+    lines += [
+        f'| {tuple(r["shape"])} | {r["dtype"]} | {r["cutmix_ms"]:.3f} | '
+        f'{r["gather_ms"]:.3f} | {r["cutmix_ms"] / r["gather_ms"]:.2f} |'
+        for r in mixing['rows']
+    ] + ['']
   if e2e:
-    lines += ['### End to end: train.py on CIFAR-10 JPEGs (in memory) vs the pure step', '',
-              '| model | batch | steps | loop img/s | pure step img/s | loop / pure |',
-              '|---|---|---|---|---|---|',
-              f'| {e2e["model"]} | {e2e["batch"]} | {e2e["steps"]} | '
-              f'{e2e["loop_images_per_second"]:,.0f} | {e2e["pure_images_per_second"]:,.0f} | '
-              f'{100 * e2e["loop_images_per_second"] / e2e["pure_images_per_second"]:.1f} % |', '']
+    lines += [
+        '### End to end: train.py on CIFAR-10 JPEGs (in memory) vs the pure step',
+        '',
+        '| model | batch | steps | loop img/s | pure step img/s | loop / pure |',
+        '|---|---|---|---|---|---|',
+        f'| {e2e["model"]} | {e2e["batch"]} | {e2e["steps"]} | '
+        f'{e2e["loop_images_per_second"]:,.0f} | {e2e["pure_images_per_second"]:,.0f} | '
+        f'{100 * e2e["loop_images_per_second"] / e2e["pure_images_per_second"]:.1f} % |',
+        '',
+    ]
   table = '\n'.join(lines)
   with open(f'{out}/suite.md', 'w', encoding='utf-8') as f:
     f.write(table)

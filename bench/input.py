@@ -9,24 +9,22 @@ pipeline / consumption above 1 means the input keeps up on this machine.
   python bench/input.py
   python bench/input.py --folder /tmp/cifar10-jpeg --holdout 500   # also time a real folder
 """
+
 import argparse
 import os
-import sys
 import tempfile
 import time
 
 import jax
 import jax.numpy as jnp
+import models as model_bench  # bench/models.py, next to this file
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import models as model_bench  # noqa: E402  (bench/models.py, next to this file)
-
-from cutmix_jax import data  # noqa: E402
+from cutmix_jax import data
 
 
-def pipeline_rate(ds, steps: int, on_device: bool) -> float:
+def pipeline_rate(ds, steps: int) -> float:
   """Images per second of `ds.train_batches()`, with `train_preprocess` pmapped on device."""
   preprocess = jax.pmap(ds.train_preprocess, axis_name='batch')
   batches = ds.train_batches()
@@ -34,9 +32,8 @@ def pipeline_rate(ds, steps: int, on_device: bool) -> float:
   def run(count):
     for step in range(count):
       images = next(batches)['image']
-      if on_device:
-        keys = jax.random.split(jax.random.fold_in(jax.random.key(0), step), len(images))
-        images = preprocess(keys, images)
+      keys = jax.random.split(jax.random.fold_in(jax.random.key(0), step), len(images))
+      images = preprocess(keys, images)
     jax.block_until_ready(images)
     return images.shape[0] * images.shape[1] * count
 
@@ -57,7 +54,8 @@ def write_jpegs(root: str, per_class: int, num_classes: int = 4, size=(375, 500)
         image = Image.fromarray(coarse).resize(size[::-1], Image.BILINEAR)
         noisy = np.asarray(image, np.float32) + rng.normal(0, 12, size + (3,))
         Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(
-            os.path.join(root, split, f'c{label}', f'{i}.jpg'), quality=90)
+            os.path.join(root, split, f'c{label}', f'{i}.jpg'), quality=90
+        )
 
 
 def main():
@@ -69,31 +67,48 @@ def main():
   parser.add_argument('--folder', help='also time folder:FOLDER (e.g. extracted CIFAR-10 JPEGs)')
   parser.add_argument('--holdout', type=int, default=500, help='holdout_per_class for --folder')
   args = parser.parse_args()
-  print(f'jax {jax.__version__}, {jax.device_count()} {jax.devices()[0].platform} device(s), '
-        f'{os.cpu_count()} CPU cores')
-  consumers = {side: (f'{name} {side}px', model_bench.benchmark(
-      name, batch, jnp.float32, args.model_steps)['images_per_s'])
-               for side, name, batch in ((32, 'resnet_cifar20', args.batch),
-                                         (224, 'resnet50', args.large_batch))}
+  print(
+      f'jax {jax.__version__}, {jax.device_count()} {jax.devices()[0].platform} device(s), '
+      f'{os.cpu_count()} CPU cores'
+  )
+  consumers = {
+      side: (
+          f'{name} {side}px',
+          model_bench.benchmark(name, batch, jnp.float32, args.model_steps)['images_per_s'],
+      )
+      for side, name, batch in (
+          (32, 'resnet_cifar20', args.batch),
+          (224, 'resnet50', args.large_batch),
+      )
+  }
   rows = []
-  shapes = data.load_dataset('shapes', batch_size=args.batch, eval_batch_size=args.batch, seed=0)
-  rows.append(('in-memory shapes 32px', 32, pipeline_rate(shapes, args.steps, True)))
+  load = lambda batch, **fields: data.load_dataset(
+      data.DataConfig(**fields), batch_size=batch, eval_batch_size=batch, seed=0
+  )
+  shapes = load(args.batch, source='shapes')
+  rows.append(('in-memory shapes 32px', 32, pipeline_rate(shapes, args.steps)))
   with tempfile.TemporaryDirectory() as root:
     write_jpegs(root, per_class=max(64, args.large_batch * (args.steps + 2) // 4))
-    streamed = data.load_dataset(f'folder:{root}', batch_size=args.large_batch,
-                                 eval_batch_size=args.large_batch, seed=0, image_size=224)
-    rows.append(('tf.data JPEG 500x375 -> 224', 224, pipeline_rate(streamed, args.steps, True)))
+    streamed = load(args.large_batch, source=f'folder:{root}', image_size=224)
+    rows.append(('tf.data JPEG 500x375 -> 224', 224, pipeline_rate(streamed, args.steps)))
   if args.folder:
     start = time.perf_counter()
-    folder = data.load_dataset(f'folder:{args.folder}', batch_size=args.batch,
-                               eval_batch_size=args.batch, seed=0,
-                               holdout_per_class=args.holdout)
-    print(f'folder:{args.folder}: {folder.num_train} train + {folder.num_eval} eval images '
-          f'{folder.image_shape}, loaded (decoded once) in {time.perf_counter() - start:.1f} s')
-    rows.append((f'folder {os.path.basename(args.folder.rstrip("/"))}', folder.image_shape[0],
-                 pipeline_rate(folder, args.steps, True)))
-  print(f'{"pipeline":32s} {"images/s":>9s}   {"consumer (fwd+bwd)":26s} {"images/s":>9s} '
-        f'{"ratio":>6s}')
+    folder = load(args.batch, source=f'folder:{args.folder}', holdout_per_class=args.holdout)
+    print(
+        f'folder:{args.folder}: {folder.num_train} train + {folder.num_eval} eval images '
+        f'{folder.image_shape}, loaded (decoded once) in {time.perf_counter() - start:.1f} s'
+    )
+    rows.append(
+        (
+            f'folder {os.path.basename(args.folder.rstrip("/"))}',
+            folder.image_shape[0],
+            pipeline_rate(folder, args.steps),
+        )
+    )
+  print(
+      f'{"pipeline":32s} {"images/s":>9s}   {"consumer (fwd+bwd)":26s} {"images/s":>9s} '
+      f'{"ratio":>6s}'
+  )
   for label, side, rate in rows:
     consumer, consumed = consumers[32 if side <= data.IN_MEMORY_MAX_SIDE else 224]
     print(f'{label:32s} {rate:9.0f}   {consumer:26s} {consumed:9.1f} {rate / consumed:6.1f}')

@@ -5,6 +5,7 @@ gather alone, so `cutmix / gather` says how close the op is to the floor (goal: 
 
   python bench/mixing.py [--repeats 20]
 """
+
 import argparse
 import json
 import time
@@ -52,14 +53,22 @@ def main():
       perm = jax.random.permutation(jax.random.key(1), shape[0])
       t_mix = best_seconds(mix, (jax.random.key(2), images, labels), args.repeats)
       t_gather = best_seconds(gather, (images, perm), args.repeats)
-      print(f'{str(shape):>20} {dtype:>9} {t_mix * 1e3:10.3f} {t_gather * 1e3:10.3f} '
-            f'{t_mix / t_gather:6.2f}')
-      rows.append({'shape': list(shape), 'num_classes': num_classes, 'dtype': dtype,
-                   'cutmix_ms': t_mix * 1e3, 'gather_ms': t_gather * 1e3})
+      print(
+          f'{str(shape):>20} {dtype:>9} {t_mix * 1e3:10.3f} {t_gather * 1e3:10.3f} '
+          f'{t_mix / t_gather:6.2f}'
+      )
+      rows.append(
+          {
+              'shape': list(shape),
+              'num_classes': num_classes,
+              'dtype': dtype,
+              'cutmix_ms': t_mix * 1e3,
+              'gather_ms': t_gather * 1e3,
+          }
+      )
   if args.json:
     with open(args.json, 'w', encoding='utf-8') as f:
-      json.dump({'device': device, 'software': f'jax {jax.__version__}', 'rows': rows}, f,
-                indent=2)
+      json.dump({'device': device, 'software': f'jax {jax.__version__}', 'rows': rows}, f, indent=2)
 
 
 if __name__ == '__main__':

@@ -6,9 +6,11 @@ statistics updated, no optimizer), on random data, after a warm-up that compiles
   python bench/models.py --models resnet_cifar20 pyramidnet200 resnet50 --batch 128 8 8 \
       --dtype float32 --steps 5
 """
+
 import argparse
 import time
 
+from common import input_setting
 import jax
 import jax.numpy as jnp
 import optax
@@ -16,23 +18,16 @@ import optax
 from cutmix_jax.models import MODELS
 from cutmix_jax.models import get_model
 
-# Input side and number of classes: CIFAR-100 for the CIFAR nets, ImageNet for the rest.
-CIFAR_MODELS = ('resnet_cifar8', 'resnet_cifar20', 'resnet_cifar110', 'pyramidnet110',
-                'pyramidnet200', 'pyramidnet272')
 DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
-
-
-def input_setting(name: str):
-  """`(image side, num_classes)` of the benchmark for model `name`."""
-  return (32, 100) if name in CIFAR_MODELS else (224, 1000)
 
 
 def make_grad_step(model):
   """A jitted `(params, batch_stats, images, labels) -> ((loss, batch_stats), grads)`."""
 
   def loss_fn(params, batch_stats, images, labels):
-    logits, state = model.apply({'params': params, 'batch_stats': batch_stats}, images,
-                                train=True, mutable=['batch_stats'])
+    logits, state = model.apply(
+        {'params': params, 'batch_stats': batch_stats}, images, train=True, mutable=['batch_stats']
+    )
     loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
     return loss, state['batch_stats']
 
@@ -66,25 +61,40 @@ def benchmark(name: str, batch: int, dtype, steps: int):
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('--models', nargs='+', default=['resnet_cifar20', 'pyramidnet200',
-                                                      'resnet50'], choices=sorted(MODELS))
-  parser.add_argument('--batch', nargs='+', type=int, default=[128, 64, 256],
-                      help='batch size of each model, in the order of --models')
+  parser.add_argument(
+      '--models',
+      nargs='+',
+      default=['resnet_cifar20', 'pyramidnet200', 'resnet50'],
+      choices=sorted(MODELS),
+  )
+  parser.add_argument(
+      '--batch',
+      nargs='+',
+      type=int,
+      default=[128, 64, 256],
+      help='batch size of each model, in the order of --models',
+  )
   parser.add_argument('--dtype', choices=sorted(DTYPES), default='float32')
   parser.add_argument('--steps', type=int, default=10, help='timed steps, after one warm-up')
   args = parser.parse_args()
   if len(args.batch) != len(args.models):
     parser.error(f'--batch needs one size per model ({len(args.models)}); got {args.batch}')
   device = jax.devices()[0]
-  print(f'jax {jax.__version__}, {device.platform} ({device.device_kind}), {args.dtype}, '
-        f'{args.steps} timed steps')
-  print(f'{"model":16s} {"input":>7s} {"batch":>6s} {"warm-up s":>10s} {"ms/step":>9s} '
-        f'{"images/s":>9s}')
+  print(
+      f'jax {jax.__version__}, {device.platform} ({device.device_kind}), {args.dtype}, '
+      f'{args.steps} timed steps'
+  )
+  print(
+      f'{"model":16s} {"input":>7s} {"batch":>6s} {"warm-up s":>10s} {"ms/step":>9s} '
+      f'{"images/s":>9s}'
+  )
   for name, batch in zip(args.models, args.batch):
     result = benchmark(name, batch, DTYPES[args.dtype], args.steps)
-    print(f'{name:16s} {result["side"]:>3d}x{result["side"]:<3d} {batch:>6d} '
-          f'{result["warmup_s"]:>10.1f} {result["ms"]:>9.1f} {result["images_per_s"]:>9.1f}',
-          flush=True)
+    print(
+        f'{name:16s} {result["side"]:>3d}x{result["side"]:<3d} {batch:>6d} '
+        f'{result["warmup_s"]:>10.1f} {result["ms"]:>9.1f} {result["images_per_s"]:>9.1f}',
+        flush=True,
+    )
 
 
 if __name__ == '__main__':

@@ -6,6 +6,7 @@ PyTorch against `cutmix_jax.models`. Never imported by the package; needs torch 
 
   python bench/torch_pyramidnet.py --num_classes 100 --models pyramidnet200 resnet_cifar110
 """
+
 import argparse
 import functools
 import itertools
@@ -44,8 +45,9 @@ class ResidualBlock(nn.Module):
     widths = branch_widths(planes, kernels, expansion)
     self.branch = branch(in_channels, widths, kernels, stride)
     changes = stride != 1 or in_channels != widths[-1]
-    self.shortcut = nn.Sequential(*conv_bn(in_channels, widths[-1], 1, stride)) if changes else (
-        nn.Identity())
+    self.shortcut = (
+        nn.Sequential(*conv_bn(in_channels, widths[-1], 1, stride)) if changes else (nn.Identity())
+    )
     self.out_channels = widths[-1]
 
   def forward(self, x):
@@ -115,29 +117,35 @@ def pyramidnet(num_classes, depth, alpha, bottleneck=True):
   n = (depth - 2) // (9 if bottleneck else 6)
   running = list(itertools.accumulate([alpha / (3 * n)] * (3 * n), initial=16.0))[1:]
   planes = [int(round(width)) for width in running]
-  widths = [planes[k * n:(k + 1) * n] for k in range(3)]
+  widths = [planes[k * n : (k + 1) * n] for k in range(3)]
   blocks = make_blocks(PyramidBlock, widths, 16, *KERNELS[bottleneck])
   final = nn.Sequential(nn.BatchNorm2d(blocks[-1].out_channels), nn.ReLU(inplace=True))
   return Classifier(nn.Sequential(*conv_bn(3, 16, 3)), blocks, final, num_classes)
 
 
 BUILDERS = {
-    'resnet18': functools.partial(resnet, stage_sizes=(2, 2, 2, 2), bottleneck=False,
-                                  imagenet=True),
-    'resnet34': functools.partial(resnet, stage_sizes=(3, 4, 6, 3), bottleneck=False,
-                                  imagenet=True),
-    'resnet50': functools.partial(resnet, stage_sizes=(3, 4, 6, 3), bottleneck=True,
-                                  imagenet=True),
-    'resnet101': functools.partial(resnet, stage_sizes=(3, 4, 23, 3), bottleneck=True,
-                                   imagenet=True),
-    'resnet152': functools.partial(resnet, stage_sizes=(3, 8, 36, 3), bottleneck=True,
-                                   imagenet=True),
-    'resnet_cifar8': functools.partial(resnet, stage_sizes=(1, 1, 1), bottleneck=False,
-                                       imagenet=False),
-    'resnet_cifar20': functools.partial(resnet, stage_sizes=(3, 3, 3), bottleneck=False,
-                                        imagenet=False),
-    'resnet_cifar110': functools.partial(resnet, stage_sizes=(12, 12, 12), bottleneck=True,
-                                         imagenet=False),
+    'resnet18': functools.partial(
+        resnet, stage_sizes=(2, 2, 2, 2), bottleneck=False, imagenet=True
+    ),
+    'resnet34': functools.partial(
+        resnet, stage_sizes=(3, 4, 6, 3), bottleneck=False, imagenet=True
+    ),
+    'resnet50': functools.partial(resnet, stage_sizes=(3, 4, 6, 3), bottleneck=True, imagenet=True),
+    'resnet101': functools.partial(
+        resnet, stage_sizes=(3, 4, 23, 3), bottleneck=True, imagenet=True
+    ),
+    'resnet152': functools.partial(
+        resnet, stage_sizes=(3, 8, 36, 3), bottleneck=True, imagenet=True
+    ),
+    'resnet_cifar8': functools.partial(
+        resnet, stage_sizes=(1, 1, 1), bottleneck=False, imagenet=False
+    ),
+    'resnet_cifar20': functools.partial(
+        resnet, stage_sizes=(3, 3, 3), bottleneck=False, imagenet=False
+    ),
+    'resnet_cifar110': functools.partial(
+        resnet, stage_sizes=(12, 12, 12), bottleneck=True, imagenet=False
+    ),
     'pyramidnet110': functools.partial(pyramidnet, depth=110, alpha=64),
     'pyramidnet200': functools.partial(pyramidnet, depth=200, alpha=240),
     'pyramidnet272': functools.partial(pyramidnet, depth=272, alpha=200),

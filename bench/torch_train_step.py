@@ -3,33 +3,31 @@
 SGD (momentum 0.9, Nesterov, weight decay 1e-4), CutMix per batch as the official `train.py`
 does (one lam ~ Beta(1, 1), one box from `rand_bbox`, a random permutation, prob 1), bf16
 autocast, channels_last, `cudnn.benchmark` and optionally `torch.compile`: the best ordinary
-PyTorch recipe, for the speed comparison. Synthetic data already on the device. Bench only: needs torch (and
-torchvision for `resnet50`; without it the re-statement in bench/torch_pyramidnet.py is used).
+PyTorch recipe, for the speed comparison. Synthetic data already on the device. Bench only:
+needs torch (and torchvision for `resnet50`; without it the re-statement in
+bench/torch_pyramidnet.py is used).
 
   python bench/torch_train_step.py --model resnet50 --batch 256 --compile --methods none cutmix
   python bench/torch_train_step.py --model pyramidnet200 --batch 64 --compile
 """
+
 import argparse
-import os
-import sys
 import time
 
+from common import CIFAR_MODELS
+from common import input_setting
+from common import print_method_table
 import numpy as np
 import torch
 from torch.nn import functional as F
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import torch_pyramidnet  # pylint: disable=wrong-import-position
-from method_table import print_method_table  # pylint: disable=wrong-import-position
-
-CIFAR_MODELS = ('resnet_cifar8', 'resnet_cifar20', 'resnet_cifar110', 'pyramidnet110',
-                'pyramidnet200', 'pyramidnet272')
+import torch_pyramidnet
 
 
 def build_model(name: str, num_classes: int):
   if name.startswith('resnet') and name not in CIFAR_MODELS:
     try:
       import torchvision  # pylint: disable=import-outside-toplevel
+
       return getattr(torchvision.models, name)(num_classes=num_classes)
     except ImportError:
       pass
@@ -58,7 +56,8 @@ def train_step(model, optimizer, images, labels, cutmix: bool):
     logits = model(images)
     if cutmix:
       loss = lam * F.cross_entropy(logits, labels) + (1 - lam) * F.cross_entropy(
-          logits, labels[index])
+          logits, labels[index]
+      )
     else:
       loss = F.cross_entropy(logits, labels)
   optimizer.zero_grad(set_to_none=True)
@@ -71,8 +70,9 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--model', default='resnet50')
   parser.add_argument('--batch', type=int, default=256)
-  parser.add_argument('--methods', nargs='+', default=['none', 'cutmix'],
-                      choices=['none', 'cutmix'])
+  parser.add_argument(
+      '--methods', nargs='+', default=['none', 'cutmix'], choices=['none', 'cutmix']
+  )
   parser.add_argument('--compile', action='store_true', help='torch.compile the model')
   parser.add_argument('--steps', type=int, default=20)
   parser.add_argument('--rounds', type=int, default=5)
@@ -81,13 +81,15 @@ def main():
 
   torch.backends.cudnn.benchmark = True  # pick the fastest convolution algorithm per shape
   device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-  side, num_classes = (32, 100) if args.model in CIFAR_MODELS else (224, 1000)
+  side, num_classes = input_setting(args.model)
   model = build_model(args.model, num_classes).to(device, memory_format=torch.channels_last)
-  optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True,
-                              weight_decay=1e-4)
+  optimizer = torch.optim.SGD(
+      model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4
+  )
   runner = torch.compile(model) if args.compile else model
   images = torch.randn(args.batch, 3, side, side, device=device).to(
-      memory_format=torch.channels_last)
+      memory_format=torch.channels_last
+  )
   labels = torch.randint(0, num_classes, (args.batch,), device=device)
   sync = torch.cuda.synchronize if device.type == 'cuda' else (lambda: None)
   seconds = {m: [] for m in args.methods}
@@ -101,11 +103,21 @@ def main():
       if round_index:
         seconds[method].append((time.perf_counter() - start) / args.steps)
   name = torch.cuda.get_device_name() if device.type == 'cuda' else 'cpu'
-  print(f'torch {torch.__version__} {args.model} batch {args.batch} bf16 autocast channels_last'
-        f' compile={args.compile} on {name}')
-  print_method_table(args.batch, seconds, args.json, framework='torch', model=args.model,
-                     dtype='bfloat16 autocast', device=name, compile=args.compile,
-                     software=f'torch {torch.__version__}')
+  print(
+      f'torch {torch.__version__} {args.model} batch {args.batch} bf16 autocast channels_last'
+      f' compile={args.compile} on {name}'
+  )
+  print_method_table(
+      args.batch,
+      seconds,
+      args.json,
+      framework='torch',
+      model=args.model,
+      dtype='bfloat16 autocast',
+      device=name,
+      compile=args.compile,
+      software=f'torch {torch.__version__}',
+  )
 
 
 if __name__ == '__main__':

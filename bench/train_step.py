@@ -8,40 +8,48 @@ batch 64 and 256.
   python bench/train_step.py --model resnet50 --batch 256 --dtype bfloat16 --methods none cutmix
   python bench/train_step.py --model resnet_cifar20 --batch 128 --dtype float32   # CPU check
 """
+
 import argparse
 import functools
-import sys
 import time
 
+from common import input_setting
+from common import print_method_table
 import flax
 import jax
 
-sys.path.insert(0, __file__.rsplit('/bench/', 1)[0])  # configs/
-from configs import default  # pylint: disable=wrong-import-position
-from cutmix_jax import config_checks  # pylint: disable=wrong-import-position
-from cutmix_jax import optim  # pylint: disable=wrong-import-position
-from cutmix_jax import train_loop  # pylint: disable=wrong-import-position
-from cutmix_jax import train_step as steps  # pylint: disable=wrong-import-position
-from method_table import print_method_table  # pylint: disable=wrong-import-position
-
-CIFAR_MODELS = ('resnet_cifar8', 'resnet_cifar20', 'resnet_cifar110', 'pyramidnet110',
-                'pyramidnet200', 'pyramidnet272')
+from configs import default
+from cutmix_jax import builders
+from cutmix_jax import config_checks
+from cutmix_jax import optim
+from cutmix_jax import train_loop
+from cutmix_jax import train_step as steps
 
 
-def make_config(args, method: str):
+def make_config(args, label: str):
+  """The train config of a row: a mix method, or `cutmix_feature` (CutMix at feature level)."""
   config = default.get_config()
   config.model, config.dtype, config.batch_size = args.model, args.dtype, args.batch
-  config.mix.method, config.mix.prob = method, 1.0
+  config.mix.prob = 1.0
+  config.mix.method, config.mix.level = (
+      ('cutmix', 'feature') if label == 'cutmix_feature' else (label, 'input')
+  )
   return config
 
 
 def compiled_step(config, model, num_classes: int):
   """The pmapped train step of `config`, with inputs that are already normalized floats."""
   settings = train_loop.step_settings(config, num_classes, model)
-  return jax.pmap(functools.partial(
-      steps.train_step, settings=settings, preprocess=lambda _, images: images,
-      learning_rate_fn=optim.learning_rate_schedule(config, 1000)),
-      axis_name=steps.AXIS, donate_argnums=(0,))
+  return jax.pmap(
+      functools.partial(
+          steps.train_step,
+          settings=settings,
+          preprocess=lambda _, images: images,
+          learning_rate_fn=optim.learning_rate_schedule(config.optimizer, config.batch_size, 1000),
+      ),
+      axis_name=steps.AXIS,
+      donate_argnums=(0,),
+  )
 
 
 def time_steps(step, state, batch, count: int):
@@ -58,23 +66,35 @@ def main():
   parser.add_argument('--model', default='resnet50')
   parser.add_argument('--batch', type=int, default=256, help='global batch')
   parser.add_argument('--dtype', default='bfloat16', choices=list(config_checks.DTYPES))
-  parser.add_argument('--methods', nargs='+', default=['none', 'cutmix'])
+  parser.add_argument(
+      '--methods',
+      nargs='+',
+      default=['none', 'cutmix'],
+      help='mix methods, and cutmix_feature for feature-level CutMix',
+  )
   parser.add_argument('--steps', type=int, default=20, help='steps per timed round')
   parser.add_argument('--rounds', type=int, default=5)
   parser.add_argument('--json', default='', help='also write the table here')
-  parser.add_argument('--profile', default='',
-                      help='after timing, write a jax.profiler trace of 5 steps of the last '
-                           'method to this directory')
+  parser.add_argument(
+      '--profile',
+      default='',
+      help='after timing, write a jax.profiler trace of 5 steps of the last '
+      'method to this directory',
+  )
   args = parser.parse_args()
 
-  side, num_classes = (32, 100) if args.model in CIFAR_MODELS else (224, 1000)
+  side, num_classes = input_setting(args.model)
   devices = jax.local_device_count()
   config = make_config(args, args.methods[0])
-  model = train_loop.build_model(config, num_classes)
-  state = steps.create_train_state(0, model, (side, side, 3),
-                                   optim.make_optimizer(config, 1000))
-  images = jax.random.normal(jax.random.key(0), (devices, args.batch // devices, side, side, 3),
-                             config_checks.DTYPES[args.dtype])
+  model = builders.build_model(config, num_classes)
+  state = steps.create_train_state(
+      0, model, (side, side, 3), optim.make_optimizer(config.optimizer, config.batch_size, 1000)
+  )
+  images = jax.random.normal(
+      jax.random.key(0),
+      (devices, args.batch // devices, side, side, 3),
+      config_checks.DTYPES[args.dtype],
+  )
   labels = jax.random.randint(jax.random.key(1), images.shape[:2], 0, num_classes)
   batch = next(flax.jax_utils.prefetch_to_device(iter([{'image': images, 'label': labels}]), 1))
   states = {m: steps.replicate(state) for m in args.methods}
@@ -91,11 +111,21 @@ def main():
     with jax.profiler.trace(args.profile):
       states[method], _ = time_steps(compiled[method], states[method], batch, 5)
   device = jax.devices()[0].device_kind
-  print(f'{args.model} batch {args.batch} {args.dtype} on {devices} x {device}, '
-        f'jax {jax.__version__}, flax {flax.__version__}')
-  print_method_table(args.batch, seconds, args.json, framework='jax', model=args.model,
-                     dtype=args.dtype, device=device, devices=devices,
-                     software=f'jax {jax.__version__}, flax {flax.__version__}')
+  print(
+      f'{args.model} batch {args.batch} {args.dtype} on {devices} x {device}, '
+      f'jax {jax.__version__}, flax {flax.__version__}'
+  )
+  print_method_table(
+      args.batch,
+      seconds,
+      args.json,
+      framework='jax',
+      model=args.model,
+      dtype=args.dtype,
+      device=device,
+      devices=devices,
+      software=f'jax {jax.__version__}, flax {flax.__version__}',
+  )
 
 
 if __name__ == '__main__':

@@ -1,55 +1,60 @@
-"""Default config: CutMix on the embedded `shapes` set with `resnet_cifar20`, ~6 minutes on 2 CPU cores.
+"""Default config: CutMix on the embedded `shapes` set with `resnet_cifar20`, on 2 CPU cores.
 
-  python train.py                                   # this file, workdir runs/default
-  python train.py --config.mix.method=none          # the baseline
+python train.py                                   # this file, workdir runs/default
+python train.py --config.mix.method=none          # the baseline
 """
+
 import ml_collections
 
 
 def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
 
-  # --- Data -------------------------------------------------------------------------------------
-  config.dataset = 'shapes'        # 'shapes' | 'folder:PATH' | 'tfds:NAME[:VERSION]'
-  config.data_dir = ''             # TFDS data_dir ('' = TFDS default)
-  config.holdout_per_class = 0     # folder: last N images per class as validation if no val/test
-  config.image_size = 224          # crop size of the large-image (tf.data) pipeline
-  config.shapes_num_train = 10000  # size of the generated `shapes` train split
-  config.shapes_num_test = 2000    # size of the generated `shapes` test split
+  # --- Data (the fields of cutmix_jax.data.DataConfig) -----------------------------------------
+  config.data = ml_collections.ConfigDict()
+  config.data.source = 'shapes'  # 'shapes' | 'folder:PATH' | 'tfds:NAME[:VERSION]'
+  config.data.tfds_dir = ''  # TFDS data_dir ('' = TFDS default)
+  config.data.holdout_per_class = 0  # last N train images per class validate (folders need it
+  # without val/ or test/)
+  config.data.image_size = 224  # crop size of the large-image (tf.data) pipeline
+  config.data.shapes_num_train = 10000  # size of the generated `shapes` train split
+  config.data.shapes_num_test = 2000  # size of the generated `shapes` test split
 
   # --- Model ------------------------------------------------------------------------------------
   config.model = 'resnet_cifar20'  # a name of cutmix_jax.models.get_model
-  config.dtype = 'float32'         # compute dtype: float32 | bfloat16 (params stay float32)
+  config.dtype = 'float32'  # compute dtype: float32 | bfloat16 (params stay float32)
 
-  # --- Mixing (cutmix_jax.MixConfig; method cutmix_feature = feature-level CutMix) -------------
+  # --- Mixing (the fields of cutmix_jax.MixConfig) ----------------------------------------------
   config.mix = ml_collections.ConfigDict()
-  config.mix.method = 'cutmix'     # none | cutmix | mixup | cutout | cutmix_feature
-  config.mix.alpha = 1.0           # Beta(alpha, alpha) of CutMix / Mixup (the paper's beta)
-  config.mix.prob = 0.5            # probability that a batch is mixed (official cutmix_prob)
-  config.mix.switch_prob = 0.0     # cutmix: probability of Mixup instead for a mixed batch
-  config.mix.per_example = False   # one lam and box per image instead of per batch
-  config.mix.cutout_size = 16      # side of the Cutout square, pixels
-  config.label_smoothing = 0.0     # label smoothing, applied before mixing
+  config.mix.method = 'cutmix'  # none | cutmix | mixup | cutout
+  config.mix.alpha = 1.0  # Beta(alpha, alpha) of CutMix / Mixup (the paper's beta)
+  config.mix.prob = 0.5  # probability that a batch is mixed (official cutmix_prob)
+  config.mix.switch_prob = 0.0  # cutmix: probability of Mixup instead for a mixed batch
+  config.mix.per_example = False  # one lam and box per image instead of per batch
+  config.mix.cutout_size = 16  # side of the Cutout square, pixels
+  config.mix.level = 'input'  # input | feature (CutMix of a random stage's feature maps)
+  config.label_smoothing = 0.0  # label smoothing, applied before mixing
 
   # --- Optimisation -----------------------------------------------------------------------------
-  config.batch_size = 128          # global batch (all devices and hosts)
-  config.eval_batch_size = 512     # global eval batch; the last one is padded and masked
-  config.num_epochs = 4            # training length in epochs
-  config.num_train_steps = -1      # if > 0, stop after this many steps (overrides num_epochs)
+  config.batch_size = 128  # global batch (all devices and hosts)
+  config.eval_batch_size = 512  # global eval batch; the last one is padded and masked
+  config.num_epochs = 4  # training length in epochs
+  config.num_train_steps = -1  # if > 0, stop after this many steps (overrides num_epochs)
   config.optimizer = ml_collections.ConfigDict()
-  config.optimizer.learning_rate = 0.1         # peak lr (before the linear scaling rule)
-  config.optimizer.reference_batch_size = 0    # lr *= batch_size / this; 0 = no scaling
-  config.optimizer.momentum = 0.9              # SGD momentum
-  config.optimizer.nesterov = True             # Nesterov momentum, as the official code
-  config.optimizer.weight_decay = 1e-4         # coupled L2 on every parameter
-  config.optimizer.warmup_epochs = 0.0         # linear warm-up length in epochs
-  config.optimizer.decay_epochs = (2, 3)       # lr *= decay_factor at these epochs (50%, 75%)
-  config.optimizer.decay_factor = 0.1          # step decay factor
+  config.optimizer.learning_rate = 0.1  # peak lr (before the linear scaling rule)
+  config.optimizer.reference_batch_size = 0  # lr *= batch_size / this; 0 = no scaling
+  config.optimizer.momentum = 0.9  # SGD momentum
+  config.optimizer.nesterov = True  # Nesterov momentum, as the official code
+  config.optimizer.weight_decay = 1e-4  # coupled L2 on every parameter
+  config.optimizer.warmup_epochs = 0.0  # linear warm-up length in epochs
+  config.optimizer.decay_epochs = (2, 3)  # lr *= decay_factor at these epochs (50%, 75%)
+  config.optimizer.decay_factor = 0.1  # step decay factor
 
   # --- Run --------------------------------------------------------------------------------------
-  config.seed = 0                  # data order, init and every step key derive from it
-  config.log_every_steps = 25      # metrics read back from the devices this often
+  config.seed = 0  # data order, init and every step key derive from it
+  config.log_every_steps = 25  # metrics read back from the devices this often
+  config.eval_every_epochs = 1  # evaluate and save every N epochs (and after the last)
   config.checkpoint_every_steps = 0  # extra checkpoints every N steps (0: once per epoch only)
-  config.keep_checkpoints = 2      # last k checkpoints kept (the best is kept too)
-  config.progress_bar = True       # tqdm bar per epoch
+  config.keep_checkpoints = 2  # last k checkpoints kept (the best is kept too)
+  config.progress_bar = True  # tqdm bar per epoch
   return config

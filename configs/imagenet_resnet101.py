@@ -1,4 +1,5 @@
 """The paper's ImageNet ResNet-101 recipe: as ResNet-50 (Table 4: 21.87% -> 20.17% with CutMix)."""
+
 from configs import imagenet_resnet50
 
 

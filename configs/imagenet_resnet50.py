@@ -5,13 +5,14 @@ CutMix with beta 1 and cutmix_prob 1.0 (paper Table 3: 21.40% top-1). Baselines:
 --config.mix.cutout_size=112, already set). With another global batch size the lr follows the
 linear scaling rule from the reference batch 256.
 """
+
 from configs import default
 
 
 def get_config():
   config = default.get_config()
-  config.dataset = 'tfds:imagenet2012'  # manual download into data_dir, see TFDS docs
-  config.image_size = 224
+  config.data.source = 'tfds:imagenet2012'  # manual download into data.tfds_dir (TFDS docs)
+  config.data.image_size = 224
   config.model = 'resnet50'
   config.dtype = 'bfloat16'
   config.mix.method = 'cutmix'

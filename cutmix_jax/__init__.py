@@ -3,6 +3,7 @@
 The mixing ops are pure functions of an explicit `jax.random` key and work under `jax.jit`,
 `jax.vmap` and `jax.pmap`. Importing this package does not import TensorFlow.
 """
+
 from cutmix_jax.mixing import METHODS
 from cutmix_jax.mixing import MixConfig
 from cutmix_jax.mixing import box_mask
@@ -14,7 +15,14 @@ from cutmix_jax.mixing import one_hot
 from cutmix_jax.mixing import sample_box
 
 __all__ = [
-    'METHODS', 'MixConfig', 'box_mask', 'cutmix', 'cutout', 'mix_batch', 'mixup', 'one_hot',
+    'METHODS',
+    'MixConfig',
+    'box_mask',
+    'cutmix',
+    'cutout',
+    'mix_batch',
+    'mixup',
+    'one_hot',
     'sample_box',
 ]
 __version__ = '0.1.0'

@@ -1,9 +1,16 @@
 """Orbax checkpoints in `WORKDIR/checkpoints`: the last k and the best are kept."""
+
 import os
 from typing import Any, Optional, Tuple
 
 import flax
 import orbax.checkpoint as ocp
+
+
+def check_keep(keep) -> None:
+  """Raises ValueError unless `keep` (checkpoints kept besides the best) is an integer >= 1."""
+  if not (isinstance(keep, int) and keep >= 1):
+    raise ValueError(f'keep_checkpoints must be an integer >= 1; got {keep!r}')
 
 
 class Checkpointer:
@@ -14,8 +21,7 @@ class Checkpointer:
   """
 
   def __init__(self, directory: str, keep: int):
-    if keep < 1:
-      raise ValueError(f'keep_checkpoints must be >= 1; got {keep}')
+    check_keep(keep)
     self.directory = os.path.abspath(directory)
     self._keep = keep
     options = ocp.CheckpointManagerOptions(max_to_keep=None, create=True)
@@ -30,12 +36,14 @@ class Checkpointer:
 
   def save(self, step: int, state: Any, progress: dict) -> None:
     """Saves host `state` and `progress` at `step`, waits for it, then prunes old steps."""
-    args = ocp.args.Composite(state=ocp.args.StandardSave(flax.serialization.to_state_dict(state)),
-                              progress=ocp.args.JsonSave(progress))
+    args = ocp.args.Composite(
+        state=ocp.args.StandardSave(flax.serialization.to_state_dict(state)),
+        progress=ocp.args.JsonSave(progress),
+    )
     self._manager.save(step, args=args, force=True)
     self._manager.wait_until_finished()
     saved = self.all_steps()
-    keep = set(saved[-self._keep:]) | {progress.get('best_step')}
+    keep = set(saved[-self._keep :]) | {progress.get('best_step')}
     for old in saved:
       if old not in keep:
         self._manager.delete(old)
@@ -43,8 +51,9 @@ class Checkpointer:
   def restore(self, step: int, target: Any) -> Tuple[Any, dict]:
     """Restores `(state, progress)` saved at `step`, with `target`'s structure and types."""
     template = flax.serialization.to_state_dict(target)
-    args = ocp.args.Composite(state=ocp.args.StandardRestore(template),
-                              progress=ocp.args.JsonRestore())
+    args = ocp.args.Composite(
+        state=ocp.args.StandardRestore(template), progress=ocp.args.JsonRestore()
+    )
     restored = self._manager.restore(step, args=args)
     return flax.serialization.from_state_dict(target, restored['state']), dict(restored['progress'])
 

@@ -1,19 +1,23 @@
-"""Shared pieces of the command lines (`train.py`, `evaluate.py`): config flag and one-line errors."""
+"""What the command lines (`train.py`, `evaluate.py`) share: the config flag, one-line errors."""
+
 import os
 import sys
 
 from absl import flags
 from ml_collections import config_flags
 
-DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                              'configs', 'default.py')
+DEFAULT_CONFIG = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'configs', 'default.py'
+)
 
 
 def exit_unknown_config_key(argv, error) -> None:
   """Stops with one line naming the `--config.*` overrides, one of which is not a field."""
   keys = ' '.join(arg.split('=')[0] for arg in argv[1:] if arg.startswith('--config.'))
-  sys.exit(f'error: unknown config key among {keys} ({error}); the keys are the fields of the '
-           'config file (see configs/default.py)')
+  sys.exit(
+      f'error: unknown config key among {keys} ({error}); the keys are the fields of the '
+      'config file (see configs/default.py)'
+  )
 
 
 def define_config_flag(help_text: str):

@@ -6,6 +6,7 @@ chosen stage mixes, with the same partners and lam at any depth and a box drawn 
 map's own coordinates by the input-level box sampler. The stage is a traced value, so choosing
 another stage does not retrace.
 """
+
 from typing import Optional
 
 import flax
@@ -13,6 +14,8 @@ import jax
 import jax.numpy as jnp
 
 from cutmix_jax import mixing
+
+COLLECTION = 'feature_mix'  # the mutable collection where a mixing model sows the label ratio
 
 
 @flax.struct.dataclass
@@ -25,6 +28,7 @@ class FeatureMix:
     lam: scalar Beta draw; the box side is `floor(dim * sqrt(1 - lam))` in the stage's coordinates.
     box_key: key of the box position.
   """
+
   stage: jax.Array
   permutation: jax.Array
   lam: jax.Array
@@ -62,5 +66,22 @@ def mix_at_stage(request: Optional[FeatureMix], stage_index: int, features, rati
     maps, _ = operands
     return mixing.paste_partner_box(request.box_key, request.lam, maps, request.permutation)
 
-  return jax.lax.cond(request.stage == stage_index, mix, lambda operands: operands,
-                      (features, jnp.asarray(ratio, jnp.float32)))
+  return jax.lax.cond(
+      request.stage == stage_index,
+      mix,
+      lambda operands: operands,
+      (features, jnp.asarray(ratio, jnp.float32)),
+  )
+
+
+def draw_request(rng, batch_size: int, mix: mixing.MixConfig, num_stages: int) -> FeatureMix:
+  """The request of one minibatch: switched off (stage -1) with probability `1 - mix.prob`."""
+  apply_key, draw_key = jax.random.split(rng)
+  request = FeatureMix.draw(draw_key, batch_size, mix.alpha, num_stages)
+  apply = jax.random.uniform(apply_key) < mix.prob
+  return request.replace(stage=jnp.where(apply, request.stage, -1))
+
+
+def sown_ratio(updates) -> jax.Array:
+  """The partner's label weight that a model sowed into `COLLECTION` while mixing."""
+  return updates[COLLECTION]['ratio'][0]

@@ -2,6 +2,7 @@
 
 TensorBoard events are written with the `tensorboard` package alone (no TensorFlow import).
 """
+
 import json
 import os
 import socket
@@ -42,10 +43,13 @@ class MetricLog:
     record.update({name: float(value) for name, value in scalars.items()})
     self._jsonl.write(json.dumps(record) + '\n')
     self._jsonl.flush()
-    values = [summary_pb2.Summary.Value(tag=name, simple_value=float(value))
-              for name, value in scalars.items()]
-    event = event_pb2.Event(wall_time=time.time(), step=int(step),
-                            summary=summary_pb2.Summary(value=values))
+    values = [
+        summary_pb2.Summary.Value(tag=name, simple_value=float(value))
+        for name, value in scalars.items()
+    ]
+    event = event_pb2.Event(
+        wall_time=time.time(), step=int(step), summary=summary_pb2.Summary(value=values)
+    )
     self._events.write(event.SerializeToString())
     self._events.flush()
 

@@ -7,6 +7,7 @@ comparisons and blending is `jnp.where`: no host sync, no dynamic shapes.
 Conventions: images are NHWC arrays of any float dtype (preserved); labels are soft targets
 `(N, K)` (see `one_hot`).
 """
+
 import dataclasses
 from typing import Any, Tuple
 
@@ -16,6 +17,7 @@ import jax.numpy as jnp
 Box = Tuple[jax.Array, jax.Array, jax.Array, jax.Array]
 
 METHODS = ('none', 'cutmix', 'mixup', 'cutout')
+LEVELS = ('input', 'feature')  # where CutMix mixes: the images, or a random stage's features
 
 
 # ---------------------------------------------------------------------------------------------
@@ -90,21 +92,23 @@ def select_pixels(mask, on_true, on_false):
 # ---------------------------------------------------------------------------------------------
 # Validation (static shapes and Python-level hyper-parameters only)
 # ---------------------------------------------------------------------------------------------
-def _check_images(images) -> None:
+def check_images(images) -> None:
+  """Raises ValueError unless `images` is 4-D (N, H, W, C); models call it too."""
   if jnp.ndim(images) != 4:
-    raise ValueError(
-        f'images must be a 4-D NHWC array (N, H, W, C); got shape {jnp.shape(images)}')
+    raise ValueError(f'images must be a 4-D NHWC array (N, H, W, C); got shape {jnp.shape(images)}')
 
 
 def _check_images_and_labels(images, labels) -> None:
-  _check_images(images)
+  check_images(images)
   if jnp.ndim(labels) != 2:
     raise ValueError(
-        f'labels must be soft targets of shape (N, K) (use one_hot); got shape {jnp.shape(labels)}')
+        f'labels must be soft targets of shape (N, K) (use one_hot); got shape {jnp.shape(labels)}'
+    )
   if jnp.shape(labels)[0] != jnp.shape(images)[0]:
     raise ValueError(
         f'labels batch size {jnp.shape(labels)[0]} differs from images batch size '
-        f'{jnp.shape(images)[0]}; labels must be (N, K) with N = images.shape[0]')
+        f'{jnp.shape(images)[0]}; labels must be (N, K) with N = images.shape[0]'
+    )
 
 
 def _check_alpha(alpha) -> None:
@@ -232,7 +236,8 @@ def cutout(rng, images, labels, *, size: int):
   batch, height, width, _ = images.shape
   keys = jax.random.split(rng, batch)
   boxes = jax.vmap(_box_around_random_centre, in_axes=(0, None, None, None, None))(
-      keys, size // 2, size // 2, height, width)
+      keys, size // 2, size // 2, height, width
+  )
   holes = jax.vmap(box_mask, in_axes=(0, None, None))(boxes, height, width)[..., None]
   return select_pixels(holes, jnp.zeros_like(images), images), labels
 
@@ -240,14 +245,19 @@ def cutout(rng, images, labels, *, size: int):
 # ---------------------------------------------------------------------------------------------
 # Labels and the train-step entry point
 # ---------------------------------------------------------------------------------------------
+def check_label_smoothing(smoothing) -> None:
+  """Raises ValueError unless `smoothing` is in [0, 1)."""
+  if not 0.0 <= smoothing < 1.0:
+    raise ValueError(f'label smoothing must be in [0, 1); got {smoothing}')
+
+
 def one_hot(labels, num_classes: int, smoothing: float = 0.0, dtype=jnp.float32):
   """Integer labels `(N,)` to soft targets `(N, K)`, with optional label smoothing.
 
   Smoothing spreads `smoothing` uniformly over all K classes: `(1 - s) * onehot + s / K`.
   Apply it before mixing, so that mixing stays linear in the targets.
   """
-  if not 0.0 <= smoothing < 1.0:
-    raise ValueError(f'smoothing must be in [0, 1); got {smoothing}')
+  check_label_smoothing(smoothing)
   targets = jax.nn.one_hot(labels, num_classes, dtype=jnp.float32)
   return ((1.0 - smoothing) * targets + smoothing / num_classes).astype(dtype)
 
@@ -264,17 +274,34 @@ class MixConfig:
       (timm's CutMix/Mixup switch); 0 is pure CutMix.
     per_example: CutMix with one lam and box per image instead of one per batch.
     cutout_size: side of the Cutout square in pixels.
+    level: one of `LEVELS`. 'input' mixes the images (`mix_batch`); 'feature' is the paper's
+      feature-level CutMix (section 4.1): the model CutMixes the feature maps entering a random
+      stage (`cutmix_jax.feature_mix`), one box per batch, with `alpha` and `prob`.
   """
+
   method: str = 'cutmix'
   alpha: float = 1.0
   prob: float = 1.0
   switch_prob: float = 0.0
   per_example: bool = False
   cutout_size: int = 16
+  level: str = 'input'
 
   def __post_init__(self):
     if self.method not in METHODS:
       raise ValueError(f'unknown mix method {self.method!r}; valid methods: {", ".join(METHODS)}')
+    if self.level not in LEVELS:
+      raise ValueError(f'unknown mix level {self.level!r}; valid levels: {", ".join(LEVELS)}')
+    if self.level == 'feature' and (self.method, self.per_example, self.switch_prob) != (
+        'cutmix',
+        False,
+        0.0,
+    ):
+      raise ValueError(
+          "level='feature' is CutMix with one box per batch: it needs method='cutmix', "
+          f'per_example=False and switch_prob=0; got method={self.method!r}, '
+          f'per_example={self.per_example}, switch_prob={self.switch_prob}'
+      )
     _check_alpha(self.alpha)
     for name in ('prob', 'switch_prob'):
       value = getattr(self, name)
@@ -288,8 +315,11 @@ class MixConfig:
     """Builds a validated MixConfig from a MixConfig, ConfigDict, dict or any attribute holder."""
     if isinstance(config, cls):
       return config
-    get = config.get if isinstance(config, dict) else lambda name, default: getattr(
-        config, name, default)
+    get = (
+        config.get
+        if isinstance(config, dict)
+        else lambda name, default: getattr(config, name, default)
+    )
     return cls(**{f.name: get(f.name, f.default) for f in dataclasses.fields(cls)})
 
 
@@ -300,12 +330,14 @@ def _mix_unconditionally(rng, images, labels, config: MixConfig):
   if config.method == 'mixup':
     return mixup(key_mix, images, labels, alpha=config.alpha)
   mixed_by_cutmix = lambda: cutmix(
-      key_mix, images, labels, alpha=config.alpha, per_example=config.per_example)
+      key_mix, images, labels, alpha=config.alpha, per_example=config.per_example
+  )
   if config.switch_prob == 0.0:
     return mixed_by_cutmix()
   use_mixup = jax.random.uniform(key_switch) < config.switch_prob
-  return jax.lax.cond(use_mixup, lambda: mixup(key_mix, images, labels, alpha=config.alpha),
-                      mixed_by_cutmix)
+  return jax.lax.cond(
+      use_mixup, lambda: mixup(key_mix, images, labels, alpha=config.alpha), mixed_by_cutmix
+  )
 
 
 def mix_batch(rng, images, labels, config):
@@ -322,8 +354,16 @@ def mix_batch(rng, images, labels, config):
 
   Returns:
     `(images, labels)` mixed or not, with the shapes and dtypes of the inputs.
+
+  Raises:
+    ValueError: for a config with level='feature' (the model mixes then; see `feature_mix`).
   """
   config = MixConfig.from_any(config)
+  if config.level != 'input':
+    raise ValueError(
+        "mix_batch mixes images; a config with level='feature' is carried out by "
+        'the model (cutmix_jax.feature_mix)'
+    )
   _check_images_and_labels(images, labels)
   if config.method == 'none' or config.prob == 0.0:
     return images, labels
@@ -331,5 +371,6 @@ def mix_batch(rng, images, labels, config):
   if config.prob == 1.0:
     return _mix_unconditionally(key_mix, images, labels, config)
   apply = jax.random.uniform(key_apply) < config.prob
-  return jax.lax.cond(apply, lambda: _mix_unconditionally(key_mix, images, labels, config),
-                      lambda: (images, labels))
+  return jax.lax.cond(
+      apply, lambda: _mix_unconditionally(key_mix, images, labels, config), lambda: (images, labels)
+  )

@@ -3,6 +3,7 @@
 Everything random depends only on `(config.seed, step)`, so a run that is interrupted and resumed
 ends with the same parameters, bit for bit, as one that was not.
 """
+
 import dataclasses
 import functools
 import json
@@ -16,12 +17,12 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
-from cutmix_jax import config_checks
-from cutmix_jax import data
-from cutmix_jax import models
+from cutmix_jax import builders
+from cutmix_jax import mixing
 from cutmix_jax import optim
 from cutmix_jax import train_step as steps
 from cutmix_jax.checkpointing import Checkpointer
+from cutmix_jax.evaluation import accuracy
 from cutmix_jax.metric_log import MetricLog
 
 
@@ -32,6 +33,7 @@ class NonFiniteLossError(RuntimeError):
 @dataclasses.dataclass
 class TrainResult:
   """What a run ends with: the host train state and a summary of its figures."""
+
   state: Any
   summary: dict
 
@@ -59,75 +61,53 @@ class StopSignals:
 def step_settings(config, num_classes: int, model) -> steps.StepSettings:
   """The static settings of the train step, from the config and the model."""
   return steps.StepSettings(
-      seed=config.seed, num_classes=num_classes, label_smoothing=config.label_smoothing,
-      mix=config_checks.mix_config(config),
-      mix_features=config.mix.method == steps.FEATURE_METHOD,
-      num_stages=getattr(model, 'num_stages', 0))
-
-
-def load_run_dataset(config):
-  """The dataset that `config` names, with the batch sizes of the run.
-
-  Raises:
-    ConfigError: one line, for a bad path, file or size (the user's to fix).
-  """
-  try:
-    return data.load_dataset(
-        config.dataset, batch_size=config.batch_size, eval_batch_size=config.eval_batch_size,
-        seed=config.seed, data_dir=config.data_dir or None,
-        holdout_per_class=config.holdout_per_class, image_size=config.image_size,
-        shapes_num_train=config.shapes_num_train, shapes_num_test=config.shapes_num_test)
-  except (ValueError, OSError) as error:
-    raise config_checks.ConfigError(f'config.dataset={config.dataset!r}: {error}') from error
-
-
-def build_model(config, num_classes: int):
-  return models.get_model(config.model, num_classes, dtype=config_checks.DTYPES[config.dtype])
-
-
-def evaluate(p_eval_step, state, dataset) -> dict:
-  """Loss and top-1 / top-5 error (%) over every eval example exactly once."""
-  totals = None
-  for batch in dataset.eval_batches():
-    sums = p_eval_step(state, batch)
-    totals = sums if totals is None else jax.tree.map(lambda a, b: a + b, totals, sums)
-  totals = jax.tree.map(lambda x: float(np.asarray(x)[0]), jax.device_get(totals))
-  count = totals['count']
-  return {
-      'eval_loss': totals['loss'] / count,
-      'eval_top1_error': 100.0 * (1.0 - totals['top1_correct'] / count),
-      'eval_top5_error': 100.0 * (1.0 - totals['top5_correct'] / count),
-  }
+      seed=config.seed,
+      num_classes=num_classes,
+      label_smoothing=config.label_smoothing,
+      mix=mixing.MixConfig.from_any(config.mix),
+      num_stages=getattr(model, 'num_stages', 0),
+  )
 
 
 class Trainer:
   """One training run: the compiled steps, the data, the checkpoints and the logs."""
 
   def __init__(self, config, workdir: str):
-    config_checks.check_config(config)
     self.config, self.workdir = config, workdir
     self.is_main = jax.process_index() == 0
-    self.dataset = load_run_dataset(config)
-    model = build_model(config, self.dataset.num_classes)
+    self.dataset = builders.load_run_dataset(config)
+    model = builders.build_model(config, self.dataset.num_classes)
     spe = self.dataset.steps_per_epoch
     self.steps_per_epoch = spe
-    self.total_steps = (config.num_train_steps if config.num_train_steps > 0
-                        else config.num_epochs * spe)
-    self.schedule = optim.learning_rate_schedule(config, spe)
+    self.total_steps = (
+        config.num_train_steps if config.num_train_steps > 0 else config.num_epochs * spe
+    )
+    self.schedule = optim.learning_rate_schedule(config.optimizer, config.batch_size, spe)
     self.initial_state = steps.create_train_state(
-        config.seed, model, self.dataset.image_shape, optim.make_optimizer(config, spe))
+        config.seed,
+        model,
+        self.dataset.image_shape,
+        optim.make_optimizer(config.optimizer, config.batch_size, spe),
+    )
     settings = step_settings(config, self.dataset.num_classes, model)
     self.p_train_step = jax.pmap(
-        functools.partial(steps.train_step, settings=settings,
-                          preprocess=self.dataset.train_preprocess, learning_rate_fn=self.schedule),
-        axis_name=steps.AXIS, donate_argnums=(0,))
+        functools.partial(
+            steps.train_step,
+            settings=settings,
+            preprocess=self.dataset.train_preprocess,
+            learning_rate_fn=self.schedule,
+        ),
+        axis_name=steps.AXIS,
+        donate_argnums=(0,),
+    )
     self.p_eval_step = jax.pmap(
         functools.partial(steps.eval_step, preprocess=self.dataset.eval_preprocess),
-        axis_name=steps.AXIS)
+        axis_name=steps.AXIS,
+    )
     self.checkpointer = Checkpointer(os.path.join(workdir, 'checkpoints'), config.keep_checkpoints)
     self.log = MetricLog(workdir, enabled=self.is_main)
-    self.pending = []          # device metrics not read back yet
-    self.epoch_losses = []     # host train losses of the current epoch
+    self.pending = []  # device metrics not read back yet
+    self.epoch_losses = []  # host train losses of the current epoch
     self.progress = {'best_eval_top1_error': None, 'best_step': None, 'best_epoch': None}
 
   def say(self, message: str) -> None:
@@ -157,7 +137,8 @@ class Trainer:
       raise NonFiniteLossError(
           f'training loss is {losses[bad[0]]} at step {bad_step}: stopped. The last good '
           f'checkpoint (step {self.checkpointer.latest_step()}) in {self.checkpointer.directory} '
-          f'is intact; lower the learning rate or check the data before resuming.')
+          f'is intact; lower the learning rate or check the data before resuming.'
+      )
     self.epoch_losses.extend(losses)
     return {
         'train_loss': float(np.mean(losses)),
@@ -173,9 +154,14 @@ class Trainer:
   def train_epoch(self, state, batches, step: int, end: int, stop: StopSignals):
     """Runs steps `step..end-1` with a progress bar; returns `(state, step)` where it stopped."""
     config, epoch = self.config, step // self.steps_per_epoch
-    bar = tqdm(total=end - epoch * self.steps_per_epoch, initial=step - epoch * self.steps_per_epoch,
-               desc=f'epoch {epoch + 1}/{-(-self.total_steps // self.steps_per_epoch)}',
-               disable=not (self.is_main and config.progress_bar), leave=False, unit='step')
+    bar = tqdm(
+        total=end - epoch * self.steps_per_epoch,
+        initial=step - epoch * self.steps_per_epoch,
+        desc=f'epoch {epoch + 1}/{-(-self.total_steps // self.steps_per_epoch)}',
+        disable=not (self.is_main and config.progress_bar),
+        leave=False,
+        unit='step',
+    )
     last_time, last_step = time.perf_counter(), step
     while step < end and stop.received is None:
       state, metrics = self.p_train_step(state, next(batches))
@@ -188,8 +174,11 @@ class Trainer:
         scalars['images_per_second'] = (step - last_step) * config.batch_size / (now - last_time)
         last_time, last_step = now, step
         self.log.write(step, step / self.steps_per_epoch, scalars)
-        bar.set_postfix(loss=f'{scalars["train_loss"]:.4f}', lr=f'{scalars["learning_rate"]:.4g}',
-                        img_s=f'{scalars["images_per_second"]:.0f}')
+        bar.set_postfix(
+            loss=f'{scalars["train_loss"]:.4f}',
+            lr=f'{scalars["learning_rate"]:.4g}',
+            img_s=f'{scalars["images_per_second"]:.0f}',
+        )
       every = config.checkpoint_every_steps
       if every and step % every == 0 and step < end:  # at `end`, end_epoch saves
         self.save(state, step)
@@ -197,24 +186,34 @@ class Trainer:
     return state, step
 
   def end_epoch(self, state, step: int, seconds: float) -> dict:
-    """Evaluates, tracks the best top-1 error, logs one line and saves."""
+    """Every `eval_every_epochs` epochs and at the end: evaluates, tracks the best top-1 error
+    and saves. Every epoch: logs one line."""
     epoch = step // self.steps_per_epoch
-    scalars = evaluate(self.p_eval_step, state, self.dataset)
-    best = self.progress['best_eval_top1_error']
-    if best is None or scalars['eval_top1_error'] < best:
-      self.progress.update(best_eval_top1_error=scalars['eval_top1_error'], best_step=step,
-                           best_epoch=epoch)
-    scalars['best_eval_top1_error'] = self.progress['best_eval_top1_error']
+    scalars, due = {}, epoch % self.config.eval_every_epochs == 0 or step == self.total_steps
+    if due:
+      scalars = accuracy.evaluate(self.p_eval_step, state, self.dataset)
+      best = self.progress['best_eval_top1_error']
+      if best is None or scalars['eval_top1_error'] < best:
+        self.progress.update(
+            best_eval_top1_error=scalars['eval_top1_error'], best_step=step, best_epoch=epoch
+        )
+      scalars['best_eval_top1_error'] = self.progress['best_eval_top1_error']
     self.read_metrics(step)
     train_loss = float(np.mean(self.epoch_losses)) if self.epoch_losses else float('nan')
     self.epoch_losses = []
     scalars['epoch_train_loss'] = train_loss
     self.log.write(step, epoch, scalars)
-    self.say(f'epoch {epoch:3d}  train loss {train_loss:.4f}  '
-             f'eval top-1 {scalars["eval_top1_error"]:6.2f}%  top-5 {scalars["eval_top5_error"]:6.2f}%'
-             f'  best top-1 {self.progress["best_eval_top1_error"]:6.2f}% (epoch '
-             f'{self.progress["best_epoch"]})  [{seconds:.0f} s]')
-    self.save(state, step)
+    evaluated = (
+        f'  eval top-1 {scalars["eval_top1_error"]:6.2f}%  top-5 '
+        f'{scalars["eval_top5_error"]:6.2f}%  best top-1 '
+        f'{self.progress["best_eval_top1_error"]:6.2f}% (epoch '
+        f'{self.progress["best_epoch"]})'
+        if due
+        else ''
+    )
+    self.say(f'epoch {epoch:3d}  train loss {train_loss:.4f}{evaluated}  [{seconds:.0f} s]')
+    if due:
+      self.save(state, step)
     return scalars
 
   def run(self) -> TrainResult:
@@ -232,8 +231,10 @@ class Trainer:
         if stop.received:
           self.save(state, step)
           summary['stopped_by'] = stop.received
-          self.say(f'Stopped by {stop.received} at step {step}; checkpoint saved in '
-                   f'{self.checkpointer.directory}. Run the same command again to resume.')
+          self.say(
+              f'Stopped by {stop.received} at step {step}; checkpoint saved in '
+              f'{self.checkpointer.directory}. Run the same command again to resume.'
+          )
           break
         summary.update(self.end_epoch(state, step, time.perf_counter() - start))
     summary.update(self.progress, step=step)

@@ -4,26 +4,26 @@ Everything a step does happens on device: augmentation of the raw batch, mixing 
 `mix_batch`, or a feature-level request to the model), the soft-target loss, and gradients,
 metrics and BatchNorm statistics averaged over the devices.
 """
+
 import dataclasses
 from typing import Any, Callable
 
 import flax
+from flax.training import train_state
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from flax.training import train_state
 
+from cutmix_jax import feature_mix
 from cutmix_jax import mixing
-from cutmix_jax.feature_mix import FeatureMix
 
 AXIS = 'batch'
-FEATURE_METHOD = 'cutmix_feature'
-TRAIN_METHODS = mixing.METHODS + (FEATURE_METHOD,)
 
 
 class TrainState(train_state.TrainState):
   """Flax TrainState plus the BatchNorm running statistics."""
+
   batch_stats: Any = None
 
 
@@ -35,15 +35,14 @@ class StepSettings:
     seed: base seed; step keys are `fold_in(fold_in(key(seed), step), device index)`.
     num_classes: K of the one-hot targets.
     label_smoothing: spread over all classes before mixing.
-    mix: how batches are mixed; with `mix_features` its alpha and prob drive feature CutMix.
-    mix_features: feature-level CutMix at a random stage (the model's `num_stages`).
+    mix: how batches are mixed, at the input or (level 'feature') inside the model.
     num_stages: number of stages of the model (feature CutMix picks one of 0..num_stages).
   """
+
   seed: int
   num_classes: int
   label_smoothing: float = 0.0
   mix: mixing.MixConfig = mixing.MixConfig(method='none')
-  mix_features: bool = False
   num_stages: int = 0
 
 
@@ -61,8 +60,12 @@ def create_train_state(seed: int, model, image_shape, tx) -> TrainState:
   init_key = jax.random.key(seed, impl='rbg')
   init = jax.jit(lambda key: model.init(key, jnp.zeros((1,) + tuple(image_shape)), train=False))
   variables = init(init_key)
-  return TrainState.create(apply_fn=model.apply, params=variables['params'], tx=tx,
-                           batch_stats=variables.get('batch_stats', {}))
+  return TrainState.create(
+      apply_fn=model.apply,
+      params=variables['params'],
+      tx=tx,
+      batch_stats=variables.get('batch_stats', {}),
+  )
 
 
 def cross_entropy(logits, targets):
@@ -76,16 +79,14 @@ def _device_step_keys(seed: int, step):
   return jax.random.split(key)
 
 
-def _feature_mix_request(rng, batch_size: int, settings: StepSettings) -> FeatureMix:
-  """A feature CutMix request that is switched off (stage -1) with probability 1 - prob."""
-  apply_key, draw_key = jax.random.split(rng)
-  request = FeatureMix.draw(draw_key, batch_size, settings.mix.alpha, settings.num_stages)
-  apply = jax.random.uniform(apply_key) < settings.mix.prob
-  return request.replace(stage=jnp.where(apply, request.stage, -1))
-
-
-def train_step(state: TrainState, batch, *, settings: StepSettings, preprocess: Callable,
-               learning_rate_fn: Callable):
+def train_step(
+    state: TrainState,
+    batch,
+    *,
+    settings: StepSettings,
+    preprocess: Callable,
+    learning_rate_fn: Callable,
+):
   """One SGD step on a per-device batch `{'image': (B, H, W, C), 'label': (B,)}`.
 
   Returns:
@@ -96,20 +97,25 @@ def train_step(state: TrainState, batch, *, settings: StepSettings, preprocess: 
   images = preprocess(augment_key, batch['image'])
   targets = mixing.one_hot(batch['label'], settings.num_classes, settings.label_smoothing)
   request = None
-  if settings.mix_features:
-    request = _feature_mix_request(mix_key, images.shape[0], settings)
+  if settings.mix.level == 'feature':
+    request = feature_mix.draw_request(mix_key, images.shape[0], settings.mix, settings.num_stages)
   else:
     images, targets = mixing.mix_batch(mix_key, images, targets, settings.mix)
 
   def loss_fn(params):
     variables = {'params': params, 'batch_stats': state.batch_stats}
-    outputs, updates = state.apply_fn(variables, images, train=True, feature_mix=request,
-                                      mutable=['batch_stats'])
-    logits, mixed_targets = outputs, targets
-    if request is not None:
-      logits, ratio = outputs
-      mixed_targets = mixing.mix_labels(targets, request.permutation, ratio)
-    return cross_entropy(logits, mixed_targets).mean(), (logits, updates)
+    if request is None:
+      logits, updates = state.apply_fn(variables, images, train=True, mutable=['batch_stats'])
+      return cross_entropy(logits, targets).mean(), (logits, updates)
+    logits, updates = state.apply_fn(
+        variables,
+        images,
+        train=True,
+        feature_mix=request,
+        mutable=['batch_stats', feature_mix.COLLECTION],
+    )
+    mixed = mixing.mix_labels(targets, request.permutation, feature_mix.sown_ratio(updates))
+    return cross_entropy(logits, mixed).mean(), (logits, updates)
 
   (loss, (logits, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
   grads = jax.lax.pmean(grads, AXIS)
@@ -157,7 +163,9 @@ def unreplicate(tree):
 
   Reads one shard per leaf, so only one copy crosses to the host.
   """
+
   def first_copy(x):
     shard = np.asarray(x.addressable_shards[0].data)
     return shard.reshape((-1,) + x.shape[1:])[0]
+
   return jax.tree.map(first_copy, tree)

@@ -13,6 +13,7 @@ plot of validation error against epoch, go to OUT.
 large GPU idle, so several of them share one well. The parent prints every run's progress.
 Reduced CPU version: --model resnet_cifar20 --epochs 3 --methods none cutmix --seeds 0.
 """
+
 import argparse
 import json
 import os
@@ -23,9 +24,9 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # configs/
-from configs import default  # pylint: disable=wrong-import-position
-from cutmix_jax import train_loop  # pylint: disable=wrong-import-position
+from configs import default
+from cutmix_jax import train_loop
+from cutmix_jax.data import folder
 
 # method -> config.mix overrides: the paper's CIFAR CutMix (beta 1, prob 0.5), Mixup alpha 1,
 # Cutout 16 x 16 (the Cutout paper's CIFAR-10 size), and feature-level CutMix (paper 4.1) with
@@ -35,9 +36,36 @@ METHODS = {
     'cutmix': {'method': 'cutmix', 'alpha': 1.0, 'prob': 0.5},
     'mixup': {'method': 'mixup', 'alpha': 1.0, 'prob': 1.0},
     'cutout': {'method': 'cutout', 'cutout_size': 16, 'prob': 1.0},
-    'cutmix_feature': {'method': 'cutmix_feature', 'alpha': 1.0, 'prob': 0.5},
+    'cutmix_feature': {'method': 'cutmix', 'level': 'feature', 'alpha': 1.0, 'prob': 0.5},
 }
 RUN_FILE = 'study_run.json'  # a finished run's figures, in its workdir
+HOLDOUT = 500  # the last images of each class validate
+
+# Settings for a machine (command-line flags override them). gpu: the full study on 45,000
+# training images, 7 runs at once on one GPU. cpu: a regime where one run takes <= 20 minutes on
+# 2 CPU cores (docs/RESULTS.md says how it was chosen).
+PRESETS = {
+    'gpu': dict(
+        model='resnet_cifar110',
+        dtype='bfloat16',
+        epochs=60,
+        batch=256,
+        lr=0.05,
+        train_per_class=0,
+        eval_every=1,
+        jobs=7,
+    ),
+    'cpu': dict(
+        model='resnet_cifar20',
+        dtype='bfloat16',
+        epochs=60,
+        batch=128,
+        lr=0.05,
+        train_per_class=200,
+        eval_every=5,
+        jobs=1,
+    ),
+}
 
 
 def extract(tarball: str, directory: str) -> str:
@@ -50,18 +78,44 @@ def extract(tarball: str, directory: str) -> str:
   return root
 
 
+def first_per_class(root: str, count: int) -> str:
+  """A folder of links to the first `count` and the last `HOLDOUT` images of each class.
+
+  With `holdout_per_class=HOLDOUT` the run then trains on the first `count` images of each class
+  and validates on the same last `HOLDOUT` as the full study; the two never overlap.
+  """
+  subset = f'{root}_first{count}'
+  source = os.path.join(root, 'train')
+  for name in sorted(os.listdir(source)):
+    files = sorted(os.listdir(os.path.join(source, name)), key=folder.natural_key)
+    if count + HOLDOUT > len(files):
+      raise SystemExit(
+          f'--train-per-class={count}: class {name} has {len(files)} images, '
+          f'at most {len(files) - HOLDOUT} can train'
+      )
+    os.makedirs(os.path.join(subset, 'train', name), exist_ok=True)
+    for file in files[:count] + files[-HOLDOUT:]:
+      link = os.path.join(subset, 'train', name, file)
+      if not os.path.lexists(link):
+        os.symlink(os.path.join(source, name, file), link)
+  return subset
+
+
 def run_config(args, root: str, method: str, seed: int):
   config = default.get_config()
-  config.dataset = f'folder:{root}'
-  config.holdout_per_class = 500
+  config.data.source = f'folder:{root}'
+  config.data.holdout_per_class = HOLDOUT
   config.model, config.dtype, config.seed = args.model, args.dtype, seed
-  config.batch_size, config.eval_batch_size = args.batch, 1024
+  config.batch_size, config.eval_batch_size = args.batch, 1000
   config.num_epochs = args.epochs
+  config.eval_every_epochs = args.eval_every
   config.optimizer.learning_rate = args.lr * args.batch / 64  # the authors' lr at batch 64
   config.optimizer.decay_epochs = (args.epochs * 0.5, args.epochs * 0.75)
   config.log_every_steps = 100
   config.progress_bar = args.progress
   config.mix.update(METHODS[method])
+  if config.mix.method == 'cutmix':
+    config.mix.prob = args.cutmix_prob
   return config
 
 
@@ -74,25 +128,36 @@ def eval_curve(workdir: str):
 
 def summarize(runs: list) -> str:
   """A markdown table per run and per method (mean +- half range over seeds)."""
-  lines = ['| method | seed | best top-1 err % | final top-1 err % | wall-clock min |',
-           '|---|---|---|---|---|']
+  lines = [
+      '| method | seed | best top-1 err % | final top-1 err % | wall-clock min |',
+      '|---|---|---|---|---|',
+  ]
   for run in runs:
-    lines.append(f'| {run["method"]} | {run["seed"]} | {run["best"]:.2f} | {run["final"]:.2f} | '
-                 f'{run["minutes"]:.1f} |')
-  lines += ['', '| method | runs | best top-1 err % (mean +- spread) | final top-1 err % |',
-            '|---|---|---|---|']
+    lines.append(
+        f'| {run["method"]} | {run["seed"]} | {run["best"]:.2f} | {run["final"]:.2f} | '
+        f'{run["minutes"]:.1f} |'
+    )
+  lines += [
+      '',
+      '| method | runs | best top-1 err % (mean +- spread) | final top-1 err % |',
+      '|---|---|---|---|',
+  ]
   for method in dict.fromkeys(run['method'] for run in runs):
     best = np.array([r['best'] for r in runs if r['method'] == method])
     final = np.array([r['final'] for r in runs if r['method'] == method])
-    lines.append(f'| {method} | {len(best)} | {best.mean():.2f} +- {np.ptp(best) / 2:.2f} | '
-                 f'{final.mean():.2f} +- {np.ptp(final) / 2:.2f} |')
+    lines.append(
+        f'| {method} | {len(best)} | {best.mean():.2f} +- {np.ptp(best) / 2:.2f} | '
+        f'{final.mean():.2f} +- {np.ptp(final) / 2:.2f} |'
+    )
   return '\n'.join(lines)
 
 
 def plot(runs: list, path: str) -> None:
   import matplotlib  # pylint: disable=import-outside-toplevel
+
   matplotlib.use('Agg')
   from matplotlib import pyplot as plt  # pylint: disable=import-outside-toplevel
+
   fig, ax = plt.subplots(figsize=(6, 4))
   for run in runs:
     ax.plot(run['epochs'], run['errors'], label=f'{run["method"]} (seed {run["seed"]})')
@@ -105,8 +170,11 @@ def plot(runs: list, path: str) -> None:
 
 def planned_runs(args) -> list:
   """(method, seed) of every run, in the order of --methods."""
-  return [(method, seed) for method in args.methods
-          for seed in (args.seeds[:1] if method in args.single_seed_methods else args.seeds)]
+  return [
+      (method, seed)
+      for method in args.methods
+      for seed in (args.seeds[:1] if method in args.single_seed_methods else args.seeds)
+  ]
 
 
 def workdir_of(args, method: str, seed: int) -> str:
@@ -119,13 +187,23 @@ def train_one(args, root: str, method: str, seed: int) -> None:
   start = time.time()
   result = train_loop.train_and_evaluate(run_config(args, root, method, seed), workdir)
   epochs, errors = eval_curve(workdir)
-  run = {'method': method, 'seed': seed, 'best': result.summary['best_eval_top1_error'],
-         'final': errors[-1], 'minutes': (time.time() - start) / 60,
-         'epochs': epochs, 'errors': errors, 'workdir': workdir}
+  run = {
+      'method': method,
+      'seed': seed,
+      'best': result.summary['best_eval_top1_error'],
+      'final': errors[-1],
+      'minutes': (time.time() - start) / 60,
+      'epochs': epochs,
+      'errors': errors,
+      'workdir': workdir,
+  }
   with open(os.path.join(workdir, RUN_FILE), 'w', encoding='utf-8') as f:
     json.dump(run, f)
-  print(f'{method} seed {seed}: best {run["best"]:.2f}% final {run["final"]:.2f}% '
-        f'({run["minutes"]:.1f} min)', flush=True)
+  print(
+      f'{method} seed {seed}: best {run["best"]:.2f}% final {run["final"]:.2f}% '
+      f'({run["minutes"]:.1f} min)',
+      flush=True,
+  )
 
 
 def progress_line(args, method: str, seed: int) -> str:
@@ -152,10 +230,17 @@ def train_in_parallel(args, runs: list) -> None:
       method, seed = waiting.pop(0)
       os.makedirs(workdir_of(args, method, seed), exist_ok=True)
       log = open(os.path.join(workdir_of(args, method, seed), 'log.txt'), 'w', encoding='utf-8')
-      command = [sys.executable, os.path.abspath(__file__), *sys.argv[1:],
-                 '--only', f'{method}:{seed}']
-      running[(method, seed)] = (subprocess.Popen(command, env=env, stdout=log,
-                                                  stderr=subprocess.STDOUT), log)
+      command = [
+          sys.executable,
+          os.path.abspath(__file__),
+          *sys.argv[1:],
+          '--only',
+          f'{method}:{seed}',
+      ]
+      running[(method, seed)] = (
+          subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT),
+          log,
+      )
     time.sleep(args.progress_seconds)
     for run, (process, log) in list(running.items()):
       if process.poll() is not None:
@@ -163,14 +248,21 @@ def train_in_parallel(args, runs: list) -> None:
         del running[run]
         if process.returncode:
           failed.append(f'{run[0]}/{run[1]} (exit {process.returncode})')
-    print(time.strftime('%H:%M:%S ') + '; '.join(
-        progress_line(args, *run) for run in runs), flush=True)
+    print(
+        time.strftime('%H:%M:%S ') + '; '.join(progress_line(args, *run) for run in runs),
+        flush=True,
+    )
   if failed:
     raise RuntimeError(f'runs failed, see their log.txt: {", ".join(failed)}')
 
 
-def main():
+def parse_args():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument(
+      '--preset',
+      choices=list(PRESETS),
+      help='settings for a machine; flags given as well override them',
+  )
   parser.add_argument('--tarball', default='../shared/data/cifar10-jpeg-train.tar.gz')
   parser.add_argument('--out', default='runs/cifar10_study')
   parser.add_argument('--data-dir', default='/tmp', help='where the tarball is extracted')
@@ -179,21 +271,53 @@ def main():
   parser.add_argument('--epochs', type=int, default=80)
   parser.add_argument('--batch', type=int, default=128)
   parser.add_argument('--lr', type=float, default=0.1, help='lr at batch 64, scaled linearly')
+  parser.add_argument(
+      '--train-per-class',
+      type=int,
+      default=0,
+      help='train on the first N images of each class (0: all but the held-out)',
+  )
+  parser.add_argument('--eval-every', type=int, default=1, help='evaluate every N epochs')
+  parser.add_argument(
+      '--cutmix-prob',
+      type=float,
+      default=0.5,
+      help='probability that a batch is CutMixed (the paper: 0.5 on CIFAR)',
+  )
   parser.add_argument('--methods', nargs='+', default=list(METHODS), choices=list(METHODS))
   parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1])
-  parser.add_argument('--single-seed-methods', nargs='*',
-                      default=['mixup', 'cutout', 'cutmix_feature'],
-                      help='methods run with the first seed only')
-  parser.add_argument('--jobs', type=int, default=1,
-                      help='runs trained at once, each in its own process')
-  parser.add_argument('--progress-seconds', type=float, default=60,
-                      help='with --jobs > 1: seconds between progress lines')
-  parser.add_argument('--only', metavar='METHOD:SEED',
-                      help='train this one run and write its study_run.json (used by --jobs)')
+  parser.add_argument(
+      '--single-seed-methods',
+      nargs='*',
+      default=['mixup', 'cutout', 'cutmix_feature'],
+      help='methods run with the first seed only',
+  )
+  parser.add_argument(
+      '--jobs', type=int, default=1, help='runs trained at once, each in its own process'
+  )
+  parser.add_argument(
+      '--progress-seconds',
+      type=float,
+      default=60,
+      help='with --jobs > 1: seconds between progress lines',
+  )
+  parser.add_argument(
+      '--only',
+      metavar='METHOD:SEED',
+      help='train this one run and write its study_run.json (used by --jobs)',
+  )
   parser.add_argument('--progress', action='store_true', help='tqdm bars')
-  args = parser.parse_args()
+  preset = parser.parse_known_args()[0].preset
+  if preset:
+    parser.set_defaults(**PRESETS[preset])
+  return parser.parse_args()
 
+
+def main():
+  args = parse_args()
   root = extract(args.tarball, args.data_dir)
+  if args.train_per_class:
+    root = first_per_class(root, args.train_per_class)
   if args.only:
     method, seed = args.only.split(':')
     train_one(args, root, method, int(seed))

@@ -1,4 +1,5 @@
 """Test set-up: eight host CPU devices, so that pmap code really runs on several devices."""
+
 import os
 
 # Must happen before JAX initialises its backends; CI sets the same flag.
@@ -12,13 +13,21 @@ import time  # noqa: E402
 
 import pytest  # noqa: E402
 
+from configs import default  # noqa: E402
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # A small but real run: 512 `shapes` images, 8 steps an epoch of a global batch of 64, an eval
 # split (100) that the eval batch (48) does not divide, so padding and masking are exercised.
 SMALL_RUN = {
-    'shapes_num_train': 512, 'shapes_num_test': 100, 'batch_size': 64, 'eval_batch_size': 48,
-    'num_epochs': 2, 'model': 'resnet_cifar8', 'log_every_steps': 2, 'progress_bar': False,
+    'data.shapes_num_train': 512,
+    'data.shapes_num_test': 100,
+    'batch_size': 64,
+    'eval_batch_size': 48,
+    'num_epochs': 2,
+    'model': 'resnet_cifar8',
+    'log_every_steps': 2,
+    'progress_bar': False,
 }
 
 
@@ -30,18 +39,18 @@ def _override(config, key, value):
   setattr(node, leaf, value)
 
 
+def small_run_config(**overrides):
+  """configs/default.py shrunk to a seconds-long run, then `overrides` (`a__b` or 'a.b' keys)."""
+  config = default.get_config()
+  for key, value in {**SMALL_RUN, **overrides}.items():
+    _override(config, key.replace('__', '.'), value)
+  return config
+
+
 @pytest.fixture
 def small_config():
-  """`small_config(**overrides)`: configs/default.py shrunk to a seconds-long run."""
-  sys.path.insert(0, REPO)
-  from configs import default  # pylint: disable=import-outside-toplevel
-
-  def make(**overrides):
-    config = default.get_config()
-    for key, value in {**SMALL_RUN, **overrides}.items():
-      _override(config, key.replace('__', '.'), value)
-    return config
-  return make
+  """`small_config(**overrides)`: see `small_run_config`."""
+  return small_run_config
 
 
 def train_cli_args(workdir, **overrides):
@@ -53,10 +62,17 @@ def train_cli_args(workdir, **overrides):
 @pytest.fixture
 def train_cli():
   """`train_cli(workdir, **overrides)` starts `python train.py` on the small run (a Popen)."""
+
   def start(workdir, env=None, **overrides):
-    return subprocess.Popen(train_cli_args(workdir, **overrides), cwd=REPO, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**os.environ, **(env or {})})
+    return subprocess.Popen(
+        train_cli_args(workdir, **overrides),
+        cwd=REPO,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+    )
+
   return start
 
 

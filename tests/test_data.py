@@ -1,4 +1,5 @@
 """Tests of the input pipelines (cutmix_jax.data), offline, on data generated here."""
+
 import os
 import subprocess
 import sys
@@ -15,7 +16,6 @@ from cutmix_jax.data import augment
 from cutmix_jax.data import folder
 from cutmix_jax.data import layout as layout_lib
 from cutmix_jax.data import memory
-from cutmix_jax.data import normalization
 from cutmix_jax.data import shapes
 
 NUM_DEVICES = jax.local_device_count()
@@ -39,14 +39,27 @@ def _write_folder(root, split, counts, size=(16, 16), ext='png', colour=None, se
   for name, count in counts.items():
     os.makedirs(root / split / name, exist_ok=True)
     for i in range(1, count + 1):
-      pixels = (np.broadcast_to(np.array(colour, np.uint8), size + (3,)) if colour is not None
-                else rng.integers(0, 256, size + (3,), dtype=np.uint8))
+      pixels = (
+          np.broadcast_to(np.array(colour, np.uint8), size + (3,))
+          if colour is not None
+          else rng.integers(0, 256, size + (3,), dtype=np.uint8)
+      )
       Image.fromarray(np.ascontiguousarray(pixels)).save(root / split / name / f'{i}.{ext}')
 
 
 # ---------------------------------------------------------------------------------------------
 # Name parsing, batch sizes, TensorFlow-free import
 # ---------------------------------------------------------------------------------------------
+def load(source: str, *, batch_size: int, eval_batch_size: int, seed: int = 0, **fields):
+  """`data.load_dataset` of `DataConfig(source, **fields)`."""
+  return data.load_dataset(
+      data.DataConfig(source=source, **fields),
+      batch_size=batch_size,
+      eval_batch_size=eval_batch_size,
+      seed=seed,
+  )
+
+
 def test_devices_are_eight():
   assert NUM_DEVICES == 8, 'tests/conftest.py should force 8 host devices'
 
@@ -54,27 +67,32 @@ def test_devices_are_eight():
 @pytest.mark.parametrize('name', ['imagenet', 'shapes:3', 'folder:', 'tfds:', 'hf:cifar10'])
 def test_unknown_source_lists_valid_forms(name):
   with pytest.raises(ValueError, match=r'valid forms: shapes, folder:PATH, tfds:NAME'):
-    data.load_dataset(name, batch_size=8, eval_batch_size=8, seed=0)
+    load(name, batch_size=8, eval_batch_size=8, seed=0)
 
 
-@pytest.mark.parametrize('kwargs, bad', [
-    ({'batch_size': 12, 'eval_batch_size': 8}, 'batch_size=12'),
-    ({'batch_size': 8, 'eval_batch_size': 20}, 'eval_batch_size=20')])
+@pytest.mark.parametrize(
+    'kwargs, bad',
+    [
+        ({'batch_size': 12, 'eval_batch_size': 8}, 'batch_size=12'),
+        ({'batch_size': 8, 'eval_batch_size': 20}, 'eval_batch_size=20'),
+    ],
+)
 def test_batch_size_not_divisible_by_devices(kwargs, bad):
   with pytest.raises(ValueError, match=bad):
-    data.load_dataset('shapes', seed=0, **kwargs)
+    load('shapes', seed=0, **kwargs)
 
 
 def test_batch_size_not_divisible_per_process():
   with pytest.raises(ValueError, match='batch_size=8 gives 4 per process'):
-    layout_lib.Layout(8, 16, process_index=0, process_count=2, local_device_count=8,
-                      device_count=2)
-  layout_lib.Layout(16, 16, process_index=0, process_count=2, local_device_count=8,
-                    device_count=16)
+    layout_lib.Layout(8, 16, process_index=0, process_count=2, local_device_count=8, device_count=2)
+  layout_lib.Layout(16, 16, process_index=0, process_count=2, local_device_count=8, device_count=16)
 
 
 def test_import_does_not_load_tensorflow():
-  code = 'import sys, cutmix_jax, cutmix_jax.data; print("tensorflow" in sys.modules)'
+  code = (
+      'import sys, cutmix_jax, cutmix_jax.data, cutmix_jax.train_loop, '
+      'cutmix_jax.evaluation.run; print("tensorflow" in sys.modules)'
+  )
   out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
   assert out.stdout.strip() == 'False'
 
@@ -89,19 +107,22 @@ def _indexed_split(n):
 
 @pytest.mark.parametrize('process_count', [1, 2, 4])
 def test_processes_share_each_global_batch(process_count):
-  layouts = [layout_lib.Layout(16, 16, p, process_count, 8 // process_count, 8)
-             for p in range(process_count)]
+  layouts = [
+      layout_lib.Layout(16, 16, p, process_count, 8 // process_count, 8)
+      for p in range(process_count)
+  ]
   slices = [layout_lib.train_indices(layout, 3, 1, 70) for layout in layouts]
   steps = np.concatenate(slices, axis=1)  # (steps, global batch)
   assert steps.shape == (70 // 16, 16)
   assert len(np.unique(steps)) == steps.size  # each example at most once per epoch
   order = np.random.default_rng([3, 1]).permutation(70)
-  np.testing.assert_array_equal(steps.ravel(), order[:steps.size])
+  np.testing.assert_array_equal(steps.ravel(), order[: steps.size])
 
 
-@pytest.mark.parametrize('process_count, num_eval, eval_batch', [(1, 100, 24), (2, 101, 16),
-                                                                 (2, 17, 16), (4, 13, 8),
-                                                                 (1, 5, 64)])
+@pytest.mark.parametrize(
+    'process_count, num_eval, eval_batch',
+    [(1, 100, 24), (2, 101, 16), (2, 17, 16), (4, 13, 8), (1, 5, 64)],
+)
 def test_eval_covers_every_example_once(process_count, num_eval, eval_batch):
   per_process = []
   for process in range(process_count):
@@ -119,8 +140,9 @@ def test_eval_covers_every_example_once(process_count, num_eval, eval_batch):
 
 
 def test_eval_with_eight_real_devices():
-  ds = data.load_dataset('shapes', batch_size=16, eval_batch_size=48, seed=0,
-                         shapes_num_train=64, shapes_num_test=100)
+  ds = load(
+      'shapes', batch_size=16, eval_batch_size=48, seed=0, shapes_num_train=64, shapes_num_test=100
+  )
   batches = list(ds.eval_batches())
   assert len(batches) == 3
   assert batches[0]['image'].shape == (8, 6, 32, 32, 3)
@@ -130,8 +152,9 @@ def test_eval_with_eight_real_devices():
 
 
 def test_resume_replays_the_same_batches():
-  ds = data.load_dataset('shapes', batch_size=16, eval_batch_size=16, seed=5,
-                         shapes_num_train=50, shapes_num_test=16)
+  ds = load(
+      'shapes', batch_size=16, eval_batch_size=16, seed=5, shapes_num_train=50, shapes_num_test=16
+  )
   assert ds.steps_per_epoch == 3
   uninterrupted = _take(ds.train_batches(), 8)
   _assert_batches_equal(_take(ds.train_batches(start_step=2), 6), uninterrupted[2:])
@@ -140,9 +163,15 @@ def test_resume_replays_the_same_batches():
 
 
 def test_train_order_depends_on_seed():
-  load = lambda seed: data.load_dataset('shapes', batch_size=16, eval_batch_size=16, seed=seed,
-                                        shapes_num_train=64, shapes_num_test=16)
-  first, again, other = (next(load(s).train_batches()) for s in (1, 1, 2))
+  load_seed = lambda seed: load(
+      'shapes',
+      batch_size=16,
+      eval_batch_size=16,
+      seed=seed,
+      shapes_num_train=64,
+      shapes_num_test=16,
+  )
+  first, again, other = (next(load_seed(s).train_batches()) for s in (1, 1, 2))
   np.testing.assert_array_equal(first['image'], again['image'])
   assert not np.array_equal(first['image'], other['image'])
   assert first['image'].shape == (8, 2, 32, 32, 3) and first['image'].dtype == np.uint8
@@ -155,11 +184,16 @@ def test_train_order_depends_on_seed():
 def test_pad_crop_flip_is_a_crop_of_the_padded_image():
   image = np.arange(1, 37, dtype=np.uint8).reshape(1, 6, 6, 1)
   batch = np.repeat(image, 1000, axis=0)
-  out = np.asarray(jax.jit(augment.pad_crop_flip, static_argnums=2)(
-      jax.random.PRNGKey(0), batch, 2))
+  out = np.asarray(
+      jax.jit(augment.pad_crop_flip, static_argnums=2)(jax.random.PRNGKey(0), batch, 2)
+  )
   padded = np.pad(image[0], ((2, 2), (2, 2), (0, 0)))
-  candidates = {(dy, dx, flip): padded[dy:dy + 6, dx:dx + 6][:, ::-1 if flip else 1]
-                for dy in range(5) for dx in range(5) for flip in (False, True)}
+  candidates = {
+      (dy, dx, flip): padded[dy : dy + 6, dx : dx + 6][:, :: -1 if flip else 1]
+      for dy in range(5)
+      for dx in range(5)
+      for flip in (False, True)
+  }
   seen = set()
   for result in out:
     matches = [k for k, c in candidates.items() if np.array_equal(c, result)]
@@ -180,17 +214,20 @@ def test_memory_preprocess_normalizes_after_zero_padding():
   images = np.full((64, 4, 4, 3), 255, np.uint8)
   evaluated = augment.memory_eval_preprocess(images, mean=mean, std=std)
   np.testing.assert_allclose(evaluated[0, 0, 0], (np.ones(3) - mean) / std, rtol=1e-6)
-  trained = np.asarray(augment.memory_train_preprocess(
-      jax.random.PRNGKey(0), images, mean=mean, std=std, pad=1))
+  trained = np.asarray(
+      augment.memory_train_preprocess(jax.random.PRNGKey(0), images, mean=mean, std=std, pad=1)
+  )
   assert trained.dtype == np.float32
   values = np.unique(trained.reshape(-1, 3), axis=0)  # image pixels and zero-padding pixels
-  np.testing.assert_allclose(values, np.sort([(np.zeros(3) - mean) / std,
-                                              (np.ones(3) - mean) / std], axis=0), rtol=1e-6)
+  np.testing.assert_allclose(
+      values, np.sort([(np.zeros(3) - mean) / std, (np.ones(3) - mean) / std], axis=0), rtol=1e-6
+  )
 
 
 def test_preprocess_runs_under_pmap():
-  ds = data.load_dataset('shapes', batch_size=16, eval_batch_size=16, seed=0,
-                         shapes_num_train=32, shapes_num_test=16)
+  ds = load(
+      'shapes', batch_size=16, eval_batch_size=16, seed=0, shapes_num_train=32, shapes_num_test=16
+  )
   batch = next(ds.train_batches())
   keys = jax.random.split(jax.random.PRNGKey(0), NUM_DEVICES)
   out = jax.pmap(ds.train_preprocess, axis_name='batch')(keys, batch['image'])
@@ -200,7 +237,7 @@ def test_preprocess_runs_under_pmap():
 
 def test_channel_stats():
   images = np.random.default_rng(0).integers(0, 256, (9, 5, 7, 3), np.uint8)
-  mean, std = normalization.channel_stats(images, chunk=4)
+  mean, std = augment.channel_stats(images, chunk=4)
   np.testing.assert_allclose(mean, images.mean(axis=(0, 1, 2)) / 255, rtol=1e-10)
   np.testing.assert_allclose(std, images.std(axis=(0, 1, 2)) / 255, rtol=1e-10)
 
@@ -222,7 +259,7 @@ def test_shapes_boxes_are_tight_and_inside():
   y1, y2, x1, x2 = generated.boxes.T
   assert (0 <= y1).all() and (y1 < y2).all() and (y2 <= 32).all()
   assert (0 <= x1).all() and (x1 < x2).all() and (x2 <= 32).all()
-  assert ((y2 - y1) >= 8).all()  # radius >= 5 px
+  assert ((y2 - y1) >= 8).all()  # radius >= 7 px: even the flattest silhouette spans 8 px
   for mask, (top, bottom, left, right) in zip(generated.masks, generated.boxes):
     inside = np.zeros_like(mask)
     inside[top:bottom, left:right] = True
@@ -236,14 +273,23 @@ def test_shapes_objects_are_painted_where_the_masks_say():
   plain = generated.labels % 2 == 0
   for image, mask in zip(generated.images[plain], generated.masks[plain]):
     assert image[mask].std(axis=0).max() < 12  # one flat colour plus noise of std 8
-  striped_spread = [image[mask].std(axis=0).max()
-                    for image, mask in zip(generated.images[~plain], generated.masks[~plain])]
+  striped_spread = [
+      image[mask].std(axis=0).max()
+      for image, mask in zip(generated.images[~plain], generated.masks[~plain])
+  ]
   assert np.median(striped_spread) > 30
 
 
 def test_shapes_dataset_interface():
-  ds = data.load_dataset('shapes', batch_size=16, eval_batch_size=16, seed=0,
-                         shapes_num_train=160, shapes_num_test=40, holdout_per_class=2)
+  ds = load(
+      'shapes',
+      batch_size=16,
+      eval_batch_size=16,
+      seed=0,
+      shapes_num_train=160,
+      shapes_num_test=40,
+      holdout_per_class=2,
+  )
   assert (ds.num_classes, ds.num_train, ds.num_eval) == (10, 140, 20)
   assert ds.has_boxes and ds.image_shape == (32, 32, 3) and ds.steps_per_epoch == 8
   assert ds.class_names[:2] == ['plain disk', 'striped disk']
@@ -255,7 +301,7 @@ def test_shapes_dataset_interface():
 def test_folder_with_test_split(tmp_path):
   _write_folder(tmp_path, 'train', {'cat': 12, 'dog': 10, 'emu': 10}, ext='jpg')
   _write_folder(tmp_path, 'test', {'cat': 3, 'dog': 2, 'emu': 2}, ext='png')
-  ds = data.load_dataset(f'folder:{tmp_path}', batch_size=16, eval_batch_size=8, seed=0)
+  ds = load(f'folder:{tmp_path}', batch_size=16, eval_batch_size=8, seed=0)
   assert ds.class_names == ['cat', 'dog', 'emu'] and ds.image_shape == (16, 16, 3)
   assert (ds.num_train, ds.num_eval, ds.steps_per_epoch, ds.has_boxes) == (32, 7, 2, False)
   labels = np.concatenate([b['label'][b['mask']] for b in ds.eval_batches()])
@@ -268,11 +314,14 @@ def test_folder_holdout_takes_the_last_files_in_numeric_order(tmp_path):
   _write_folder(tmp_path, 'train', {'a': 12, 'b': 11})
   class_names, train, _ = folder.scan(str(tmp_path))
   assert [os.path.basename(p) for p in train.paths[:3]] == ['1.png', '2.png', '3.png']
-  ds = data.load_dataset(f'folder:{tmp_path}', batch_size=8, eval_batch_size=8, seed=0,
-                         holdout_per_class=2)
+  ds = load(f'folder:{tmp_path}', batch_size=8, eval_batch_size=8, seed=0, holdout_per_class=2)
   assert (ds.num_train, ds.num_eval) == (19, 4)
-  expected = np.stack([folder.read_image(str(tmp_path / 'train' / c / f'{i}.png'))
-                       for c, i in (('a', 11), ('a', 12), ('b', 10), ('b', 11))])
+  expected = np.stack(
+      [
+          folder.read_image(str(tmp_path / 'train' / c / f'{i}.png'))
+          for c, i in (('a', 11), ('a', 12), ('b', 10), ('b', 11))
+      ]
+  )
   (batch,) = list(ds.eval_batches())
   np.testing.assert_array_equal(batch['image'][batch['mask']], expected)
   assert class_names == ['a', 'b']
@@ -281,7 +330,7 @@ def test_folder_holdout_takes_the_last_files_in_numeric_order(tmp_path):
 def test_folder_without_split_needs_holdout(tmp_path):
   _write_folder(tmp_path, 'train', {'a': 4, 'b': 4})
   with pytest.raises(ValueError, match='holdout_per_class'):
-    data.load_dataset(f'folder:{tmp_path}', batch_size=8, eval_batch_size=8, seed=0)
+    load(f'folder:{tmp_path}', batch_size=8, eval_batch_size=8, seed=0)
 
 
 def test_folder_corrupt_file_is_named(tmp_path):
@@ -289,21 +338,20 @@ def test_folder_corrupt_file_is_named(tmp_path):
   _write_folder(tmp_path, 'val', {'a': 1, 'b': 1})
   (tmp_path / 'train' / 'b' / '5.png').write_bytes(b'not an image')
   with pytest.raises(ValueError, match=r'cannot decode image file .*train/b/5\.png'):
-    data.load_dataset(f'folder:{tmp_path}', batch_size=8, eval_batch_size=8, seed=0)
+    load(f'folder:{tmp_path}', batch_size=8, eval_batch_size=8, seed=0)
 
 
 def test_folder_images_of_another_size_are_named(tmp_path):
   _write_folder(tmp_path, 'train', {'a': 8, 'b': 8})
   _write_folder(tmp_path, 'val', {'a': 1, 'b': 1}, size=(20, 16))
   with pytest.raises(ValueError, match=r'val/a/1\.png is 20x16; .* must be 16x16'):
-    data.load_dataset(f'folder:{tmp_path}', batch_size=8, eval_batch_size=8, seed=0)
+    load(f'folder:{tmp_path}', batch_size=8, eval_batch_size=8, seed=0)
 
 
 def _folder_error(tmp_path, make, error, match):
   make(tmp_path)
   with pytest.raises(error, match=match):
-    data.load_dataset(f'folder:{tmp_path}', batch_size=8, eval_batch_size=8, seed=0,
-                      holdout_per_class=1)
+    load(f'folder:{tmp_path}', batch_size=8, eval_batch_size=8, seed=0, holdout_per_class=1)
 
 
 def test_folder_missing_path(tmp_path):
@@ -311,14 +359,19 @@ def test_folder_missing_path(tmp_path):
 
 
 def test_folder_without_train(tmp_path):
-  _folder_error(tmp_path, lambda p: _write_folder(p, 'test', {'a': 2}), FileNotFoundError,
-                'has no train/ folder')
+  _folder_error(
+      tmp_path,
+      lambda p: _write_folder(p, 'test', {'a': 2}),
+      FileNotFoundError,
+      'has no train/ folder',
+  )
 
 
 def test_folder_empty_class(tmp_path):
   def make(root):
     _write_folder(root, 'train', {'a': 9})
     os.makedirs(root / 'train' / 'b')
+
   _folder_error(tmp_path, make, ValueError, r'class folder .*train/b is empty')
 
 
@@ -326,6 +379,7 @@ def test_folder_non_image_file(tmp_path):
   def make(root):
     _write_folder(root, 'train', {'a': 9})
     (root / 'train' / 'a' / 'notes.txt').write_text('x')
+
   _folder_error(tmp_path, make, ValueError, r'notes\.txt is not an image file')
 
 
@@ -333,14 +387,14 @@ def test_folder_eval_classes_differ(tmp_path):
   def make(root):
     _write_folder(root, 'train', {'a': 9, 'b': 9})
     _write_folder(root, 'val', {'a': 1, 'c': 1})
+
   _folder_error(tmp_path, make, ValueError, r"missing \['b'\], extra \['c'\]")
 
 
 def test_holdout_larger_than_a_class(tmp_path):
   _write_folder(tmp_path, 'train', {'a': 9, 'b': 3})
   with pytest.raises(ValueError, match="class 'b' has 3 training examples"):
-    data.load_dataset(f'folder:{tmp_path}', batch_size=8, eval_batch_size=8, seed=0,
-                      holdout_per_class=3)
+    load(f'folder:{tmp_path}', batch_size=8, eval_batch_size=8, seed=0, holdout_per_class=3)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -359,23 +413,23 @@ def large_folder(tmp_path_factory):
 
 
 def _load_large(root, **kwargs):
-  return data.load_dataset(f'folder:{root}', batch_size=8, eval_batch_size=16, seed=0,
-                           image_size=48, **kwargs)
+  return load(f'folder:{root}', batch_size=8, eval_batch_size=16, seed=0, image_size=48, **kwargs)
 
 
 def test_streamed_folder_batches(large_folder):
   ds = _load_large(large_folder)
   assert (ds.num_train, ds.num_eval, ds.steps_per_epoch) == (26, 7, 3)
-  assert ds.image_shape == (48, 48, 3) and ds.mean == normalization.IMAGENET_MEAN
+  assert ds.image_shape == (48, 48, 3) and ds.mean == augment.IMAGENET_MEAN
   batch = next(ds.train_batches())
   assert batch['image'].shape == (8, 1, 48, 48, 3) and batch['image'].dtype == np.float32
   assert np.isfinite(batch['image']).all() and np.abs(batch['image']).max() < 3
   (evaluation,) = list(ds.eval_batches())
   assert evaluation['image'].shape == (8, 2, 48, 48, 3)
   np.testing.assert_array_equal(evaluation['mask'].ravel(), np.arange(16) < 7)
-  expected = (np.array(COLOUR) / 255 - normalization.IMAGENET_MEAN) / normalization.IMAGENET_STD
-  np.testing.assert_allclose(evaluation['image'][evaluation['mask']],
-                             np.broadcast_to(expected, (7, 48, 48, 3)), atol=1e-5)
+  expected = (np.array(COLOUR) / 255 - augment.IMAGENET_MEAN) / augment.IMAGENET_STD
+  np.testing.assert_allclose(
+      evaluation['image'][evaluation['mask']], np.broadcast_to(expected, (7, 48, 48, 3)), atol=1e-5
+  )
   np.testing.assert_array_equal(evaluation['label'][evaluation['mask']], [0, 0, 0, 1, 1, 2, 2])
   np.testing.assert_array_equal(ds.train_preprocess(None, batch['image'][0]), batch['image'][0])
 
@@ -383,8 +437,10 @@ def test_streamed_folder_batches(large_folder):
 @pytest.mark.parametrize('height, width', [(80, 96), (300, 40)])
 def test_random_resized_window(height, width):
   from cutmix_jax.data import tf_preprocess  # pylint: disable=g-import-not-at-top  (TensorFlow)
-  windows = np.array([tf_preprocess.random_resized_window([height, width], [7, i]).numpy()
-                      for i in range(200)])
+
+  windows = np.array(
+      [tf_preprocess.random_resized_window([height, width], [7, i]).numpy() for i in range(200)]
+  )
   y, x, h, w = windows.T
   assert (y >= 0).all() and (x >= 0).all() and (y + h <= height).all() and (x + w <= width).all()
   assert len(np.unique(windows, axis=0)) > 50
@@ -398,16 +454,19 @@ def test_random_resized_window(height, width):
 
 def test_centre_window():
   from cutmix_jax.data import tf_preprocess  # pylint: disable=g-import-not-at-top  (TensorFlow)
+
   np.testing.assert_array_equal(tf_preprocess.centre_window([100, 200]), [6, 56, 88, 88])
 
 
 def test_streamed_folder_is_deterministic_and_resumable(large_folder):
   uninterrupted = _take(_load_large(large_folder).train_batches(), 5)
-  _assert_batches_equal(_take(_load_large(large_folder).train_batches(start_step=2), 3),
-                        uninterrupted[2:])
+  _assert_batches_equal(
+      _take(_load_large(large_folder).train_batches(start_step=2), 3), uninterrupted[2:]
+  )
   assert not np.allclose(uninterrupted[0]['image'], uninterrupted[3]['image'])
-  other_seed = data.load_dataset(f'folder:{large_folder}', batch_size=8, eval_batch_size=16,
-                                 seed=1, image_size=48)
+  other_seed = load(
+      f'folder:{large_folder}', batch_size=8, eval_batch_size=16, seed=1, image_size=48
+  )
   assert not np.allclose(next(other_seed.train_batches())['image'], uninterrupted[0]['image'])
 
 
@@ -422,12 +481,11 @@ def test_streamed_augmentation_is_drawn_per_example(tmp_path):
 
 
 def test_streamed_folder_processes_read_disjoint_files(large_folder):
-  from cutmix_jax.data import streaming  # pylint: disable=g-import-not-at-top  (TensorFlow)
   _, train, evaluation = folder.scan(str(large_folder))
   names, eval_names = [], []
   for process in range(2):
     layout = layout_lib.Layout(8, 8, process, 2, 4, 8)
-    source = streaming.FileSource(train, evaluation, layout, seed=0)
+    source = folder.FileSource(train, evaluation, layout, seed=0)
     names.append(source.train_epoch(0)[1].reshape(3, 4))
     eval_names.append(source.eval_examples()[1])
   steps = np.concatenate(names, axis=1)
@@ -453,9 +511,15 @@ def tfds_dir(tmp_path_factory):
 
   def builder_class(class_name, shape, sizes):
     def info(self):
-      return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict({
-          'image': tfds.features.Image(shape=shape, encoding_format='jpeg'),
-          'label': tfds.features.ClassLabel(names=['x', 'y', 'z'])}))
+      return tfds.core.DatasetInfo(
+          builder=self,
+          features=tfds.features.FeaturesDict(
+              {
+                  'image': tfds.features.Image(shape=shape, encoding_format='jpeg'),
+                  'label': tfds.features.ClassLabel(names=['x', 'y', 'z']),
+              }
+          ),
+      )
 
     def split_generators(self, dl_manager):
       del dl_manager
@@ -468,43 +532,61 @@ def tfds_dir(tmp_path_factory):
         image = rng.integers(0, 256, (side, shape[1] or 72, 3), np.uint8)
         yield f'{split}{i}', {'image': image, 'label': i % 3}
 
-    return type(class_name, (tfds.core.GeneratorBasedBuilder,), {
-        'VERSION': tfds.core.Version('1.0.0'), '_info': info,
-        '_split_generators': split_generators, '_generate_examples': generate_examples})
+    return type(
+        class_name,
+        (tfds.core.GeneratorBasedBuilder,),
+        {
+            'VERSION': tfds.core.Version('1.0.0'),
+            '_info': info,
+            '_split_generators': split_generators,
+            '_generate_examples': generate_examples,
+        },
+    )
 
   root = str(tmp_path_factory.mktemp('tfds'))
   builder_class('TinySmallImages', (24, 24, 3), {'train': 40, 'test': 11})(
-      data_dir=root).download_and_prepare()
+      data_dir=root
+  ).download_and_prepare()
   builder_class('TinyLargeImages', (None, None, 3), {'train': 20, 'validation': 9})(
-      data_dir=root).download_and_prepare()
+      data_dir=root
+  ).download_and_prepare()
   return root
 
 
 def test_tfds_small_images_in_memory(tfds_dir):
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  ds = data.load_dataset('tfds:tiny_small_images:1.0.0', data_dir=tfds_dir, batch_size=16,
-                         eval_batch_size=8, seed=0)
+
+  ds = load(
+      'tfds:tiny_small_images:1.0.0', tfds_dir=tfds_dir, batch_size=16, eval_batch_size=8, seed=0
+  )
   assert (ds.num_train, ds.num_eval, ds.class_names) == (40, 11, ['x', 'y', 'z'])
   assert ds.image_shape == (24, 24, 3)
   batch = next(ds.train_batches())
   assert batch['image'].dtype == np.uint8 and batch['image'].shape == (8, 2, 24, 24, 3)
   images = np.concatenate([b['image'][b['mask']] for b in ds.eval_batches()])
   labels = np.concatenate([b['label'][b['mask']] for b in ds.eval_batches()])
-  direct = tfds.as_numpy(tfds.builder('tiny_small_images', data_dir=tfds_dir).as_dataset(
-      split='test', batch_size=-1))
+  direct = tfds.as_numpy(
+      tfds.builder('tiny_small_images', data_dir=tfds_dir).as_dataset(split='test', batch_size=-1)
+  )
   np.testing.assert_array_equal(images, direct['image'])
   np.testing.assert_array_equal(labels, direct['label'])
 
 
 def test_tfds_large_images_streamed(tfds_dir):
-  load = lambda: data.load_dataset('tfds:tiny_large_images', data_dir=tfds_dir, batch_size=8,
-                                   eval_batch_size=8, seed=0, image_size=32)
-  ds = load()
+  load_large = lambda: load(
+      'tfds:tiny_large_images',
+      tfds_dir=tfds_dir,
+      batch_size=8,
+      eval_batch_size=8,
+      seed=0,
+      image_size=32,
+  )
+  ds = load_large()
   assert (ds.num_train, ds.num_eval, ds.steps_per_epoch) == (20, 9, 2)
   first = _take(ds.train_batches(), 3)
   assert first[0]['image'].shape == (8, 1, 32, 32, 3)
   assert first[0]['image'].dtype == np.float32
-  _assert_batches_equal(_take(load().train_batches(start_step=1), 2), first[1:])
+  _assert_batches_equal(_take(load_large().train_batches(start_step=1), 2), first[1:])
   batches = list(ds.eval_batches())
   assert len(batches) == 2
   masks = np.concatenate([b['mask'].ravel() for b in batches])
@@ -515,17 +597,20 @@ def test_tfds_large_images_streamed(tfds_dir):
 
 def test_tfds_cifar_constants(tfds_dir, monkeypatch):
   from cutmix_jax.data import tfds_source  # pylint: disable=g-import-not-at-top  (TensorFlow)
+
   monkeypatch.setattr(tfds_source, 'CIFAR_NAMES', ('tiny_small_images',))
-  ds = data.load_dataset('tfds:tiny_small_images', data_dir=tfds_dir, batch_size=8,
-                         eval_batch_size=8, seed=0)
-  assert (ds.mean, ds.std) == (normalization.CIFAR_MEAN, normalization.CIFAR_STD)
+  ds = load('tfds:tiny_small_images', tfds_dir=tfds_dir, batch_size=8, eval_batch_size=8, seed=0)
+  assert (ds.mean, ds.std) == (augment.CIFAR_MEAN, augment.CIFAR_STD)
 
 
 def test_tfds_without_image_label_features():
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+
   from cutmix_jax.data import tfds_source  # pylint: disable=g-import-not-at-top  (TensorFlow)
-  features = tfds.features.FeaturesDict({'image': tfds.features.Image(shape=(8, 8, 3)),
-                                         'label': tfds.features.Text()})
+
+  features = tfds.features.FeaturesDict(
+      {'image': tfds.features.Image(shape=(8, 8, 3)), 'label': tfds.features.Text()}
+  )
   builder = types.SimpleNamespace(info=types.SimpleNamespace(features=features, splits={}))
   with pytest.raises(ValueError, match=r"ClassLabel feature; it has \['image', 'label'\]"):
     tfds_source._check_features(builder, 'captions')  # pylint: disable=protected-access

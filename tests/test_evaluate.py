@@ -3,6 +3,7 @@
 A tiny model is trained for one epoch on `shapes` once per module (a few CPU minutes with the
 compiles); the metric arithmetic is checked on hand-made maps and boxes with exact answers.
 """
+
 import functools
 import json
 import os
@@ -19,8 +20,8 @@ from PIL import Image
 import pytest
 
 from configs import default
+from cutmix_jax import builders
 from cutmix_jax import mixing
-from cutmix_jax import models
 from cutmix_jax import train_loop
 from cutmix_jax import train_step
 from cutmix_jax.checkpointing import Checkpointer
@@ -36,16 +37,27 @@ from cutmix_jax.evaluation import training_inputs
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NUM_TEST = 96
-OPTIONS = run.EvalOptions(hole_fractions=(0.0, 0.5, 1.0), mixup_lambdas=(0.0, 0.5),
-                          num_cam_pictures=8, num_mixing_pictures=4)
+OPTIONS = run.EvalOptions(
+    hole_fractions=(0.0, 0.5, 1.0),
+    mixup_lambdas=(0.0, 0.5),
+    num_cam_pictures=8,
+    num_mixing_pictures=4,
+)
 
 
 def tiny_config() -> ml_collections.ConfigDict:
   config = default.get_config()
-  config.update({
-      'shapes_num_train': 512, 'shapes_num_test': NUM_TEST, 'batch_size': 64,
-      'eval_batch_size': 32, 'num_epochs': 1, 'log_every_steps': 4, 'progress_bar': False,
-      'model': 'resnet_cifar8' if 'resnet_cifar8' in models.MODELS else 'resnet_cifar20'})
+  config.update(
+      {
+          'batch_size': 64,
+          'eval_batch_size': 32,
+          'num_epochs': 1,
+          'log_every_steps': 4,
+          'progress_bar': False,
+          'model': 'resnet_cifar8',
+      }
+  )
+  config.data.update({'shapes_num_train': 512, 'shapes_num_test': NUM_TEST})
   return config
 
 
@@ -60,7 +72,7 @@ def trained(tmp_path_factory):
 @pytest.fixture(scope='module')
 def dataset(trained):
   """The dataset of the trained run."""
-  return run.load_dataset(trained[1])
+  return builders.load_run_dataset(trained[1])
 
 
 @pytest.fixture(scope='module')
@@ -95,7 +107,8 @@ def test_cam_step_of_the_trained_model(trained, dataset):
   batch = next(iter(dataset.eval_batches()))
   batch = {k: v.reshape((-1,) + v.shape[2:]) for k, v in batch.items()}
   out = jax.jit(lambda s, b: cam.cam_step(s, b, preprocess=dataset.eval_preprocess))(
-      result.state, batch)
+      result.state, batch
+  )
   maps = np.asarray(out['cam_predicted'])
   assert maps.shape == (len(batch['label']),) + dataset.image_shape[:2]
   assert maps.min() >= 0.0
@@ -103,24 +116,30 @@ def test_cam_step_of_the_trained_model(trained, dataset):
   # The mean of the unnormalized map plus the bias is the logit (global average pooling).
   variables = {'params': result.state.params, 'batch_stats': result.state.batch_stats}
   logits, features = cam.logits_and_features(
-      result.state.apply_fn, variables, dataset.eval_preprocess(batch['image']))
+      result.state.apply_fn, variables, dataset.eval_preprocess(batch['image'])
+  )
   head = result.state.params['head']
-  pooled = np.einsum('nhwc,ck->nk', np.asarray(features), head['kernel']) / np.prod(
-      features.shape[1:3]) + head['bias']
+  pooled = (
+      np.einsum('nhwc,ck->nk', np.asarray(features), head['kernel']) / np.prod(features.shape[1:3])
+      + head['bias']
+  )
   np.testing.assert_allclose(pooled, logits, rtol=1e-4, atol=1e-4)
   np.testing.assert_array_equal(out['predicted'], np.argmax(logits, -1))
 
 
 # --- Localization --------------------------------------------------------------------------------
-@pytest.mark.parametrize('box_a, box_b, iou', [
-    ((0, 4, 0, 4), (0, 4, 0, 4), 1.0),          # identical
-    ((0, 4, 0, 4), (4, 8, 0, 4), 0.0),          # touching along an edge
-    ((0, 4, 0, 4), (4, 8, 4, 8), 0.0),          # touching at a corner
-    ((0, 4, 0, 4), (10, 12, 10, 12), 0.0),      # disjoint
-    ((0, 8, 0, 8), (2, 4, 2, 6), 8 / 64),       # contained: area ratio
-    ((0, 4, 0, 4), (2, 6, 0, 4), 8 / 24),       # half overlap
-    ((0, 0, 0, 0), (0, 0, 0, 0), 0.0),          # empty boxes
-])
+@pytest.mark.parametrize(
+    'box_a, box_b, iou',
+    [
+        ((0, 4, 0, 4), (0, 4, 0, 4), 1.0),  # identical
+        ((0, 4, 0, 4), (4, 8, 0, 4), 0.0),  # touching along an edge
+        ((0, 4, 0, 4), (4, 8, 4, 8), 0.0),  # touching at a corner
+        ((0, 4, 0, 4), (10, 12, 10, 12), 0.0),  # disjoint
+        ((0, 8, 0, 8), (2, 4, 2, 6), 8 / 64),  # contained: area ratio
+        ((0, 4, 0, 4), (2, 6, 0, 4), 8 / 24),  # half overlap
+        ((0, 0, 0, 0), (0, 0, 0, 0), 0.0),  # empty boxes
+    ],
+)
 def test_box_iou(box_a, box_b, iou):
   assert localization.box_iou(box_a, box_b) == pytest.approx(iou)
   assert localization.box_iou(box_b, box_a) == pytest.approx(iou)
@@ -128,19 +147,19 @@ def test_box_iou(box_a, box_b, iou):
 
 def test_largest_region_is_four_connected():
   mask = np.zeros((8, 8), bool)
-  mask[0:2, 0:3] = True                        # 6 pixels
-  mask[5:7, 5:7] = True                        # 4 pixels
+  mask[0:2, 0:3] = True  # 6 pixels
+  mask[5:7, 5:7] = True  # 4 pixels
   np.testing.assert_array_equal(localization.largest_region_box(mask), [0, 2, 0, 3])
-  diagonal = np.eye(8, dtype=bool)             # 8 separate pixels under 4-connectivity
-  diagonal[0, 5:7] = True                      # a 2-pixel row segment, the largest region
+  diagonal = np.eye(8, dtype=bool)  # 8 separate pixels under 4-connectivity
+  diagonal[0, 5:7] = True  # a 2-pixel row segment, the largest region
   np.testing.assert_array_equal(localization.largest_region_box(diagonal), [0, 1, 5, 7])
   np.testing.assert_array_equal(localization.largest_region_box(np.zeros((4, 4), bool)), 0)
 
 
 def test_cam_boxes_follow_the_threshold():
   cam_map = np.zeros((1, 10, 10))
-  cam_map[0, 1:4, 1:4] = 1.0                   # strong 3x3 blob
-  cam_map[0, 5:10, 2:9] = 0.5                  # weaker 5x7 blob
+  cam_map[0, 1:4, 1:4] = 1.0  # strong 3x3 blob
+  cam_map[0, 5:10, 2:9] = 0.5  # weaker 5x7 blob
   np.testing.assert_array_equal(localization.cam_boxes(cam_map, 0.3), [[5, 10, 2, 9]])
   np.testing.assert_array_equal(localization.cam_boxes(cam_map, 0.6), [[1, 4, 1, 4]])
   ious = localization.ious_per_threshold(cam_map, np.array([[1, 4, 1, 4]]), (0.3, 0.6))
@@ -154,14 +173,16 @@ def test_summarize_picks_the_best_threshold():
 
 
 # --- Occlusion -----------------------------------------------------------------------------------
-@pytest.mark.parametrize('fraction, side, top', [(0.0, 0, 16), (0.1, 3, 14), (0.25, 8, 12),
-                                                 (0.5, 16, 8), (1.0, 32, 0)])
+@pytest.mark.parametrize(
+    'fraction, side, top', [(0.0, 0, 16), (0.1, 3, 14), (0.25, 8, 12), (0.5, 16, 8), (1.0, 32, 0)]
+)
 def test_centred_square_area_and_position(fraction, side, top):
   square = occlusion.centred_square(fraction, 32, 32)
   assert square.sum() == side * side
   if side:
-    np.testing.assert_array_equal(localization.largest_region_box(square),
-                                  [top, top + side, top, top + side])
+    np.testing.assert_array_equal(
+        localization.largest_region_box(square), [top, top + side, top, top + side]
+    )
 
 
 def test_centre_and_boundary_occlusion_are_complements():
@@ -191,17 +212,27 @@ class _OneBatch:
 def test_occlusion_curves_of_a_fixed_model():
   # The model predicts class 0 iff the mean input exceeds 0.5. Example 0 is all ones (label 0),
   # example 1 all zeros (label 1), row 2 is padding that the model would get wrong.
-  fixed = lambda variables, x, train: jnp.stack([x.mean((1, 2, 3)) - 0.5,
-                                                 0.5 - x.mean((1, 2, 3))], axis=-1)
-  state = train_step.TrainState.create(apply_fn=fixed, params={'w': jnp.zeros(1)},
-                                       tx=optax.identity(), batch_stats={})
+  fixed = lambda variables, x, train: jnp.stack(
+      [x.mean((1, 2, 3)) - 0.5, 0.5 - x.mean((1, 2, 3))], axis=-1
+  )
+  state = train_step.TrainState.create(
+      apply_fn=fixed, params={'w': jnp.zeros(1)}, tx=optax.identity(), batch_stats={}
+  )
   replicated = jax.tree.map(lambda leaf: jnp.asarray(leaf)[None], state)
   images = np.stack([np.ones((10, 10, 1)), np.zeros((10, 10, 1)), np.ones((10, 10, 1))])
-  dataset = _OneBatch({'image': images.astype(np.float32), 'label': np.array([0, 1, 1]),
-                       'mask': np.array([True, True, False])})
-  p_step = jax.pmap(functools.partial(occlusion.perturbed_step, preprocess=lambda x: x),
-                    axis_name=train_step.AXIS, in_axes=(0, 0, None, None),
-                    devices=jax.local_devices()[:1])
+  dataset = _OneBatch(
+      {
+          'image': images.astype(np.float32),
+          'label': np.array([0, 1, 1]),
+          'mask': np.array([True, True, False]),
+      }
+  )
+  p_step = jax.pmap(
+      functools.partial(occlusion.perturbed_step, preprocess=lambda x: x),
+      axis_name=train_step.AXIS,
+      in_axes=(0, 0, None, None),
+      devices=jax.local_devices()[:1],
+  )
   spec = occlusion.perturbations(10, 10, (0.0, 0.5, 0.8, 1.0), (0.0, 0.25, 0.75))
   curves = occlusion.measure(p_step, replicated, dataset, spec)
   # Visible share of example 0: centre 1 - f^2 (1, .75, .36, 0), boundary f^2 (0, .25, .64, 1).
@@ -254,8 +285,9 @@ def test_mixed_examples_of_each_method(dataset):
 
 
 def test_report_and_pictures(evaluated):
-  assert {'run', 'workdir', 'config', 'accuracy', 'localization', 'occlusion',
-          'pictures'} <= set(evaluated)
+  assert {'run', 'workdir', 'config', 'accuracy', 'localization', 'occlusion', 'pictures'} <= set(
+      evaluated
+  )
   assert set(evaluated['accuracy']) == {'best', 'last'}
   assert evaluated['localization']['num_examples'] == NUM_TEST
   assert len(evaluated['localization']['top1_loc']) == len(localization.THRESHOLDS)
@@ -279,8 +311,7 @@ def test_compare_runs(evaluated, tmp_path):
 def test_load_config_applies_overrides(trained):
   workdir, _, _ = trained
   config = checkpoints.load_config(workdir, {'eval_batch_size': 16, 'mix.prob': 0.25})
-  assert (config.eval_batch_size, config.mix.prob, config.model) == (
-      16, 0.25, tiny_config().model)
+  assert (config.eval_batch_size, config.mix.prob, config.model) == (16, 0.25, tiny_config().model)
   with pytest.raises(checkpoints.WorkdirError, match='no field'):
     checkpoints.load_config(workdir, {'no_such_key': 1})
 
@@ -290,12 +321,13 @@ def test_restore_best_and_last_of_different_steps(trained, dataset, tmp_path):
   run_dir = str(tmp_path / 'run')
   shutil.copytree(workdir, run_dir)
   step, bias = int(result.state.step), result.state.params['head']['bias']
-  later = result.state.replace(step=step + 1,
-                               params=jax.tree.map(lambda p: p + 1.0, result.state.params))
+  later = result.state.replace(
+      step=step + 1, params=jax.tree.map(lambda p: p + 1.0, result.state.params)
+  )
   checkpointer = Checkpointer(os.path.join(run_dir, 'checkpoints'), keep=2)
   checkpointer.save(step + 1, later, {'best_step': step, 'best_eval_top1_error': 0.0})
   checkpointer.close()
-  model = train_loop.build_model(config, dataset.num_classes)
+  model = builders.build_model(config, dataset.num_classes)
   restored = checkpoints.restore_best_and_last(config, run_dir, model, dataset)
   assert (restored['best'].step, restored['last'].step) == (step, step + 1)
   np.testing.assert_array_equal(restored['best'].state.params['head']['bias'], bias)
@@ -303,8 +335,14 @@ def test_restore_best_and_last_of_different_steps(trained, dataset, tmp_path):
 
 
 def _evaluate_cli(*args):
-  return subprocess.run([sys.executable, os.path.join(REPO, 'evaluate.py'), *args], cwd=REPO,
-                        capture_output=True, text=True, timeout=300, check=False)
+  return subprocess.run(
+      [sys.executable, os.path.join(REPO, 'evaluate.py'), *args],
+      cwd=REPO,
+      capture_output=True,
+      text=True,
+      timeout=300,
+      check=False,
+  )
 
 
 def test_cli_gives_one_clear_line_without_checkpoint(trained, tmp_path):
@@ -315,15 +353,21 @@ def test_cli_gives_one_clear_line_without_checkpoint(trained, tmp_path):
   assert result.returncode != 0
   assert result.stderr.strip() == (
       f'error: {tmp_path} has no checkpoint (nothing in {tmp_path}/checkpoints); train first: '
-      f'python train.py --workdir={tmp_path}')
+      f'python train.py --workdir={tmp_path}'
+  )
   missing = _evaluate_cli(f'--workdir={tmp_path / "nothing"}')
   assert missing.returncode != 0 and 'has no config.json' in missing.stderr
 
 
 def test_cli_show_mixing_needs_no_checkpoint(tmp_path):
-  result = _evaluate_cli('--show-mixing', f'--workdir={tmp_path}', '--config.shapes_num_train=128',
-                         '--config.shapes_num_test=16', '--config.batch_size=64',
-                         '--config.eval_batch_size=16')
+  result = _evaluate_cli(
+      '--show-mixing',
+      f'--workdir={tmp_path}',
+      '--config.data.shapes_num_train=128',
+      '--config.data.shapes_num_test=16',
+      '--config.batch_size=64',
+      '--config.eval_batch_size=16',
+  )
   assert result.returncode == 0, result.stderr
   with Image.open(tmp_path / 'eval' / 'mixing.png') as image:
     image.verify()

@@ -3,6 +3,7 @@
 Anything that computes uses small models (resnet_cifar20, a depth-11 PyramidNet) with variables
 filled from numpy: on a 2-core CPU, `model.init` compiles one XLA program per parameter.
 """
+
 import math
 
 import jax
@@ -10,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from cutmix_jax import feature_mix
 from cutmix_jax import mixing
 from cutmix_jax.feature_mix import FeatureMix
 from cutmix_jax.models import MODELS
@@ -40,8 +42,10 @@ IMAGES = (8, 32, 32, 3)
 
 
 def small_models():
-  return {'resnet_cifar20': get_model('resnet_cifar20', NUM_CLASSES),
-          'pyramidnet11': PyramidNet(NUM_CLASSES, depth=11, alpha=48)}
+  return {
+      'resnet_cifar20': get_model('resnet_cifar20', NUM_CLASSES),
+      'pyramidnet11': PyramidNet(NUM_CLASSES, depth=11, alpha=48),
+  }
 
 
 def random_variables(model, image_shape=IMAGES, seed=0):
@@ -83,8 +87,9 @@ def test_parameter_count_is_exact(name):
   model = get_model(name, num_classes)
   shapes = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
   assert count(shapes['params']) == expected
-  assert model.num_stages == (4 if name in ('resnet18', 'resnet34', 'resnet50', 'resnet101',
-                                            'resnet152') else 3)
+  assert model.num_stages == (
+      4 if name in ('resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152') else 3
+  )
 
 
 def test_unknown_model_name_lists_the_valid_names():
@@ -103,8 +108,8 @@ def test_imagenet_resnet50_maps_224_to_7_and_sows_features_for_cams():
   x = jnp.zeros((2, 224, 224, 3))
   variables = jax.eval_shape(model.init, jax.random.key(0), x)
   logits, state = jax.eval_shape(
-      lambda v: model.apply(v, x, mutable=['intermediates'], capture_intermediates=True),
-      variables)
+      lambda v: model.apply(v, x, mutable=['intermediates'], capture_intermediates=True), variables
+  )
   assert (logits.shape, logits.dtype) == ((2, 1000), jnp.float32)
   outputs = state['intermediates']
   assert outputs['stem']['__call__'][0].shape == (2, 56, 56, 64)
@@ -117,9 +122,13 @@ def test_imagenet_resnet50_maps_224_to_7_and_sows_features_for_cams():
   assert variables['params']['stem']['Conv_0']['kernel'].shape == (7, 7, 3, 64)
 
 
-@pytest.mark.parametrize('model', [
-    get_model('resnet50', NUM_CLASSES, dtype=jnp.bfloat16),
-    PyramidNet(NUM_CLASSES, depth=11, alpha=48, dtype=jnp.bfloat16)])
+@pytest.mark.parametrize(
+    'model',
+    [
+        get_model('resnet50', NUM_CLASSES, dtype=jnp.bfloat16),
+        PyramidNet(NUM_CLASSES, depth=11, alpha=48, dtype=jnp.bfloat16),
+    ],
+)
 def test_bfloat16_compute_keeps_parameters_and_statistics_float32(model):
   variables = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
   dtypes = {leaf.dtype for leaf in jax.tree_util.tree_leaves(variables)}
@@ -151,8 +160,9 @@ def test_pyramid_shortcut_pools_in_ceil_mode_and_zero_pads_channels():
 
 
 def test_conv_init_is_untruncated_he_normal_over_fan_out():
-  kernel = layers.conv(64, 3, dtype=jnp.float32).init(
-      jax.random.key(0), jnp.zeros((1, 4, 4, 16)))['params']['kernel']
+  kernel = layers.conv(64, 3, dtype=jnp.float32).init(jax.random.key(0), jnp.zeros((1, 4, 4, 16)))[
+      'params'
+  ]['kernel']
   std = math.sqrt(2.0 / (3 * 3 * 64))  # fan_in would give sqrt(2 / (3 * 3 * 16))
   assert abs(float(jnp.std(kernel)) / std - 1.0) < 0.03
   assert float(jnp.max(jnp.abs(kernel))) > 3.0 * std  # a truncated normal stops at 2 std
@@ -180,8 +190,9 @@ def test_logits_shape_dtype_and_class_activation_maps(name):
   features = state['intermediates']['features'][0]
   head = variables['params']['head']
   cams = features @ head['kernel']  # (N, h, w, K)
-  np.testing.assert_allclose(jnp.mean(cams, axis=(1, 2)) + head['bias'], logits,
-                             rtol=1e-4, atol=1e-4)
+  np.testing.assert_allclose(
+      jnp.mean(cams, axis=(1, 2)) + head['bias'], logits, rtol=1e-4, atol=1e-4
+  )
 
 
 def test_eval_is_deterministic_and_leaves_statistics_while_train_updates_them():
@@ -191,8 +202,9 @@ def test_eval_is_deterministic_and_leaves_statistics_while_train_updates_them():
   first, eval_state = model.apply(variables, x, train=False, mutable=['batch_stats'])
   second = model.apply(variables, x, train=False)
   np.testing.assert_array_equal(first, second)
-  jax.tree_util.tree_map(np.testing.assert_array_equal, eval_state['batch_stats'],
-                         variables['batch_stats'])
+  jax.tree_util.tree_map(
+      np.testing.assert_array_equal, eval_state['batch_stats'], variables['batch_stats']
+  )
   train_logits, train_state = model.apply(variables, x, train=True, mutable=['batch_stats'])
   assert not np.allclose(train_logits, first, atol=1e-3)  # batch, not running, statistics
   old, new = variables['batch_stats'], train_state['batch_stats']
@@ -204,10 +216,12 @@ def test_eval_is_deterministic_and_leaves_statistics_while_train_updates_them():
 def test_bfloat16_logits_are_close_to_float32_on_the_same_parameters():
   variables = random_variables(get_model('resnet_cifar20', NUM_CLASSES))
   x = images()
-  reference = get_model('resnet_cifar20', NUM_CLASSES).apply(variables, x, train=True,
-                                                             mutable=['batch_stats'])[0]
+  reference = get_model('resnet_cifar20', NUM_CLASSES).apply(
+      variables, x, train=True, mutable=['batch_stats']
+  )[0]
   logits = get_model('resnet_cifar20', NUM_CLASSES, dtype=jnp.bfloat16).apply(
-      variables, x, train=True, mutable=['batch_stats'])[0]
+      variables, x, train=True, mutable=['batch_stats']
+  )[0]
   assert logits.dtype == jnp.float32
   # bfloat16 keeps 8 significant bits (relative step 2^-8 = 0.4%); 20 layers stay within 3%.
   scale = float(jnp.max(jnp.abs(reference)))
@@ -222,6 +236,12 @@ def draw_request(model, rng):
   return FeatureMix.draw(rng, IMAGES[0], 1.0, model.num_stages)
 
 
+def apply_mixing(model, variables, x, request):
+  """`(logits, ratio)` of a forward pass that mixes features as `request` says."""
+  logits, updates = model.apply(variables, x, feature_mix=request, mutable=[feature_mix.COLLECTION])
+  return logits, feature_mix.sown_ratio(updates)
+
+
 @pytest.mark.parametrize('name', ['resnet_cifar20', 'pyramidnet11'])
 def test_feature_mix_at_stage_zero_equals_input_cutmix(name):
   model = small_models()[name]
@@ -229,7 +249,7 @@ def test_feature_mix_at_stage_zero_equals_input_cutmix(name):
   x, labels = images(), jax.nn.one_hot(jnp.arange(IMAGES[0]), IMAGES[0])
   rng = jax.random.key(3)
   request = draw_request(model, rng).replace(stage=jnp.int32(0))
-  logits, ratio = model.apply(variables, x, feature_mix=request)
+  logits, ratio = apply_mixing(model, variables, x, request)
 
   _, mix_key = jax.random.split(rng)
   mixed_images, mixed_labels = mixing.cutmix(mix_key, x, labels)
@@ -250,7 +270,7 @@ def test_feature_mix_at_stage_k_uses_a_box_in_that_stage_coordinates():
   @jax.jit
   def forward(request):
     traces.append(None)
-    return model.apply(variables, x, feature_mix=request)
+    return apply_mixing(model, variables, x, request)
 
   request = draw_request(model, jax.random.key(4))
   plain = model.apply(variables, x)

@@ -1,4 +1,5 @@
 """The optimiser and schedule: the official code's SGD update and the paper's step schedule."""
+
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
@@ -8,31 +9,38 @@ import pytest
 from cutmix_jax import optim
 
 
-def _config(**optimizer):
-  config = ml_collections.ConfigDict({'batch_size': 64, 'optimizer': {
-      'learning_rate': 0.25, 'reference_batch_size': 0, 'momentum': 0.9, 'nesterov': True,
-      'weight_decay': 1e-4, 'warmup_epochs': 0.0, 'decay_epochs': (150, 225),
-      'decay_factor': 0.1}})
-  config.optimizer.update(optimizer)
-  return config
+def _optimizer(**fields):
+  """An optimizer section (`config.optimizer`) with the paper's CIFAR values, then `fields`."""
+  opt = ml_collections.ConfigDict(
+      {
+          'learning_rate': 0.25,
+          'reference_batch_size': 0,
+          'momentum': 0.9,
+          'nesterov': True,
+          'weight_decay': 1e-4,
+          'warmup_epochs': 0.0,
+          'decay_epochs': (150, 225),
+          'decay_factor': 0.1,
+      }
+  )
+  opt.update(fields)
+  return opt
 
 
 def test_step_schedule_boundaries_are_in_epochs():
-  schedule = optim.learning_rate_schedule(_config(), steps_per_epoch=10)
+  schedule = optim.learning_rate_schedule(_optimizer(), 64, steps_per_epoch=10)
   values = {step: float(schedule(step)) for step in (0, 1499, 1500, 2249, 2250, 2999)}
-  assert values == pytest.approx({0: 0.25, 1499: 0.25, 1500: 0.025, 2249: 0.025, 2250: 0.0025,
-                                  2999: 0.0025})
+  assert values == pytest.approx(
+      {0: 0.25, 1499: 0.25, 1500: 0.025, 2249: 0.025, 2250: 0.0025, 2999: 0.0025}
+  )
 
 
 def test_warmup_and_linear_scaling_rule():
-  config = _config(learning_rate=0.1, reference_batch_size=256, warmup_epochs=5,
-                   decay_epochs=(75,))
-  config.batch_size = 1024
-  schedule = optim.learning_rate_schedule(config, steps_per_epoch=100)
-  assert optim.scaled_learning_rate(config) == pytest.approx(0.4)
+  opt = _optimizer(learning_rate=0.1, reference_batch_size=256, warmup_epochs=5, decay_epochs=(75,))
+  schedule = optim.learning_rate_schedule(opt, 1024, steps_per_epoch=100)
+  assert optim.scaled_learning_rate(opt, 1024) == pytest.approx(0.4)
   # Linear from peak / 500 at step 0 to the peak at step 500, then the step schedule.
-  expected = {0: 0.4 / 500, 250: 0.4 / 500 + (0.4 - 0.4 / 500) / 2, 500: 0.4, 7499: 0.4,
-              7500: 0.04}
+  expected = {0: 0.4 / 500, 250: 0.4 / 500 + (0.4 - 0.4 / 500) / 2, 500: 0.4, 7499: 0.4, 7500: 0.04}
   for step, value in expected.items():
     assert float(schedule(step)) == pytest.approx(value, rel=1e-5, abs=1e-7), step
 
@@ -41,7 +49,7 @@ def test_update_is_torch_sgd_with_nesterov_and_coupled_weight_decay():
   # torch.optim.SGD(lr, momentum, nesterov=True, weight_decay): d = g + wd * w;
   # buf = m * buf + d; w -= lr * (d + m * buf). Re-stated in NumPy over three steps.
   lr, momentum, wd = 0.25, 0.9, 1e-4
-  tx = optim.make_optimizer(_config(), steps_per_epoch=10)
+  tx = optim.make_optimizer(_optimizer(), 64, steps_per_epoch=10)
   weights = jnp.array([1.0, -2.0, 3.0])
   state = tx.init(weights)
   expected, buffer = np.array([1.0, -2.0, 3.0]), np.zeros(3)

@@ -1,4 +1,5 @@
-"""Training: end to end, 1 vs 8 devices, bitwise resume, signals, NaN stop, multi-process, errors."""
+"""Training: end to end, 1 vs 8 devices, bitwise resume, signals, NaN stop, processes, errors."""
+
 import functools
 import json
 import os
@@ -6,17 +7,18 @@ import signal
 import subprocess
 import sys
 
+from conftest import REPO
+from conftest import wait_for
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from conftest import REPO, wait_for
 from cutmix_jax import mixing
 from cutmix_jax import optim
-from cutmix_jax import train_step as steps
 from cutmix_jax import train_loop
+from cutmix_jax import train_step as steps
 from cutmix_jax.checkpointing import Checkpointer
 
 
@@ -42,10 +44,13 @@ def test_end_to_end_on_eight_devices_loss_falls_and_writes_outputs(small_config,
   train = [r for r in records if 'train_loss' in r]
   evals = [r for r in records if 'eval_top1_error' in r]
   assert [r['step'] for r in train] == list(range(2, 25, 2))
-  assert len(evals) == 3 and all({'epoch', 'eval_top5_error', 'best_eval_top1_error'} <= set(r)
-                                 for r in evals)
-  assert np.mean([r['train_loss'] for r in train[-3:]]) < np.mean(
-      [r['train_loss'] for r in train[:3]]) - 0.1
+  assert len(evals) == 3 and all(
+      {'epoch', 'eval_top5_error', 'best_eval_top1_error'} <= set(r) for r in evals
+  )
+  assert (
+      np.mean([r['train_loss'] for r in train[-3:]])
+      < np.mean([r['train_loss'] for r in train[:3]]) - 0.1
+  )
   assert result.summary['best_eval_top1_error'] == min(r['eval_top1_error'] for r in evals)
   assert result.summary['step'] == 24
   assert json.load(open(tmp_path / 'config.json'))['mix']['method'] == 'cutmix'
@@ -53,12 +58,24 @@ def test_end_to_end_on_eight_devices_loss_falls_and_writes_outputs(small_config,
   assert Checkpointer(str(tmp_path / 'checkpoints'), keep=2).all_steps()[-1] == 24
 
 
-def test_feature_cutmix_trains_and_nothing_recompiles_after_the_first_epoch(
-    small_config, tmp_path, monkeypatch):
+@pytest.fixture
+def backend_compiles():
+  """A list that grows by one entry per XLA backend compile while the test runs."""
   compiles = []
-  jax.monitoring.register_event_duration_secs_listener(
-      lambda name, *_, **__: compiles.append(name)
-      if name == '/jax/core/compile/backend_compile_duration' else None)
+
+  def listen(name, *_, **__):
+    if name == '/jax/core/compile/backend_compile_duration':
+      compiles.append(name)
+
+  jax.monitoring.register_event_duration_secs_listener(listen)
+  yield compiles
+  jax.monitoring.unregister_event_duration_listener(listen)
+
+
+def test_feature_cutmix_trains_and_nothing_recompiles_after_the_first_epoch(
+    small_config, tmp_path, monkeypatch, backend_compiles
+):
+  compiles = backend_compiles
   seen_at_epoch_end = []
   end_epoch = train_loop.Trainer.end_epoch
 
@@ -68,21 +85,25 @@ def test_feature_cutmix_trains_and_nothing_recompiles_after_the_first_epoch(
     return scalars
 
   monkeypatch.setattr(train_loop.Trainer, 'end_epoch', counting_end_epoch)
-  config = small_config(num_epochs=3, **{'mix.method': 'cutmix_feature', 'mix.prob': 1.0})
+  config = small_config(num_epochs=3, **{'mix.level': 'feature', 'mix.prob': 1.0})
   result = train_loop.train_and_evaluate(config, str(tmp_path))
   assert np.isfinite(result.summary['epoch_train_loss'])
   # Epochs 2 and 3 run the train and eval programs compiled in epoch 1: a random feature stage
   # per step, metrics, checkpoints and evaluation add no compilation.
-  assert seen_at_epoch_end[0] > 0 and seen_at_epoch_end[1] == seen_at_epoch_end[2] == \
-      seen_at_epoch_end[0]
+  assert (
+      seen_at_epoch_end[0] > 0
+      and seen_at_epoch_end[1] == seen_at_epoch_end[2] == seen_at_epoch_end[0]
+  )
 
 
 class _NoBatchNormNet(nn.Module):
-  """A small net without BatchNorm, so the 1- and 8-device updates must agree exactly."""
+  """A small net without BatchNorm, so the 1- and 8-device updates must agree exactly; a plain
+  Flax classifier, with no feature-mixing argument."""
+
   num_classes: int = 5
 
   @nn.compact
-  def __call__(self, x, train=False, feature_mix=None):
+  def __call__(self, x, train=False):
     x = nn.relu(nn.Conv(8, (3, 3))(x))
     return nn.Dense(self.num_classes, name='head')(x.mean(axis=(1, 2)))
 
@@ -90,12 +111,18 @@ class _NoBatchNormNet(nn.Module):
 def test_same_global_batch_same_update_on_one_and_eight_devices(small_config):
   config = small_config(**{'mix.method': 'none'})
   model = _NoBatchNormNet()
-  tx = optim.make_optimizer(config, steps_per_epoch=10)
+  tx = optim.make_optimizer(config.optimizer, config.batch_size, steps_per_epoch=10)
   state = steps.create_train_state(0, model, (8, 8, 3), tx)
   settings = steps.StepSettings(seed=0, num_classes=5, mix=mixing.MixConfig(method='none'))
-  step = jax.pmap(functools.partial(
-      steps.train_step, settings=settings, preprocess=lambda _, x: x.astype(jnp.float32) / 255,
-      learning_rate_fn=optim.learning_rate_schedule(config, 10)), axis_name=steps.AXIS)
+  step = jax.pmap(
+      functools.partial(
+          steps.train_step,
+          settings=settings,
+          preprocess=lambda _, x: x.astype(jnp.float32) / 255,
+          learning_rate_fn=optim.learning_rate_schedule(config.optimizer, config.batch_size, 10),
+      ),
+      axis_name=steps.AXIS,
+  )
   rng = np.random.default_rng(0)
   images = rng.integers(0, 256, (16, 8, 8, 3), dtype=np.uint8)
   labels = rng.integers(0, 5, (16,)).astype(np.int32)
@@ -107,8 +134,9 @@ def test_same_global_batch_same_update_on_one_and_eight_devices(small_config):
     results.append((steps.unreplicate(new_state).params, float(metrics['loss'][0])))
   (params_1, loss_1), (params_8, loss_8) = results
   # Only the order of float32 summation differs (one mean of 16 vs a mean of 8 means of 2).
-  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7),
-               params_1, params_8)
+  jax.tree.map(
+      lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7), params_1, params_8
+  )
   assert loss_1 == pytest.approx(loss_8, rel=1e-6)
   assert not np.allclose(params_1['head']['kernel'], state.params['head']['kernel'])
 
@@ -120,8 +148,11 @@ def test_resume_after_sigkill_is_bitwise_equal(small_config, train_cli, tmp_path
   killed_dir = tmp_path / 'killed'
   process = train_cli(killed_dir, **overrides)
   checkpoints = killed_dir / 'checkpoints'
-  wait_for(lambda: checkpoints.exists() and any(
-      name.isdigit() and int(name) >= 8 for name in os.listdir(checkpoints)), process)
+  wait_for(
+      lambda: checkpoints.exists()
+      and any(name.isdigit() and int(name) >= 8 for name in os.listdir(checkpoints)),
+      process,
+  )
   process.send_signal(signal.SIGKILL)
   process.wait()
   resumed = train_cli(killed_dir, **overrides)
@@ -136,7 +167,7 @@ def test_resume_after_sigkill_is_bitwise_equal(small_config, train_cli, tmp_path
 
 
 def test_sigterm_mid_epoch_saves_exits_zero_and_resumes(small_config, train_cli, tmp_path):
-  overrides = {'shapes_num_train': 2048, 'num_epochs': 20, 'log_every_steps': 1}
+  overrides = {'data.shapes_num_train': 2048, 'num_epochs': 20, 'log_every_steps': 1}
   process = train_cli(tmp_path, **overrides)
   metrics = tmp_path / 'metrics.jsonl'
   wait_for(lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 3, process)
@@ -166,58 +197,88 @@ def test_nan_loss_stops_and_last_good_checkpoint_restores(small_config, tmp_path
   assert _tree_bytes(state.params) == _tree_bytes(first.state.params)
 
 
-_TWO_PROCESS_SCRIPT = '''
+_TWO_PROCESS_SCRIPT = """
 import hashlib, sys
 import jax
 jax.distributed.initialize(sys.argv[1], 2, int(sys.argv[2]))
 import numpy as np
-sys.path.insert(0, {repo!r})
-from conftest import SMALL_RUN
-from configs import default
+from conftest import small_run_config
 from cutmix_jax import train_loop
-config = default.get_config()
-config.update(SMALL_RUN)
-config.num_train_steps = 6
-config.checkpoint_every_steps = 3
+config = small_run_config(num_train_steps=6, checkpoint_every_steps=3)
 result = train_loop.train_and_evaluate(config, sys.argv[3])
 digest = hashlib.sha256(b''.join(np.asarray(x).tobytes() for x in jax.tree.leaves(result.state)))
-print('devices', jax.device_count(), 'local', jax.local_device_count(), 'step', result.summary['step'])
+step = result.summary['step']
+print('devices', jax.device_count(), 'local', jax.local_device_count(), 'step', step)
 print('state', digest.hexdigest())
-'''
+"""
 
 
 def test_two_processes_stay_in_sync(tmp_path):
   script = tmp_path / 'two_process.py'
-  script.write_text(_TWO_PROCESS_SCRIPT.format(repo=os.path.join(REPO, 'tests')))
-  env = {**os.environ, 'XLA_FLAGS': '--xla_force_host_platform_device_count=4',
-         'PYTHONPATH': REPO}
+  script.write_text(_TWO_PROCESS_SCRIPT)
+  env = {
+      **os.environ,
+      'XLA_FLAGS': '--xla_force_host_platform_device_count=4',
+      'PYTHONPATH': os.path.join(REPO, 'tests'),
+  }
   port = 20000 + os.getpid() % 20000
-  processes = [subprocess.Popen(
-      [sys.executable, str(script), f'127.0.0.1:{port}', str(i), str(tmp_path / 'run')],
-      cwd=REPO, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-      for i in range(2)]
+  processes = [
+      subprocess.Popen(
+          [sys.executable, str(script), f'127.0.0.1:{port}', str(i), str(tmp_path / 'run')],
+          cwd=REPO,
+          env=env,
+          text=True,
+          stdout=subprocess.PIPE,
+          stderr=subprocess.STDOUT,
+      )
+      for i in range(2)
+  ]
   outputs = [p.communicate(timeout=600)[0] for p in processes]
   for process, output in zip(processes, outputs):
     assert process.returncode == 0, output
-  lines = [[l for l in out.splitlines() if l.startswith(('devices', 'state'))] for out in outputs]
+  lines = [
+      [line for line in out.splitlines() if line.startswith(('devices', 'state'))]
+      for out in outputs
+  ]
   assert lines[0][0] == lines[1][0] == 'devices 8 local 4 step 6'
   assert lines[0][1] == lines[1][1]  # the same parameters, optimizer state and statistics
 
 
-@pytest.mark.parametrize('flag, message', [
-    ('--config.model=resnet_cifar21', "config.model='resnet_cifar21' is not valid; choose one of: "),
-    ('--config.mix.method=cutmixx', 'choose one of: none, cutmix, mixup, cutout, cutmix_feature'),
-    ('--config.dataset=imagenet', "unknown dataset 'imagenet'; valid forms: shapes, folder:PATH"),
-    ('--config.batch_size=100', 'config.batch_size=100 must be divisible by the number of devices'),
-    ('--config.mix.prob=1.5', 'prob must be in [0, 1]'),
-    ('--config.dtype=float8', "config.dtype='float8' is not valid"),
-    ('--config.no_such_key=1', 'unknown config key among --config.no_such_key'),
-    ('--config.batch_size=abc', 'flag --config.batch_size=abc'),
-    ('--config.dataset=folder:/no/such/dir', '/no/such/dir'),
-    ('--config.optimizer.warmup_epochs=5', 'must all come after the warm-up'),
-])
+@pytest.mark.parametrize(
+    'flag, message',
+    [
+        (
+            '--config.model=resnet_cifar21',
+            "config.model='resnet_cifar21' is not valid; choose one of: ",
+        ),
+        (
+            '--config.mix.method=cutmixx',
+            "unknown mix method 'cutmixx'; valid methods: none, cutmix, ",
+        ),
+        (
+            '--config.mix.level=feature --config.mix.per_example=True',
+            "level='feature' is CutMix with ",
+        ),
+        (
+            '--config.data.source=imagenet',
+            "unknown dataset 'imagenet'; valid forms: shapes, folder:PATH",
+        ),
+        ('--config.batch_size=100', 'batch_size=100 is not divisible by the device count 8'),
+        ('--config.mix.prob=1.5', 'prob must be in [0, 1]'),
+        ('--config.dtype=float8', "config.dtype='float8' is not valid"),
+        ('--config.no_such_key=1', 'unknown config key among --config.no_such_key'),
+        ('--config.batch_size=abc', 'flag --config.batch_size=abc'),
+        ('--config.data.source=folder:/no/such/dir', '/no/such/dir'),
+        ('--config.optimizer.warmup_epochs=5', 'must all come after the warm-up'),
+    ],
+)
 def test_bad_config_stops_with_one_line(tmp_path, flag, message):
-  args = [sys.executable, os.path.join(REPO, 'train.py'), f'--workdir={tmp_path}/run', flag]
+  args = [
+      sys.executable,
+      os.path.join(REPO, 'train.py'),
+      f'--workdir={tmp_path}/run',
+      *flag.split(),
+  ]
   out = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=300)
   assert out.returncode != 0
   last = out.stderr.strip().splitlines()[-1]

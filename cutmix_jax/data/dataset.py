@@ -1,12 +1,21 @@
-"""The object the training loop gets: dataset facts, batch iterators and device preprocessing."""
+"""The object the training loop gets (`Dataset`), and which examples evaluate a run.
+
+A `Dataset` holds the facts of a loaded dataset, its device preprocessing and the host pipeline
+that yields its batches; the sizes and the batches come from the pipeline itself.
+"""
+
 import dataclasses
 import functools
-from typing import Callable, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple, TypeVar
+
+from absl import logging
+import numpy as np
 
 from cutmix_jax.data import augment
 from cutmix_jax.data import layout as layout_lib
 from cutmix_jax.data import memory
-from cutmix_jax.data import normalization
+
+Split = TypeVar('Split')  # anything with `labels` and `take(indices)`
 
 
 @dataclasses.dataclass(frozen=True)
@@ -14,32 +23,44 @@ class Dataset:
   """A loaded dataset, ready for a pmapped train step.
 
   Attributes:
-    num_classes: number of classes K.
     class_names: the K class names, in label order.
     image_shape: `(H, W, C)` of the images the model sees.
-    num_train: global number of train examples.
-    num_eval: global number of eval examples (each evaluated exactly once per pass).
-    steps_per_epoch: `num_train // batch_size` (the remainder of an epoch is dropped).
     has_boxes: whether eval batches carry object boxes under 'box'.
     mean: per-channel mean used by normalization, on the [0, 1] scale.
     std: per-channel standard deviation used by normalization, on the [0, 1] scale.
     train_preprocess: pure jittable `(rng, images (B, H, W, C)) -> float32 (B, H, W, C)`, to
       run on device inside the train step (augmentation + normalization, or just a cast).
     eval_preprocess: pure jittable `images -> float32 images`, for the eval step.
-    pipeline: the host pipeline behind `train_batches` and `eval_batches`.
+    pipeline: the host pipeline (`memory.InMemoryPipeline` or `streaming.StreamingPipeline`):
+      `num_train`, `num_eval`, `steps_per_epoch` (`num_train // batch_size`; the remainder of
+      an epoch is dropped) and the batches.
   """
-  num_classes: int
+
   class_names: List[str]
   image_shape: Tuple[int, int, int]
-  num_train: int
-  num_eval: int
-  steps_per_epoch: int
   has_boxes: bool
   mean: Tuple[float, ...]
   std: Tuple[float, ...]
   train_preprocess: Callable
   eval_preprocess: Callable
   pipeline: object
+
+  @property
+  def num_classes(self) -> int:
+    return len(self.class_names)
+
+  @property
+  def num_train(self) -> int:
+    return self.pipeline.num_train
+
+  @property
+  def num_eval(self) -> int:
+    """Global number of eval examples (each evaluated exactly once per pass)."""
+    return self.pipeline.num_eval
+
+  @property
+  def steps_per_epoch(self) -> int:
+    return self.pipeline.steps_per_epoch
 
   def train_batches(self, start_step: int = 0) -> Iterator[layout_lib.Batch]:
     """Infinite host batches for steps start_step, start_step + 1, ...
@@ -58,38 +79,103 @@ class Dataset:
 
 def _check_sizes(num_train: int, num_eval: int, layout: layout_lib.Layout) -> None:
   if num_train < layout.batch_size:
-    raise ValueError(f'batch_size={layout.batch_size} is larger than the {num_train} training '
-                     'examples')
+    raise ValueError(
+        f'batch_size={layout.batch_size} is larger than the {num_train} training ' 'examples'
+    )
   if num_eval < 1:
     raise ValueError('the eval split is empty')
 
 
-def from_arrays(train: memory.ArraySplit, evaluation: memory.ArraySplit,
-                class_names: Sequence[str], layout: layout_lib.Layout, seed: int,
-                stats: Optional[normalization.Stats] = None) -> Dataset:
+def from_arrays(
+    train: memory.ArraySplit,
+    evaluation: memory.ArraySplit,
+    class_names: Sequence[str],
+    layout: layout_lib.Layout,
+    seed: int,
+    stats: Optional[augment.Stats] = None,
+) -> Dataset:
   """An in-memory dataset; normalization `stats` default to those of the train images."""
   _check_sizes(len(train), len(evaluation), layout)
-  mean, std = stats or normalization.channel_stats(train.images)
+  mean, std = stats or augment.channel_stats(train.images)
   pad = augment.crop_pad_for(train.images.shape[1])
-  pipeline = memory.InMemoryPipeline(train, evaluation, layout, seed)
   return Dataset(
-      num_classes=len(class_names), class_names=list(class_names),
-      image_shape=tuple(train.images.shape[1:]), num_train=len(train),
-      num_eval=len(evaluation), steps_per_epoch=pipeline.steps_per_epoch,
-      has_boxes=evaluation.boxes is not None, mean=tuple(mean), std=tuple(std),
-      train_preprocess=functools.partial(augment.memory_train_preprocess, mean=mean, std=std,
-                                         pad=pad),
+      class_names=list(class_names),
+      image_shape=tuple(train.images.shape[1:]),
+      has_boxes=evaluation.boxes is not None,
+      mean=tuple(mean),
+      std=tuple(std),
+      train_preprocess=functools.partial(
+          augment.memory_train_preprocess, mean=mean, std=std, pad=pad
+      ),
       eval_preprocess=functools.partial(augment.memory_eval_preprocess, mean=mean, std=std),
-      pipeline=pipeline)
+      pipeline=memory.InMemoryPipeline(train, evaluation, layout, seed),
+  )
 
 
 def streamed(pipeline, class_names: Sequence[str]) -> Dataset:
   """A dataset streamed through tf.data (`streaming.StreamingPipeline`)."""
   _check_sizes(pipeline.num_train, pipeline.num_eval, pipeline.layout)
   return Dataset(
-      num_classes=len(class_names), class_names=list(class_names),
-      image_shape=(pipeline.image_size, pipeline.image_size, 3), num_train=pipeline.num_train,
-      num_eval=pipeline.num_eval, steps_per_epoch=pipeline.steps_per_epoch, has_boxes=False,
-      mean=tuple(pipeline.mean), std=tuple(pipeline.std),
+      class_names=list(class_names),
+      image_shape=(pipeline.image_size, pipeline.image_size, 3),
+      has_boxes=False,
+      mean=tuple(pipeline.mean),
+      std=tuple(pipeline.std),
       train_preprocess=augment.streamed_train_preprocess,
-      eval_preprocess=augment.streamed_eval_preprocess, pipeline=pipeline)
+      eval_preprocess=augment.streamed_eval_preprocess,
+      pipeline=pipeline,
+  )
+
+
+def holdout_indices(
+    labels: np.ndarray, per_class: int, class_names: Sequence[str]
+) -> Tuple[np.ndarray, np.ndarray]:
+  """Splits example indices into `(kept, held_out)`: the LAST `per_class` examples of each class.
+
+  "Last" is in the order of `labels` (for folders, numeric-aware file-name order), so the split
+  does not depend on any seed. Every class must keep at least one training example.
+  """
+  held_out = []
+  for label, name in enumerate(class_names):
+    members = np.flatnonzero(labels == label)
+    if len(members) <= per_class:
+      raise ValueError(
+          f'class {name!r} has {len(members)} training examples; holding out '
+          f'{per_class} per class needs at least {per_class + 1}'
+      )
+    held_out.append(members[len(members) - per_class :])
+  held_out = np.sort(np.concatenate(held_out))
+  kept = np.setdiff1d(np.arange(len(labels)), held_out)
+  return kept, held_out
+
+
+def choose_eval_split(
+    train: Split,
+    evaluation: Optional[Split],
+    per_class: int,
+    class_names: Sequence[str],
+    source: str,
+) -> Tuple[Split, Split]:
+  """Returns `(train, eval)`: a hold-out of `per_class` per class if > 0, else the given split.
+
+  A hold-out is carved from train even when the dataset has its own held-out split, so that
+  hyper-parameters can be tuned without touching it; the choice is logged.
+  """
+  if per_class > 0:
+    kept, held_out = holdout_indices(train.labels, per_class, class_names)
+    logging.warning(
+        '%s: evaluating on the last %d training examples of each class (%d in all), '
+        'training on the other %d',
+        source,
+        per_class,
+        len(held_out),
+        len(kept),
+    )
+    return train.take(kept), train.take(held_out)
+  if evaluation is None:
+    raise ValueError(
+        f'{source} has no held-out split (val/ or test/); set '
+        'data.holdout_per_class=N to evaluate on the last N training images per '
+        'class'
+    )
+  return train, evaluation

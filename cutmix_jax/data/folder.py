@@ -3,7 +3,10 @@
 Classes are the sub-folders of `train/`, sorted by name; a held-out split must have exactly the
 same class folders. Files are listed in numeric-aware name order (`9.jpg` before `10.jpg`).
 Every file in a class folder must be an image with one of `IMAGE_EXTENSIONS`: nothing is skipped.
+Images of at most `memory.MAX_SIDE` px are decoded once into memory; larger ones stream from
+their files through tf.data (`FileSource`; TensorFlow is imported only then).
 """
+
 import concurrent.futures
 import dataclasses
 import os
@@ -14,6 +17,11 @@ import numpy as np
 from PIL import Image
 import tqdm
 
+from cutmix_jax.data import augment
+from cutmix_jax.data import dataset as dataset_lib
+from cutmix_jax.data import layout as layout_lib
+from cutmix_jax.data import memory
+
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
 EVAL_DIRS = ('val', 'test')
 
@@ -21,6 +29,7 @@ EVAL_DIRS = ('val', 'test')
 @dataclasses.dataclass(frozen=True)
 class FileList:
   """Image files of one split: `paths` (str array) and their int32 `labels`, in listing order."""
+
   paths: np.ndarray
   labels: np.ndarray
 
@@ -33,40 +42,50 @@ class FileList:
 
 def natural_key(name: str) -> Tuple:
   """Sort key that orders digit runs by value: `img2.png` < `img10.png`."""
-  return tuple((0, int(part), '') if part.isdigit() else (1, 0, part)
-               for part in re.split(r'(\d+)', name) if part)
+  return tuple(
+      (0, int(part), '') if part.isdigit() else (1, 0, part)
+      for part in re.split(r'(\d+)', name)
+      if part
+  )
 
 
 def _list_dir(path: str) -> List[str]:
   return sorted(os.listdir(path), key=natural_key)
 
 
-def list_split(split_dir: str, class_names: Optional[Sequence[str]] = None
-               ) -> Tuple[List[str], FileList]:
+def list_split(
+    split_dir: str, class_names: Optional[Sequence[str]] = None
+) -> Tuple[List[str], FileList]:
   """Lists `split_dir/<class>/<image>`; checks the classes against `class_names` if given."""
   entries = _list_dir(split_dir)
   stray = [e for e in entries if not os.path.isdir(os.path.join(split_dir, e))]
   if stray:
-    raise ValueError(f'{split_dir} must hold only class folders; found the file '
-                     f'{os.path.join(split_dir, stray[0])}')
+    raise ValueError(
+        f'{split_dir} must hold only class folders; found the file '
+        f'{os.path.join(split_dir, stray[0])}'
+    )
   names = sorted(entries)
   if not names:
     raise ValueError(f'{split_dir} has no class folders; expected {split_dir}/<class>/*.jpg')
   if class_names is not None and names != list(class_names):
     raise ValueError(
         f'the classes of {split_dir} differ from those of train/: missing '
-        f'{sorted(set(class_names) - set(names))}, extra {sorted(set(names) - set(class_names))}')
+        f'{sorted(set(class_names) - set(names))}, extra {sorted(set(names) - set(class_names))}'
+    )
   paths, labels = [], []
   for label, name in enumerate(names):
     class_dir = os.path.join(split_dir, name)
     files = _list_dir(class_dir)
     if not files:
-      raise ValueError(f'class folder {class_dir} is empty; expected images '
-                       f'({", ".join(IMAGE_EXTENSIONS)})')
+      raise ValueError(
+          f'class folder {class_dir} is empty; expected images ' f'({", ".join(IMAGE_EXTENSIONS)})'
+      )
     for file in files:
       if not file.lower().endswith(IMAGE_EXTENSIONS):
-        raise ValueError(f'{os.path.join(class_dir, file)} is not an image file; class folders '
-                         f'may hold only {", ".join(IMAGE_EXTENSIONS)} files')
+        raise ValueError(
+            f'{os.path.join(class_dir, file)} is not an image file; class folders '
+            f'may hold only {", ".join(IMAGE_EXTENSIONS)} files'
+        )
     paths += [os.path.join(class_dir, f) for f in files]
     labels += [label] * len(files)
   return names, FileList(np.array(paths, dtype=object), np.array(labels, np.int32))
@@ -78,8 +97,10 @@ def scan(root: str) -> Tuple[List[str], FileList, Optional[FileList]]:
     raise FileNotFoundError(f'dataset folder {root} does not exist')
   train_dir = os.path.join(root, 'train')
   if not os.path.isdir(train_dir):
-    raise FileNotFoundError(f'{root} has no train/ folder; expected {root}/train/<class>/*.jpg '
-                            'and optionally val/ or test/ with the same classes')
+    raise FileNotFoundError(
+        f'{root} has no train/ folder; expected {root}/train/<class>/*.jpg '
+        'and optionally val/ or test/ with the same classes'
+    )
   class_names, train = list_split(train_dir)
   for eval_dir in (os.path.join(root, d) for d in EVAL_DIRS):
     if os.path.isdir(eval_dir):
@@ -115,13 +136,84 @@ def read_images(files: FileList, shape: Tuple[int, int], desc: str) -> np.ndarra
   def read_into(index: int) -> None:
     image = read_image(files.paths[index])
     if image.shape[:2] != tuple(shape):
-      raise ValueError(f'{files.paths[index]} is {image.shape[0]}x{image.shape[1]}; all images '
-                       f'of an in-memory folder dataset must be {shape[0]}x{shape[1]}')
+      raise ValueError(
+          f'{files.paths[index]} is {image.shape[0]}x{image.shape[1]}; all images '
+          f'of an in-memory folder dataset must be {shape[0]}x{shape[1]}'
+      )
     images[index] = image
 
   workers = min(32, 2 * (os.cpu_count() or 1))
   with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-    for _ in tqdm.tqdm(pool.map(read_into, range(len(files))), total=len(files), desc=desc,
-                       unit='img', mininterval=1.0):
+    for _ in tqdm.tqdm(
+        pool.map(read_into, range(len(files))),
+        total=len(files),
+        desc=desc,
+        unit='img',
+        mininterval=1.0,
+    ):
       pass
   return images
+
+
+def _tf():
+  """TensorFlow, imported on first use: only streamed (large-image) folders need it."""
+  from cutmix_jax.data.tensorflow_cpu import tf  # pylint: disable=g-import-not-at-top
+
+  return tf
+
+
+@dataclasses.dataclass(frozen=True)
+class FileSource:
+  """Image files of a folder dataset for `streaming.StreamingPipeline`; each process reads its
+  slice of every global batch."""
+
+  train: FileList
+  evaluation: FileList
+  layout: layout_lib.Layout
+  seed: int
+
+  @staticmethod
+  def read(key):
+    return _tf().io.read_file(key)
+
+  def train_epoch(self, epoch: int):
+    """`(tf dataset of (path, label), paths)` for this process in the order of `epoch`."""
+    order = layout_lib.train_indices(self.layout, self.seed, epoch, len(self.train))
+    return self._examples(self.train.take(order.ravel()))
+
+  def eval_examples(self):
+    """`(tf dataset of (path, label), paths)` of this process's contiguous eval share."""
+    start, stop, _ = layout_lib.eval_shard(self.layout, len(self.evaluation))
+    return self._examples(self.evaluation.take(slice(start, stop)))
+
+  @staticmethod
+  def _examples(files: FileList):
+    paths = files.paths.astype(str)
+    return _tf().data.Dataset.from_tensor_slices((paths, files.labels)), paths
+
+
+def load_dataset(root: str, config, layout: layout_lib.Layout, seed: int) -> dataset_lib.Dataset:
+  """The `folder:ROOT` source of a `loader.DataConfig`: in memory if small, else streamed."""
+  class_names, train, evaluation = scan(root)
+  train, evaluation = dataset_lib.choose_eval_split(
+      train, evaluation, config.holdout_per_class, class_names, f'folder:{root}'
+  )
+  size = image_size(train.paths[0])
+  if max(size) <= memory.MAX_SIDE:
+    arrays = [
+        memory.ArraySplit(read_images(files, size, f'decoding {split}'), files.labels)
+        for split, files in (('train', train), ('eval', evaluation))
+    ]
+    return dataset_lib.from_arrays(*arrays, class_names, layout, seed)
+  from cutmix_jax.data import streaming  # pylint: disable=g-import-not-at-top  (TensorFlow)
+
+  pipeline = streaming.StreamingPipeline(
+      FileSource(train, evaluation, layout, seed),
+      layout,
+      seed,
+      len(train),
+      len(evaluation),
+      config.image_size,
+      (augment.IMAGENET_MEAN, augment.IMAGENET_STD),
+  )
+  return dataset_lib.streamed(pipeline, class_names)

@@ -6,6 +6,7 @@ run depends on nothing but the seed and the step: resuming at step s replays exa
 batches an uninterrupted run sees from s on. Host batches are reshaped to `(D, B/D, ...)` for
 `jax.pmap` over the D local devices.
 """
+
 import dataclasses
 import math
 from typing import Callable, Dict, Iterable, Iterator, Tuple
@@ -28,6 +29,7 @@ class Layout:
     local_device_count: devices attached to this process.
     device_count: devices of all processes.
   """
+
   batch_size: int
   eval_batch_size: int
   process_index: int = 0
@@ -41,18 +43,27 @@ class Layout:
       if not isinstance(value, (int, np.integer)) or value <= 0:
         raise ValueError(f'{name} must be a positive integer; got {value!r}')
       if value % self.device_count:
-        raise ValueError(f'{name}={value} is not divisible by the device count '
-                         f'{self.device_count}; use a multiple of {self.device_count}')
+        raise ValueError(
+            f'{name}={value} is not divisible by the device count '
+            f'{self.device_count}; use a multiple of {self.device_count}'
+        )
       if (value // self.process_count) % self.local_device_count:
         raise ValueError(
             f'{name}={value} gives {value // self.process_count} per process, which is not '
-            f'divisible by the local device count {self.local_device_count}')
+            f'divisible by the local device count {self.local_device_count}'
+        )
 
   @classmethod
   def from_jax(cls, batch_size: int, eval_batch_size: int) -> 'Layout':
     """The layout of the running JAX processes and devices."""
-    return cls(batch_size, eval_batch_size, jax.process_index(), jax.process_count(),
-               jax.local_device_count(), jax.device_count())
+    return cls(
+        batch_size,
+        eval_batch_size,
+        jax.process_index(),
+        jax.process_count(),
+        jax.local_device_count(),
+        jax.device_count(),
+    )
 
   @property
   def process_batch_size(self) -> int:
@@ -76,13 +87,15 @@ def train_indices(layout: Layout, seed: int, epoch: int, num_examples: int) -> n
   """
   order = np.random.default_rng([seed, epoch]).permutation(num_examples)
   steps = num_examples // layout.batch_size
-  global_batches = order[:steps * layout.batch_size].reshape(
-      steps, layout.process_count, layout.process_batch_size)
+  global_batches = order[: steps * layout.batch_size].reshape(
+      steps, layout.process_count, layout.process_batch_size
+  )
   return global_batches[:, layout.process_index]
 
 
-def resume_epochs(start_step: int, steps_per_epoch: int,
-                  epoch_batches: Callable[[int, int], Iterable[Batch]]) -> Iterator[Batch]:
+def resume_epochs(
+    start_step: int, steps_per_epoch: int, epoch_batches: Callable[[int, int], Iterable[Batch]]
+) -> Iterator[Batch]:
   """Chains `epoch_batches(epoch, first_step)` forever, starting inside the epoch of start_step."""
   if start_step < 0:
     raise ValueError(f'start_step must be >= 0; got {start_step}')
@@ -100,8 +113,10 @@ def eval_shard(layout: Layout, num_examples: int) -> Tuple[int, int, int]:
     the same `num_batches` (the largest share, padded up to whole batches).
   """
   if num_examples < layout.process_count:
-    raise ValueError(f'the eval split has {num_examples} examples, fewer than the '
-                     f'{layout.process_count} processes')
+    raise ValueError(
+        f'the eval split has {num_examples} examples, fewer than the '
+        f'{layout.process_count} processes'
+    )
   start = layout.process_index * num_examples // layout.process_count
   stop = (layout.process_index + 1) * num_examples // layout.process_count
   largest_share = math.ceil(num_examples / layout.process_count)
@@ -124,8 +139,9 @@ def pad_batch(batch: Batch, size: int) -> Batch:
   return padded
 
 
-def padded_eval_batches(batches: Iterable[Batch], layout: Layout,
-                        num_batches: int) -> Iterator[Batch]:
+def padded_eval_batches(
+    batches: Iterable[Batch], layout: Layout, num_batches: int
+) -> Iterator[Batch]:
   """Pads this process's eval batches to full size and to `num_batches`, split for devices.
 
   Every process must run the same number of eval steps (pmap collectives), so a process whose

@@ -3,12 +3,15 @@
 Gathering a step's images from the arrays is cheap at 32 x 32 (a few MB a step); augmentation
 and normalization run on device (`cutmix_jax.data.augment`).
 """
+
 import dataclasses
 from typing import Iterator, Optional
 
 import numpy as np
 
 from cutmix_jax.data import layout as layout_lib
+
+MAX_SIDE = 64  # images of at most this side are held in memory; larger ones stream (tf.data)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,6 +23,7 @@ class ArraySplit:
     labels: int32 `(N,)`.
     boxes: optional int32 `(N, 4)` object boxes `(y1, y2, x1, x2)`, half-open pixel coordinates.
   """
+
   images: np.ndarray
   labels: np.ndarray
   boxes: Optional[np.ndarray] = None
@@ -42,12 +46,14 @@ class ArraySplit:
 class InMemoryPipeline:
   """Train and eval batches of two `ArraySplit`s for this process, `(D, B/D, ...)` arrays."""
 
-  def __init__(self, train: ArraySplit, evaluation: ArraySplit, layout: layout_lib.Layout,
-               seed: int):
+  def __init__(
+      self, train: ArraySplit, evaluation: ArraySplit, layout: layout_lib.Layout, seed: int
+  ):
     self._train = train
     self._eval = evaluation
     self._layout = layout
     self._seed = seed
+    self.num_train, self.num_eval = len(train), len(evaluation)
     self.steps_per_epoch = len(train) // layout.batch_size
 
   def train_batches(self, start_step: int = 0) -> Iterator[layout_lib.Batch]:
@@ -65,6 +71,8 @@ class InMemoryPipeline:
     start, stop, num_batches = layout_lib.eval_shard(self._layout, len(self._eval))
     size = self._layout.process_eval_batch_size
     with_boxes = self._eval.boxes is not None
-    batches = (self._eval.take(slice(lo, min(lo + size, stop))).as_batch(with_boxes)
-               for lo in range(start, stop, size))
+    batches = (
+        self._eval.take(slice(lo, min(lo + size, stop))).as_batch(with_boxes)
+        for lo in range(start, stop, size)
+    )
     return layout_lib.padded_eval_batches(batches, self._layout, num_batches)

@@ -11,12 +11,14 @@ Each image carries the object's silhouette mask and its tight box `(y1, y2, x1, 
 pixel coordinates: the smallest box holding every silhouette pixel), for localization tests.
 Generation is vectorised NumPy and deterministic in the seed: about 2 s per 10k images.
 """
+
 import dataclasses
 from typing import Tuple
 
 import numpy as np
 
-from cutmix_jax.data import layout
+from cutmix_jax.data import dataset as dataset_lib
+from cutmix_jax.data import layout as layout_lib
 from cutmix_jax.data import memory
 
 SHAPES = ('disk', 'square', 'triangle', 'plus', 'ring')
@@ -32,6 +34,7 @@ _NUM_CLUTTER = 5
 class Shapes:
   """Generated examples: uint8 `images (N, 32, 32, 3)`, int32 `labels (N,)` (= 2 * shape +
   texture), int32 `boxes (N, 4)` as `(y1, y2, x1, x2)`, bool `masks (N, 32, 32)` silhouettes."""
+
   images: np.ndarray
   labels: np.ndarray
   boxes: np.ndarray
@@ -55,13 +58,15 @@ def _silhouettes(shape_ids: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndar
     triangle &= u * np.cos(angle) + v * np.sin(angle) <= 0.5
   bar_u = (np.abs(u) <= 0.3) & (np.abs(v) <= 0.95)
   bar_v = (np.abs(v) <= 0.3) & (np.abs(u) <= 0.95)
-  masks = np.stack([
-      radius_sq <= 1.0,
-      np.maximum(np.abs(u), np.abs(v)) <= 0.7,
-      triangle,
-      bar_u | bar_v,
-      (radius_sq >= 0.3) & (radius_sq <= 1.0),
-  ])
+  masks = np.stack(
+      [
+          radius_sq <= 1.0,
+          np.maximum(np.abs(u), np.abs(v)) <= 0.7,
+          triangle,
+          bar_u | bar_v,
+          (radius_sq >= 0.3) & (radius_sq <= 1.0),
+      ]
+  )
   return masks[shape_ids, np.arange(len(shape_ids))]
 
 
@@ -84,11 +89,12 @@ def _smooth_field(rng, n: int) -> np.ndarray:
 
 
 def _clutter(rng, n: int) -> np.ndarray:
-  """Masks of `_NUM_CLUTTER` random rectangles (1 to 10 px a side) per image, `(K, n, S, S)`."""
+  """Masks of `_NUM_CLUTTER` random rectangles (1 to 8 px a side) per image, `(K, n, S, S)`."""
   rows, cols = _grid()
   top, left, height, width = (
-      rng.uniform(low, high, (_NUM_CLUTTER, n, 1, 1)) for low, high in
-      ((-4, SIZE), (-4, SIZE), (1, 8), (1, 8)))
+      rng.uniform(low, high, (_NUM_CLUTTER, n, 1, 1))
+      for low, high in ((-4, SIZE), (-4, SIZE), (1, 8), (1, 8))
+  )
   return (rows >= top) & (rows < top + height) & (cols >= left) & (cols < left + width)
 
 
@@ -135,8 +141,9 @@ def boxes_from_masks(masks: np.ndarray) -> np.ndarray:
 def _generate_chunk(rng, labels: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
   masks = _objects(rng, labels // len(TEXTURES))
   layers = np.concatenate([_clutter(rng, len(labels)), masks[None]])
-  textured = np.concatenate([rng.uniform(size=(_NUM_CLUTTER, len(labels))) < 0.3,
-                             (labels % len(TEXTURES) == 1)[None]])
+  textured = np.concatenate(
+      [rng.uniform(size=(_NUM_CLUTTER, len(labels))) < 0.3, (labels % len(TEXTURES) == 1)[None]]
+  )
   canvas = _compose(rng, layers, textured)
   canvas += 8 * rng.standard_normal(canvas.shape, np.float32)
   return np.clip(np.rint(canvas), 0, 255).astype(np.uint8), masks
@@ -146,17 +153,30 @@ def generate(num_examples: int, seed: int) -> Shapes:
   """Generates `num_examples` images, classes balanced and shuffled, deterministically in seed."""
   rng = np.random.default_rng(seed)
   labels = rng.permutation(np.arange(num_examples) % len(CLASS_NAMES)).astype(np.int32)
-  chunks = [_generate_chunk(rng, labels[i:i + _CHUNK]) for i in range(0, num_examples, _CHUNK)]
+  chunks = [_generate_chunk(rng, labels[i : i + _CHUNK]) for i in range(0, num_examples, _CHUNK)]
   images = np.concatenate([c[0] for c in chunks])
   masks = np.concatenate([c[1] for c in chunks])
   return Shapes(images, labels, boxes_from_masks(masks), masks)
 
 
-def load(num_train: int, num_test: int,
-         seed: int = DATA_SEED) -> Tuple[memory.ArraySplit, memory.ArraySplit]:
+def splits(
+    num_train: int, num_test: int, seed: int = DATA_SEED
+) -> Tuple[memory.ArraySplit, memory.ArraySplit]:
   """The train and test splits, from independent streams of `seed` (sizes do not interact)."""
-  splits = []
+  arrays = []
   for stream, size in enumerate((num_train, num_test)):
-    data = generate(size, layout.derived_seed(seed, stream))
-    splits.append(memory.ArraySplit(data.images, data.labels, data.boxes))
-  return splits[0], splits[1]
+    data = generate(size, layout_lib.derived_seed(seed, stream))
+    arrays.append(memory.ArraySplit(data.images, data.labels, data.boxes))
+  return arrays[0], arrays[1]
+
+
+def load_dataset(
+    argument: str, config, layout: layout_lib.Layout, seed: int
+) -> dataset_lib.Dataset:
+  """The `shapes` source of a `loader.DataConfig` (`argument` is empty), held in memory."""
+  del argument
+  train, test = splits(config.shapes_num_train, config.shapes_num_test)
+  train, test = dataset_lib.choose_eval_split(
+      train, test, config.holdout_per_class, CLASS_NAMES, 'shapes'
+  )
+  return dataset_lib.from_arrays(train, test, CLASS_NAMES, layout, seed)

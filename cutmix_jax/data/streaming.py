@@ -7,8 +7,8 @@ themselves). The pipeline numbers the examples of an epoch, skips those of steps
 `(seed, epoch, process, position)`, and batches with drop_remainder. So a run resumed at step s
 sees exactly the batches of an uninterrupted run.
 """
-import dataclasses
-from typing import Iterator, Optional, Tuple
+
+from typing import Iterator, Optional
 
 import numpy as np
 
@@ -27,39 +27,11 @@ def _options():
   return options
 
 
-@dataclasses.dataclass(frozen=True)
-class FileSource:
-  """Image files of a folder dataset; each process reads its slice of every global batch."""
-  train: folder.FileList
-  evaluation: folder.FileList
-  layout: layout_lib.Layout
-  seed: int
-
-  @staticmethod
-  def read(key):
-    return tf.io.read_file(key)
-
-  def train_epoch(self, epoch: int) -> Tuple['tf.data.Dataset', np.ndarray]:
-    """`(dataset of (path, label), paths)` for this process in the order of `epoch`."""
-    order = layout_lib.train_indices(self.layout, self.seed, epoch, len(self.train))
-    return self._examples(self.train.take(order.ravel()))
-
-  def eval_examples(self) -> Tuple['tf.data.Dataset', np.ndarray]:
-    """`(dataset of (path, label), paths)` of this process's contiguous eval share."""
-    start, stop, _ = layout_lib.eval_shard(self.layout, len(self.evaluation))
-    return self._examples(self.evaluation.take(slice(start, stop)))
-
-  @staticmethod
-  def _examples(files: folder.FileList):
-    paths = files.paths.astype(str)
-    return tf.data.Dataset.from_tensor_slices((paths, files.labels)), paths
-
-
 class StreamingPipeline:
   """Train and eval batches of float32 normalized images, `(D, B/D, image_size, image_size, 3)`.
 
   Args:
-    source: a `FileSource` or `tfds_source.TfdsSource`.
+    source: a `folder.FileSource` or `tfds_source.TfdsSource`.
     layout: batch sizes and process / device layout.
     seed: seed of the example order and the augmentation.
     num_train: global number of train examples.
@@ -68,8 +40,16 @@ class StreamingPipeline:
     stats: `(mean, std)` per channel on the [0, 1] scale.
   """
 
-  def __init__(self, source, layout: layout_lib.Layout, seed: int, num_train: int,
-               num_eval: int, image_size: int, stats):
+  def __init__(
+      self,
+      source,
+      layout: layout_lib.Layout,
+      seed: int,
+      num_train: int,
+      num_eval: int,
+      image_size: int,
+      stats,
+  ):
     self._source = source
     self.layout = layout
     self._seed = seed
@@ -91,13 +71,18 @@ class StreamingPipeline:
     def prepare(position, example):
       key, label = example
       example_seed = tf.stack([tf.constant(seed, tf.int64), position])
-      image = tf_preprocess.train_image(self._source.read(key), example_seed, self.image_size,
-                                        self.mean, self.std)
+      image = tf_preprocess.train_image(
+          self._source.read(key), example_seed, self.image_size, self.mean, self.std
+      )
       return {'image': image, 'label': tf.cast(label, tf.int32)}
 
-    dataset = (examples.take(self.steps_per_epoch * size).enumerate().skip(first_step * size)
-               .map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
-               .batch(size, drop_remainder=True))
+    dataset = (
+        examples.take(self.steps_per_epoch * size)
+        .enumerate()
+        .skip(first_step * size)
+        .map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+        .batch(size, drop_remainder=True)
+    )
     for batch in _numpy_batches(dataset, names, first_step * size, size):
       yield layout_lib.split_for_devices(batch, self.layout.local_device_count)
 
@@ -106,17 +91,21 @@ class StreamingPipeline:
     examples, names = self._source.eval_examples()
     size = self.layout.process_eval_batch_size
     prepare = lambda key, label: {
-        'image': tf_preprocess.eval_image(self._source.read(key), self.image_size, self.mean,
-                                          self.std),
-        'label': tf.cast(label, tf.int32)}
+        'image': tf_preprocess.eval_image(
+            self._source.read(key), self.image_size, self.mean, self.std
+        ),
+        'label': tf.cast(label, tf.int32),
+    }
     dataset = examples.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).batch(size)
     _, _, num_batches = layout_lib.eval_shard(self.layout, self.num_eval)
-    return layout_lib.padded_eval_batches(_numpy_batches(dataset, names, 0, size), self.layout,
-                                          num_batches)
+    return layout_lib.padded_eval_batches(
+        _numpy_batches(dataset, names, 0, size), self.layout, num_batches
+    )
 
 
-def _numpy_batches(dataset, names: Optional[np.ndarray], offset: int,
-                   batch_size: int) -> Iterator[layout_lib.Batch]:
+def _numpy_batches(
+    dataset, names: Optional[np.ndarray], offset: int, batch_size: int
+) -> Iterator[layout_lib.Batch]:
   """Iterates a tf.data pipeline as NumPy; a failure to read or decode names the bad file.
 
   The failing element is at or after the batch being fetched, so the files from there on are
@@ -131,9 +120,10 @@ def _numpy_batches(dataset, names: Optional[np.ndarray], offset: int,
       return
     except tf.errors.OpError as error:
       if names is not None:
-        for path in names[position:position + _SCAN_BATCHES * batch_size]:
+        for path in names[position : position + _SCAN_BATCHES * batch_size]:
           folder.read_image(path)
-      raise ValueError(f'the input pipeline failed near example {position}: '
-                       f'{error.message}') from error
+      raise ValueError(
+          f'the input pipeline failed near example {position}: ' f'{error.message}'
+      ) from error
     position += batch_size
     yield {k: v.numpy() for k, v in batch.items()}

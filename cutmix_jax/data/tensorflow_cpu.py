@@ -3,6 +3,7 @@
 Import `tf` from here, and only inside the modules that build tf.data pipelines, which the
 loader imports lazily: `import cutmix_jax.data` does not import TensorFlow.
 """
+
 import tensorflow as tf
 
 try:

@@ -7,6 +7,7 @@ ratio), resized to `image_size`, and a horizontal flip. Eval: the centre square 
 resized to `image_size`. JPEGs decode only the crop window. Random ops are stateless, seeded
 per example, so a pipeline is deterministic given its seeds.
 """
+
 import math
 from typing import Callable, Sequence
 
@@ -33,8 +34,9 @@ def random_resized_window(shape, seed, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
   height, width = tf.cast(shape[0], tf.float32), tf.cast(shape[1], tf.float32)
   area_seed, ratio_seed, offset_seed = tf.unstack(tf.random.split(seed, 3))
   area = height * width * tf.random.stateless_uniform([_ATTEMPTS], area_seed, *scale)
-  aspect = tf.exp(tf.random.stateless_uniform(
-      [_ATTEMPTS], ratio_seed, math.log(ratio[0]), math.log(ratio[1])))
+  aspect = tf.exp(
+      tf.random.stateless_uniform([_ATTEMPTS], ratio_seed, math.log(ratio[0]), math.log(ratio[1]))
+  )
   crop_w, crop_h = tf.round(tf.sqrt(area * aspect)), tf.round(tf.sqrt(area / aspect))
   fits = (crop_w <= width) & (crop_h <= height) & (crop_w > 0) & (crop_h > 0)
   any_fit = tf.reduce_any(fits)
@@ -62,6 +64,7 @@ def decode_window(data, window_fn: Callable):
 
   JPEGs decode only the window; other formats (PNG, ...) decode whole and are then sliced.
   """
+
   def jpeg():
     window = window_fn(tf.image.extract_jpeg_shape(data))
     return tf.image.decode_and_crop_jpeg(data, window, channels=3)

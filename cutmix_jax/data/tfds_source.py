@@ -6,17 +6,17 @@ hidden). Images of a static size of at most 64 px (cifar10, cifar100, ...) are l
 memory; others stream through tf.data, each process reading its own part of every split
 (`tfds.split_for_jax_process`).
 """
+
 import dataclasses
 from typing import Optional
 
+import tensorflow_datasets as tfds
+
+from cutmix_jax.data import augment
 from cutmix_jax.data import dataset as dataset_lib
-from cutmix_jax.data import holdout
 from cutmix_jax.data import layout as layout_lib
 from cutmix_jax.data import memory
-from cutmix_jax.data import normalization
 from cutmix_jax.data import streaming
-from cutmix_jax.data import tensorflow_cpu  # pylint: disable=unused-import  (before tfds)
-import tensorflow_datasets as tfds
 
 EVAL_SPLITS = ('validation', 'test')
 CIFAR_NAMES = ('cifar10', 'cifar100')
@@ -25,13 +25,19 @@ _SHUFFLE_BUFFER = 16_384
 
 def _check_features(builder, spec: str) -> None:
   features = dict(builder.info.features.items())
-  if not (isinstance(features.get('image'), tfds.features.Image)
-          and isinstance(features.get('label'), tfds.features.ClassLabel)):
-    raise ValueError(f'tfds dataset {spec!r} needs an `image` Image feature and a `label` '
-                     f'ClassLabel feature; it has {sorted(features.keys())}')
+  if not (
+      isinstance(features.get('image'), tfds.features.Image)
+      and isinstance(features.get('label'), tfds.features.ClassLabel)
+  ):
+    raise ValueError(
+        f'tfds dataset {spec!r} needs an `image` Image feature and a `label` '
+        f'ClassLabel feature; it has {sorted(features.keys())}'
+    )
   if 'train' not in builder.info.splits:
-    raise ValueError(f'tfds dataset {spec!r} has no train split; splits: '
-                     f'{sorted(builder.info.splits.keys())}')
+    raise ValueError(
+        f'tfds dataset {spec!r} has no train split; splits: '
+        f'{sorted(builder.info.splits.keys())}'
+    )
 
 
 def _read_split(builder, split: str) -> memory.ArraySplit:
@@ -46,6 +52,7 @@ def _examples(dataset):
 @dataclasses.dataclass(frozen=True)
 class TfdsSource:
   """A tfds builder's splits as streams of `(encoded image, label)`, this process's part."""
+
   builder: 'tfds.core.DatasetBuilder'
   eval_split: str
   layout: layout_lib.Layout
@@ -56,50 +63,60 @@ class TfdsSource:
     return key
 
   def _process_split(self, split: str) -> str:
-    return tfds.split_for_jax_process(split, process_index=self.layout.process_index,
-                                      process_count=self.layout.process_count)
+    return tfds.split_for_jax_process(
+        split, process_index=self.layout.process_index, process_count=self.layout.process_count
+    )
 
   def train_epoch(self, epoch: int):
     """`(dataset, None)`: files and examples shuffled from `(seed, epoch, process)`."""
     seed = layout_lib.derived_seed(self.seed, epoch, self.layout.process_index, 1)
     dataset = self.builder.as_dataset(
-        split=self._process_split('train'), shuffle_files=True,
+        split=self._process_split('train'),
+        shuffle_files=True,
         decoders={'image': tfds.decode.SkipDecoding()},
-        read_config=tfds.ReadConfig(shuffle_seed=seed))
+        read_config=tfds.ReadConfig(shuffle_seed=seed),
+    )
     return _examples(dataset).shuffle(_SHUFFLE_BUFFER, seed=seed), None
 
   def eval_examples(self):
     """`(dataset, None)` of this process's part of the eval split, in order."""
-    dataset = self.builder.as_dataset(split=self._process_split(self.eval_split),
-                                      decoders={'image': tfds.decode.SkipDecoding()})
+    dataset = self.builder.as_dataset(
+        split=self._process_split(self.eval_split), decoders={'image': tfds.decode.SkipDecoding()}
+    )
     return _examples(dataset), None
 
 
-def load(spec: str, request) -> dataset_lib.Dataset:
-  """Loads `tfds:` + spec (`NAME` or `NAME:VERSION`) as the `loader.Request` asks."""
-  builder = tfds.builder(spec, data_dir=request.data_dir)
+def load_dataset(spec: str, config, layout: layout_lib.Layout, seed: int) -> dataset_lib.Dataset:
+  """The `tfds:SPEC` source (`NAME` or `NAME:VERSION`) of a `loader.DataConfig`."""
+  builder = tfds.builder(spec, data_dir=config.tfds_dir or None)
   builder.download_and_prepare()
   _check_features(builder, spec)
   splits = builder.info.splits
   eval_split: Optional[str] = next((s for s in EVAL_SPLITS if s in splits), None)
   class_names = builder.info.features['label'].names
   height, width = builder.info.features['image'].shape[:2]
-  if height and width and max(height, width) <= request.in_memory_max_side:
+  if height and width and max(height, width) <= memory.MAX_SIDE:
     train = _read_split(builder, 'train')
     evaluation = _read_split(builder, eval_split) if eval_split else None
-    train, evaluation = holdout.choose_eval_split(train, evaluation, request.holdout_per_class,
-                                                  class_names, f'tfds:{spec}')
-    stats = ((normalization.CIFAR_MEAN, normalization.CIFAR_STD)
-             if builder.name in CIFAR_NAMES else None)
-    return dataset_lib.from_arrays(train, evaluation, class_names, request.layout,
-                                   request.seed, stats)
-  if request.holdout_per_class:
-    raise ValueError(f'holdout_per_class is not supported for streamed tfds datasets '
-                     f'(tfds:{spec}); use its {eval_split or "held-out"} split')
+    train, evaluation = dataset_lib.choose_eval_split(
+        train, evaluation, config.holdout_per_class, class_names, f'tfds:{spec}'
+    )
+    stats = (augment.CIFAR_MEAN, augment.CIFAR_STD) if builder.name in CIFAR_NAMES else None
+    return dataset_lib.from_arrays(train, evaluation, class_names, layout, seed, stats)
+  if config.holdout_per_class:
+    raise ValueError(
+        f'holdout_per_class is not supported for streamed tfds datasets '
+        f'(tfds:{spec}); use its {eval_split or "held-out"} split'
+    )
   if eval_split is None:
     raise ValueError(f'tfds:{spec} has no split among {EVAL_SPLITS} to evaluate on')
   pipeline = streaming.StreamingPipeline(
-      TfdsSource(builder, eval_split, request.layout, request.seed), request.layout,
-      request.seed, splits['train'].num_examples, splits[eval_split].num_examples,
-      request.image_size, (normalization.IMAGENET_MEAN, normalization.IMAGENET_STD))
+      TfdsSource(builder, eval_split, layout, seed),
+      layout,
+      seed,
+      splits['train'].num_examples,
+      splits[eval_split].num_examples,
+      config.image_size,
+      (augment.IMAGENET_MEAN, augment.IMAGENET_STD),
+  )
   return dataset_lib.streamed(pipeline, class_names)

@@ -5,6 +5,7 @@ column of its linear `head` kernel that belongs to the class, summed over channe
 bilinearly to the image and normalized to [0, 1] per image. With global average pooling before
 the head, the mean of the unnormalized map plus the head bias is exactly the class logit.
 """
+
 from typing import Callable
 
 import jax

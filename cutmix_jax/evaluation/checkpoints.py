@@ -1,4 +1,5 @@
 """A training workdir as train.py leaves it: its resolved config and its best and last states."""
+
 import dataclasses
 import json
 import os
@@ -21,6 +22,7 @@ class WorkdirError(RuntimeError):
 @dataclasses.dataclass(frozen=True)
 class Restored:
   """A restored checkpoint: its `step` and host TrainState `state`."""
+
   step: int
   state: Any
 
@@ -33,8 +35,10 @@ def load_config(workdir: str, overrides: Mapping[str, Any]) -> ml_collections.Co
   """
   path = os.path.join(workdir, 'config.json')
   if not os.path.isfile(path):
-    raise WorkdirError(f'{workdir} has no config.json (train.py writes it when a run starts); '
-                       'is it a training workdir?')
+    raise WorkdirError(
+        f'{workdir} has no config.json (train.py writes it when a run starts); '
+        'is it a training workdir?'
+    )
   with open(path, encoding='utf-8') as f:
     config = ml_collections.ConfigDict(json.load(f))
   for key, value in overrides.items():
@@ -54,16 +58,23 @@ def checkpoint_directory(workdir: str) -> str:
   """`WORKDIR/checkpoints` if it holds a checkpoint; raises WorkdirError otherwise."""
   directory = os.path.join(workdir, 'checkpoints')
   if not os.path.isdir(directory) or not any(d.isdigit() for d in os.listdir(directory)):
-    raise WorkdirError(f'{workdir} has no checkpoint (nothing in {directory}); train first: '
-                       f'python train.py --workdir={workdir}')
+    raise WorkdirError(
+        f'{workdir} has no checkpoint (nothing in {directory}); train first: '
+        f'python train.py --workdir={workdir}'
+    )
   return directory
 
 
 def _template_state(config, model, dataset):
   """A TrainState of zeros with the run's structure, shapes and dtypes (nothing is computed)."""
-  abstract = jax.eval_shape(lambda: steps.create_train_state(
-      config.seed, model, dataset.image_shape,
-      optim.make_optimizer(config, dataset.steps_per_epoch)))
+  abstract = jax.eval_shape(
+      lambda: steps.create_train_state(
+          config.seed,
+          model,
+          dataset.image_shape,
+          optim.make_optimizer(config.optimizer, config.batch_size, dataset.steps_per_epoch),
+      )
+  )
   return jax.tree.map(lambda leaf: np.zeros(leaf.shape, leaf.dtype), abstract)
 
 

@@ -7,6 +7,7 @@ the predicted box. Top-1 localization is correct when the class is right AND the
 true class). Boxes are `(y1, y2, x1, x2)`, half-open pixel coordinates, as the datasets give
 them.
 """
+
 from typing import Sequence
 
 import numpy as np
@@ -74,8 +75,21 @@ def ious_per_threshold(cams, gt_boxes, thresholds: Sequence[float] = THRESHOLDS)
   return np.stack([box_iou(cam_boxes(cams, t), gt_boxes) for t in thresholds])
 
 
-def summarize(top1_hits, gt_known_hits, count: int,
-              thresholds: Sequence[float] = THRESHOLDS) -> dict:
+def count_hits(rows: dict, thresholds: Sequence[float] = THRESHOLDS) -> np.ndarray:
+  """`(2, T)` counts of top-1 hits (right class and IoU >= 0.5) and GT-known hits (IoU >= 0.5
+  with the true class's map) of host rows: 'label', 'predicted', 'cam_predicted', 'cam_true',
+  'box'."""
+  correct = rows['predicted'] == rows['label']
+  top1 = ious_per_threshold(rows['cam_predicted'], rows['box'], thresholds)
+  known = ious_per_threshold(rows['cam_true'], rows['box'], thresholds)
+  return np.stack(
+      [((top1 >= IOU_CORRECT) & correct).sum(axis=1), (known >= IOU_CORRECT).sum(axis=1)]
+  )
+
+
+def summarize(
+    top1_hits, gt_known_hits, count: int, thresholds: Sequence[float] = THRESHOLDS
+) -> dict:
   """Localization accuracies (%) per threshold and at the threshold best for top-1 loc.
 
   Args:
@@ -92,10 +106,17 @@ def summarize(top1_hits, gt_known_hits, count: int,
   gt_known = [100.0 * float(h) / count for h in gt_known_hits]
   best, best_known = int(np.argmax(top1)), int(np.argmax(gt_known))
   return {
-      'thresholds': [float(t) for t in thresholds], 'top1_loc': top1, 'gt_known_loc': gt_known,
-      'best': {'threshold': float(thresholds[best]), 'top1_loc': top1[best],
-               'gt_known_loc': gt_known[best]},
-      'best_gt_known': {'threshold': float(thresholds[best_known]),
-                        'gt_known_loc': gt_known[best_known]},
+      'thresholds': [float(t) for t in thresholds],
+      'top1_loc': top1,
+      'gt_known_loc': gt_known,
+      'best': {
+          'threshold': float(thresholds[best]),
+          'top1_loc': top1[best],
+          'gt_known_loc': gt_known[best],
+      },
+      'best_gt_known': {
+          'threshold': float(thresholds[best_known]),
+          'gt_known_loc': gt_known[best_known],
+      },
       'num_examples': int(count),
   }

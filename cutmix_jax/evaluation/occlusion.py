@@ -8,6 +8,7 @@ In-between samples blend each image with the next one of its eval batch as Mixup
 this curve in its last digits, depend on the eval batch size.
 Every perturbation is one `(keep mask, blend)` pair, so one jitted pass measures all curves.
 """
+
 import dataclasses
 from typing import Callable, List, Sequence, Tuple
 
@@ -18,7 +19,7 @@ import numpy as np
 from cutmix_jax.train_step import AXIS
 
 HOLE_FRACTIONS = tuple(k / 10 for k in range(11))  # 0, 10%, ..., 100% of the image side
-MIXUP_LAMBDAS = tuple(k / 10 for k in range(6))    # partner weight 0, 0.1, ..., 0.5
+MIXUP_LAMBDAS = tuple(k / 10 for k in range(6))  # partner weight 0, 0.1, ..., 0.5
 FILL = 'zero in the normalized input (the mean pixel of the dataset)'
 
 
@@ -31,6 +32,7 @@ class Perturbations:
     keep: float32 `(K, H, W)`, 0 where the input is zeroed.
     blend: float32 `(K,)` weight of the partner image.
   """
+
   names: List[Tuple[str, float]]
   keep: np.ndarray
   blend: np.ndarray
@@ -44,17 +46,24 @@ def centred_square(fraction: float, height: int, width: int) -> np.ndarray:
   side_h, side_w = (int(np.floor(fraction * n + 0.5)) for n in (height, width))
   top, left = (height - side_h) // 2, (width - side_w) // 2
   square = np.zeros((height, width), bool)
-  square[top:top + side_h, left:left + side_w] = True
+  square[top : top + side_h, left : left + side_w] = True
   return square
 
 
-def perturbations(height: int, width: int, fractions: Sequence[float] = HOLE_FRACTIONS,
-                  lambdas: Sequence[float] = MIXUP_LAMBDAS) -> Perturbations:
+def perturbations(
+    height: int,
+    width: int,
+    fractions: Sequence[float] = HOLE_FRACTIONS,
+    lambdas: Sequence[float] = MIXUP_LAMBDAS,
+) -> Perturbations:
   """The centre and boundary occlusions of every hole fraction and the Mixup blends."""
   squares = [centred_square(f, height, width) for f in fractions]
   keeps = [~s for s in squares] + squares + [np.ones((height, width), bool)] * len(lambdas)
-  names = ([('centre', float(f)) for f in fractions] + [('boundary', float(f)) for f in fractions]
-           + [('mixup', float(lam)) for lam in lambdas])
+  names = (
+      [('centre', float(f)) for f in fractions]
+      + [('boundary', float(f)) for f in fractions]
+      + [('mixup', float(lam)) for lam in lambdas]
+  )
   blend = [0.0] * (2 * len(fractions)) + [float(lam) for lam in lambdas]
   return Perturbations(names, np.stack(keeps).astype(np.float32), np.asarray(blend, np.float32))
 
@@ -118,8 +127,11 @@ def measure(p_step: Callable, state, dataset, spec: Perturbations) -> dict:
     correct += np.asarray(sums['correct'][0], np.int64)
     count += int(sums['count'][0])
   curves = {'fill': FILL}
-  for curve, x_key in (('centre', 'hole_fraction'), ('boundary', 'hole_fraction'),
-                       ('mixup', 'mixup_lambda')):
+  for curve, x_key in (
+      ('centre', 'hole_fraction'),
+      ('boundary', 'hole_fraction'),
+      ('mixup', 'mixup_lambda'),
+  ):
     rows = [i for i, (name, _) in enumerate(spec.names) if name == curve]
     curves[x_key] = [spec.names[i][1] for i in rows]
     curves[curve] = [100.0 * float(correct[i]) / count for i in rows]

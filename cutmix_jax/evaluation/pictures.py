@@ -3,6 +3,7 @@
 Figures are drawn on `matplotlib.figure.Figure` objects (Agg canvas), never through pyplot,
 so nothing global changes and no display is needed.
 """
+
 from typing import Dict, Optional, Sequence, Tuple
 
 from matplotlib import patches
@@ -33,8 +34,7 @@ def target_caption(target, class_names: Sequence[str], most: int = 2) -> str:
 
 
 def _grid(rows: int, columns: int) -> Tuple[Figure, np.ndarray]:
-  figure = Figure(figsize=(columns * _CELL_INCHES, rows * _CELL_INCHES * 1.2),
-                  layout='constrained')
+  figure = Figure(figsize=(columns * _CELL_INCHES, rows * _CELL_INCHES * 1.2), layout='constrained')
   axes = np.asarray(figure.subplots(rows, columns, squeeze=False))
   for ax in axes.flat:
     ax.set_axis_off()
@@ -44,12 +44,19 @@ def _grid(rows: int, columns: int) -> Tuple[Figure, np.ndarray]:
 def _draw_box(ax, box, color: str) -> None:
   """Outlines a half-open box `(y1, y2, x1, x2)` over the pixels it covers."""
   y1, y2, x1, x2 = (int(v) for v in box)
-  ax.add_patch(patches.Rectangle((x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False,
-                                 edgecolor=color, linewidth=1.5))
+  ax.add_patch(
+      patches.Rectangle(
+          (x1 - 0.5, y1 - 0.5), x2 - x1, y2 - y1, fill=False, edgecolor=color, linewidth=1.5
+      )
+  )
 
 
-def mixing_grid(examples: Dict[str, Tuple[np.ndarray, np.ndarray]], class_names: Sequence[str],
-                title: str, path: str) -> str:
+def mixing_grid(
+    examples: Dict[str, Tuple[np.ndarray, np.ndarray]],
+    class_names: Sequence[str],
+    title: str,
+    path: str,
+) -> str:
   """One row per mix method: uint8 images `(n, H, W, C)` captioned by their soft targets.
 
   Args:
@@ -67,16 +74,32 @@ def mixing_grid(examples: Dict[str, Tuple[np.ndarray, np.ndarray]], class_names:
     for col, (image, target) in enumerate(zip(pixels, targets)):
       axes[row, col].imshow(image, interpolation='nearest')
       axes[row, col].set_title(target_caption(target, class_names), fontsize=7)
-    axes[row, 0].text(-0.15, 0.5, method, transform=axes[row, 0].transAxes, rotation=90,
-                      ha='right', va='center', fontsize=10, weight='bold')
+    axes[row, 0].text(
+        -0.15,
+        0.5,
+        method,
+        transform=axes[row, 0].transAxes,
+        rotation=90,
+        ha='right',
+        va='center',
+        fontsize=10,
+        weight='bold',
+    )
   figure.suptitle(title, fontsize=10)
   figure.savefig(path, dpi=100)
   return path
 
 
-def cam_grid(pixels, cams, captions: Sequence[str], correct: Sequence[bool], path: str,
-             true_boxes: Optional[np.ndarray] = None, predicted_boxes: Optional[np.ndarray] = None,
-             columns: int = 8) -> str:
+def cam_grid(
+    pixels,
+    cams,
+    captions: Sequence[str],
+    correct: Sequence[bool],
+    path: str,
+    true_boxes: Optional[np.ndarray] = None,
+    predicted_boxes: Optional[np.ndarray] = None,
+    columns: int = 8,
+) -> str:
   """Pairs of rows: each image with its boxes, then its CAM over it.
 
   Args:
@@ -103,8 +126,11 @@ def cam_grid(pixels, cams, captions: Sequence[str], correct: Sequence[bool], pat
     for boxes, color in ((true_boxes, TRUE_BOX_COLOR), (predicted_boxes, PREDICTED_BOX_COLOR)):
       if boxes is not None:
         _draw_box(top, boxes[i], color)
-  figure.suptitle(f'CAM of the predicted class; boxes: true ({TRUE_BOX_COLOR}), from the CAM '
-                  f'({PREDICTED_BOX_COLOR})', fontsize=10)
+  figure.suptitle(
+      f'CAM of the predicted class; boxes: true ({TRUE_BOX_COLOR}), from the CAM '
+      f'({PREDICTED_BOX_COLOR})',
+      fontsize=10,
+  )
   figure.savefig(path, dpi=100)
   return path
 
@@ -130,8 +156,9 @@ def occlusion_figure(curves_by_run: Dict[str, dict], path: str) -> str:
   axes = figure.subplots(1, len(_CURVES))
   for ax, (curve, x_key, scale, title, x_label) in zip(axes, _CURVES):
     for name, curves in curves_by_run.items():
-      ax.plot(np.asarray(curves[x_key]) * scale, curves[curve], marker='o', markersize=3,
-              label=name)
+      ax.plot(
+          np.asarray(curves[x_key]) * scale, curves[curve], marker='o', markersize=3, label=name
+      )
     ax.set(title=title, xlabel=x_label, ylabel='top-1 accuracy (%)', ylim=(0, 100))
     ax.grid(alpha=0.3)
   axes[0].legend(fontsize=8)

@@ -4,6 +4,7 @@ Accuracy of the best and the last checkpoint; with the best one, class activatio
 weakly-supervised localization (datasets with boxes) and occlusion robustness; pictures of the
 mixed training inputs, the CAMs and the occlusion curves; all summed up in `report.json`.
 """
+
 import dataclasses
 import functools
 import os
@@ -12,9 +13,10 @@ from typing import Callable, Dict, Sequence, Tuple
 import jax
 import numpy as np
 
-from cutmix_jax import config_checks
-from cutmix_jax import train_loop
+from cutmix_jax import builders
+from cutmix_jax import mixing
 from cutmix_jax import train_step as steps
+from cutmix_jax.evaluation import accuracy
 from cutmix_jax.evaluation import cam
 from cutmix_jax.evaluation import checkpoints
 from cutmix_jax.evaluation import localization
@@ -37,6 +39,7 @@ class EvalOptions:
     num_cam_pictures: eval images in the CAM grid.
     num_mixing_pictures: train images per mix method in the mixing grid.
   """
+
   thresholds: Tuple[float, ...] = localization.THRESHOLDS
   hole_fractions: Tuple[float, ...] = occlusion.HOLE_FRACTIONS
   mixup_lambdas: Tuple[float, ...] = occlusion.MIXUP_LAMBDAS
@@ -44,37 +47,42 @@ class EvalOptions:
   num_mixing_pictures: int = 8
 
 
-def load_dataset(config):
-  """The run's dataset, after checking the config; bad values raise a one-line ConfigError."""
-  config_checks.check_config(config)
-  return train_loop.load_run_dataset(config)
-
-
 def write_mixing_grid(config, dataset, path: str, count: int = 8) -> str:
   """PNG of the run's first train images mixed by every method (what the model trains on)."""
-  mix = config_checks.mix_config(config)
+  mix = mixing.MixConfig.from_any(config.mix)
   examples = training_inputs.mixed_examples(dataset, mix, count, seed=config.seed)
-  shown = {method: (pictures.to_pixels(images, dataset.mean, dataset.std), targets)
-           for method, (images, targets) in examples.items()}
-  trained_with = ('no mixing' if config.mix.method == 'none'
-                  else f'{config.mix.method}, prob {config.mix.prob}')
-  title = (f'{config.dataset}: first train images, augmented, mixed by each method (prob 1); '
-           f'this config trains with {trained_with}')
+  shown = {
+      method: (pictures.to_pixels(images, dataset.mean, dataset.std), targets)
+      for method, (images, targets) in examples.items()
+  }
+  trained_with = (
+      'no mixing' if mix.method == 'none' else f'{mix.method} ({mix.level} level), prob {mix.prob}'
+  )
+  title = (
+      f'{config.data.source}: first train images, augmented, mixed by each method (prob 1); '
+      f'this config trains with {trained_with}'
+  )
   return pictures.mixing_grid(shown, dataset.class_names, title, path)
 
 
 def accuracies(restored: Dict[str, checkpoints.Restored], dataset) -> dict:
   """Top-1 / top-5 error (%) and loss of each restored checkpoint over the eval split."""
-  p_eval_step = jax.pmap(functools.partial(steps.eval_step, preprocess=dataset.eval_preprocess),
-                         axis_name=steps.AXIS)
+  p_eval_step = jax.pmap(
+      functools.partial(steps.eval_step, preprocess=dataset.eval_preprocess), axis_name=steps.AXIS
+  )
   by_step, results = {}, {}
   for name, checkpoint in restored.items():
     if checkpoint.step not in by_step:
-      by_step[checkpoint.step] = train_loop.evaluate(
-          p_eval_step, steps.replicate(checkpoint.state), dataset)
+      by_step[checkpoint.step] = accuracy.evaluate(
+          p_eval_step, steps.replicate(checkpoint.state), dataset
+      )
     metrics = by_step[checkpoint.step]
-    results[name] = {'step': checkpoint.step, 'top1_error': metrics['eval_top1_error'],
-                     'top5_error': metrics['eval_top5_error'], 'loss': metrics['eval_loss']}
+    results[name] = {
+        'step': checkpoint.step,
+        'top1_error': metrics['eval_top1_error'],
+        'top5_error': metrics['eval_top5_error'],
+        'loss': metrics['eval_loss'],
+    }
   return results
 
 
@@ -82,15 +90,6 @@ def _valid_rows(batch: dict) -> dict:
   """Host arrays `(D, B/D, ...)` flattened to `(B, ...)`, the padding rows dropped."""
   flat = {k: np.asarray(v).reshape((-1,) + np.shape(v)[2:]) for k, v in batch.items()}
   return {k: v[flat['mask']] for k, v in flat.items()}
-
-
-def _localization_hits(rows: dict, thresholds: Sequence[float]) -> np.ndarray:
-  """`(2, T)` counts of top-1 (right class and IoU >= 0.5) and GT-known hits of host rows."""
-  correct = rows['predicted'] == rows['label']
-  top1 = localization.ious_per_threshold(rows['cam_predicted'], rows['box'], thresholds)
-  known = localization.ious_per_threshold(rows['cam_true'], rows['box'], thresholds)
-  return np.stack([((top1 >= localization.IOU_CORRECT) & correct).sum(axis=1),
-                   (known >= localization.IOU_CORRECT).sum(axis=1)])
 
 
 def cams_and_localization(state, dataset, options: EvalOptions) -> Tuple[dict, dict]:
@@ -105,8 +104,9 @@ def cams_and_localization(state, dataset, options: EvalOptions) -> Tuple[dict, d
     `(localization summary or {'skipped': reason}, first examples as host arrays: image,
     label, predicted, cam_predicted, cam_true and box if any)`.
   """
-  p_cam_step = jax.pmap(functools.partial(cam.cam_step, preprocess=dataset.eval_preprocess),
-                        axis_name=steps.AXIS)
+  p_cam_step = jax.pmap(
+      functools.partial(cam.cam_step, preprocess=dataset.eval_preprocess), axis_name=steps.AXIS
+  )
   hits, seen, kept = np.zeros((2, len(options.thresholds)), np.int64), 0, []
   for batch in dataset.eval_batches():
     if seen >= options.num_cam_pictures and not dataset.has_boxes:
@@ -115,9 +115,9 @@ def cams_and_localization(state, dataset, options: EvalOptions) -> Tuple[dict, d
     if seen < options.num_cam_pictures:
       kept.append(rows)
     if dataset.has_boxes:
-      hits += _localization_hits(rows, options.thresholds)
+      hits += localization.count_hits(rows, options.thresholds)
     seen += len(rows['label'])
-  samples = {k: np.concatenate([r[k] for r in kept])[:options.num_cam_pictures] for k in kept[0]}
+  samples = {k: np.concatenate([r[k] for r in kept])[: options.num_cam_pictures] for k in kept[0]}
   if not dataset.has_boxes:
     return {'skipped': 'the eval split has no object boxes'}, samples
   return localization.summarize(hits[0], hits[1], seen, options.thresholds), samples
@@ -126,24 +126,32 @@ def cams_and_localization(state, dataset, options: EvalOptions) -> Tuple[dict, d
 def write_cam_grid(samples: dict, summary: dict, dataset, path: str) -> str:
   """PNG of the first eval images with their CAMs, true boxes and CAM boxes (best threshold)."""
   names = dataset.class_names
-  captions = [f'pred {names[p]}\ntrue {names[t]}'
-              for p, t in zip(samples['predicted'], samples['label'])]
+  captions = [
+      f'pred {names[p]}\ntrue {names[t]}' for p, t in zip(samples['predicted'], samples['label'])
+  ]
   predicted_boxes = None
   if 'best' in summary:
-    predicted_boxes = localization.cam_boxes(samples['cam_predicted'],
-                                             summary['best']['threshold'])
+    predicted_boxes = localization.cam_boxes(samples['cam_predicted'], summary['best']['threshold'])
   return pictures.cam_grid(
-      pictures.to_pixels(samples['image'], dataset.mean, dataset.std), samples['cam_predicted'],
-      captions, samples['predicted'] == samples['label'], path, true_boxes=samples.get('box'),
-      predicted_boxes=predicted_boxes)
+      pictures.to_pixels(samples['image'], dataset.mean, dataset.std),
+      samples['cam_predicted'],
+      captions,
+      samples['predicted'] == samples['label'],
+      path,
+      true_boxes=samples.get('box'),
+      predicted_boxes=predicted_boxes,
+  )
 
 
 def robustness(state, dataset, options: EvalOptions) -> dict:
   """Occlusion and in-between curves of the replicated `state` (see `occlusion.measure`)."""
   height, width, _ = dataset.image_shape
   spec = occlusion.perturbations(height, width, options.hole_fractions, options.mixup_lambdas)
-  p_step = jax.pmap(functools.partial(occlusion.perturbed_step, preprocess=dataset.eval_preprocess),
-                    axis_name=steps.AXIS, in_axes=(0, 0, None, None))
+  p_step = jax.pmap(
+      functools.partial(occlusion.perturbed_step, preprocess=dataset.eval_preprocess),
+      axis_name=steps.AXIS,
+      in_axes=(0, 0, None, None),
+  )
   return occlusion.measure(p_step, state, dataset, spec)
 
 
@@ -151,22 +159,23 @@ def run_name(workdir: str) -> str:
   return os.path.basename(os.path.normpath(workdir))
 
 
-def evaluate_run(config, workdir: str, options: EvalOptions = EvalOptions(),
-                 say: Callable[[str], None] = print) -> dict:
+def evaluate_run(
+    config, workdir: str, options: EvalOptions = EvalOptions(), say: Callable[[str], None] = print
+) -> dict:
   """Evaluates the checkpoints of `workdir`; writes PNGs and `report.json` to `WORKDIR/eval`.
 
   `say` gets a line of progress before each long part.
 
   Raises:
     checkpoints.WorkdirError: if the workdir holds no checkpoint.
-    config_checks.ConfigError: if the config (with overrides) cannot work.
+    config_checks.ConfigError: if the data of the config (with overrides) cannot be loaded.
 
   Returns:
     The report dict (as written to `report.json`).
   """
   checkpoints.checkpoint_directory(workdir)  # fail before loading any data
-  dataset = load_dataset(config)
-  model = train_loop.build_model(config, dataset.num_classes)
+  dataset = builders.load_run_dataset(config)
+  model = builders.build_model(config, dataset.num_classes)
   restored = checkpoints.restore_best_and_last(config, workdir, model, dataset)
   out_dir = os.path.join(workdir, EVAL_DIR)
   os.makedirs(out_dir, exist_ok=True)
@@ -178,18 +187,25 @@ def evaluate_run(config, workdir: str, options: EvalOptions = EvalOptions(),
   say(f'{workdir}: accuracy of the best and the last checkpoint')
   name = run_name(workdir)
   report = {
-      'run': name, 'workdir': os.path.abspath(workdir),
-      'config': {'dataset': config.dataset, 'model': config.model,
-                 'mix_method': config.mix.method, 'eval_batch_size': config.eval_batch_size},
+      'run': name,
+      'workdir': os.path.abspath(workdir),
+      'config': {
+          'dataset': config.data.source,
+          'model': config.model,
+          'mix_method': config.mix.method,
+          'eval_batch_size': config.eval_batch_size,
+      },
       'accuracy': accuracies(restored, dataset),
       'localization': dict(summary, checkpoint='best'),
       'occlusion': dict(curves, checkpoint='best'),
       'pictures': {
-          'mixing': write_mixing_grid(config, dataset, os.path.join(out_dir, 'mixing.png'),
-                                      options.num_mixing_pictures),
+          'mixing': write_mixing_grid(
+              config, dataset, os.path.join(out_dir, 'mixing.png'), options.num_mixing_pictures
+          ),
           'cam': write_cam_grid(samples, summary, dataset, os.path.join(out_dir, 'cam.png')),
-          'occlusion': pictures.occlusion_figure({name: curves},
-                                                 os.path.join(out_dir, 'occlusion.png')),
+          'occlusion': pictures.occlusion_figure(
+              {name: curves}, os.path.join(out_dir, 'occlusion.png')
+          ),
       },
   }
   report_lib.write_json(report, os.path.join(out_dir, 'report.json'))
@@ -200,7 +216,10 @@ def compare_runs(reports: Sequence[dict], out_dir: str) -> dict:
   """Writes the occlusion curves of several runs in one PNG and `compare.json` in `out_dir`."""
   curves = {r['run']: r['occlusion'] for r in reports}
   path = pictures.occlusion_figure(curves, os.path.join(out_dir, 'occlusion_compare.png'))
-  comparison = {'runs': [r['workdir'] for r in reports], 'occlusion_png': path,
-                'reports': list(reports)}
+  comparison = {
+      'runs': [r['workdir'] for r in reports],
+      'occlusion_png': path,
+      'reports': list(reports),
+  }
   report_lib.write_json(comparison, os.path.join(out_dir, 'compare.json'))
   return comparison

@@ -1,4 +1,5 @@
 """What a model is trained on: one train batch, augmented, then mixed by every mix method."""
+
 import dataclasses
 from typing import Dict, Tuple
 
@@ -16,12 +17,14 @@ def first_train_images(dataset, count: int) -> Tuple[np.ndarray, np.ndarray]:
   return images[:count], labels[:count]
 
 
-def mixed_examples(dataset, mix: mixing.MixConfig, count: int,
-                   seed: int = 0) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
+def mixed_examples(
+    dataset, mix: mixing.MixConfig, count: int, seed: int = 0
+) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
   """The same augmented train images mixed by each of `mixing.METHODS` with probability 1.
 
   Every method draws from the same key, so CutMix and Mixup pair the same partners with the
-  same lam. The other settings (alpha, per-example boxes, Cutout size) are those of `mix`.
+  same lam. The other settings (alpha, per-example boxes, Cutout size) are those of `mix`; a
+  feature-level run is shown at the input level.
 
   Args:
     dataset: a `cutmix_jax.data.Dataset`.
@@ -39,7 +42,7 @@ def mixed_examples(dataset, mix: mixing.MixConfig, count: int,
   mix_batch = jax.jit(mixing.mix_batch, static_argnames='config')
   examples = {}
   for method in mixing.METHODS:
-    settings = dataclasses.replace(mix, method=method, prob=1.0, switch_prob=0.0)
+    settings = dataclasses.replace(mix, method=method, prob=1.0, switch_prob=0.0, level='input')
     mixed, mixed_targets = mix_batch(mix_key, augmented, targets, config=settings)
     examples[method] = (np.asarray(mixed), np.asarray(mixed_targets))
   return examples

@@ -1,9 +1,12 @@
 """The model zoo: ImageNet ResNets (torchvision) and the CIFAR nets of the official CutMix code.
 
 Every model is a Flax Linen module called as `model.apply(variables, x, train, feature_mix)`
-with NHWC images; it exposes `num_stages` (the boundaries 0..S where feature-level CutMix may
-mix), sows its final feature map as `intermediates/features` and names its classifier `head`.
+with NHWC images that returns float32 logits; it exposes `num_stages` (the boundaries 0..S where
+feature-level CutMix may mix), sows its final feature map as `intermediates/features` (and, when
+mixing features, the label ratio as `feature_mix/ratio`) and names its classifier `head`.
+Input-level mixing needs none of this: any Flax classifier `apply(variables, x, train)` trains.
 """
+
 import flax.linen as nn
 import jax.numpy as jnp
 

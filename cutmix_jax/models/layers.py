@@ -6,6 +6,7 @@ GPU/TPU) with float32 parameters and float32 BatchNorm statistics; logits are fl
 explicit and symmetric, as in PyTorch, so feature map sizes match torchvision's
 (224 -> 112 -> 56 -> 28 -> 14 -> 7).
 """
+
 import functools
 import math
 from typing import Any, Callable, Optional, Sequence, Tuple
@@ -15,6 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from cutmix_jax import mixing
+from cutmix_jax.feature_mix import COLLECTION
 from cutmix_jax.feature_mix import FeatureMix
 from cutmix_jax.feature_mix import mix_at_stage
 
@@ -30,18 +32,34 @@ CIFAR_STEM_WIDTH = 16
 def conv(features: int, kernel: int, strides: int = 1, *, dtype, name=None) -> nn.Conv:
   """A bias-free `kernel x kernel` conv padded by `kernel // 2` on every side, as PyTorch's."""
   pad = ((kernel // 2, kernel // 2),) * 2
-  return nn.Conv(features, (kernel, kernel), (strides, strides), padding=pad, use_bias=False,
-                 dtype=dtype, param_dtype=jnp.float32, kernel_init=CONV_INIT, name=name)
+  return nn.Conv(
+      features,
+      (kernel, kernel),
+      (strides, strides),
+      padding=pad,
+      use_bias=False,
+      dtype=dtype,
+      param_dtype=jnp.float32,
+      kernel_init=CONV_INIT,
+      name=name,
+  )
 
 
 def batch_norm(train: bool, *, dtype, name=None) -> nn.BatchNorm:
   """BatchNorm over the local batch; the train step averages the statistics across devices."""
-  return nn.BatchNorm(use_running_average=not train, momentum=BN_MOMENTUM, epsilon=BN_EPSILON,
-                      dtype=dtype, param_dtype=jnp.float32, name=name)
+  return nn.BatchNorm(
+      use_running_average=not train,
+      momentum=BN_MOMENTUM,
+      epsilon=BN_EPSILON,
+      dtype=dtype,
+      param_dtype=jnp.float32,
+      name=name,
+  )
 
 
-def conv_bn_chain(x, features: Sequence[int], kernels: Sequence[int], strides: int, train: bool,
-                  dtype):
+def conv_bn_chain(
+    x, features: Sequence[int], kernels: Sequence[int], strides: int, train: bool, dtype
+):
   """The residual branch: convs each followed by BN, with a ReLU between two (none at the end).
 
   Args:
@@ -66,6 +84,7 @@ def conv_bn_chain(x, features: Sequence[int], kernels: Sequence[int], strides: i
 
 class Stem(nn.Module):
   """conv-BN, then optionally ReLU and a 3x3 stride-2 max-pool: `(N, H, W, 3) -> (N, h, w, C)`."""
+
   features: int
   kernel: int
   strides: int = 1
@@ -99,12 +118,18 @@ def make_stages(block: Callable[..., nn.Module], widths: Sequence[Sequence[int]]
   Returns:
     One list of blocks per stage.
   """
-  return [[block(planes, 2 if k and not j else 1, name=f'stage{k + 1}_block{j + 1}')
-           for j, planes in enumerate(stage)] for k, stage in enumerate(widths)]
+  return [
+      [
+          block(planes, 2 if k and not j else 1, name=f'stage{k + 1}_block{j + 1}')
+          for j, planes in enumerate(stage)
+      ]
+      for k, stage in enumerate(widths)
+  ]
 
 
-def stages_with_mixing(x, train: bool, feature_mix: Optional[FeatureMix], stem: nn.Module,
-                       stages) -> Tuple[jax.Array, jax.Array]:
+def stages_with_mixing(
+    x, train: bool, feature_mix: Optional[FeatureMix], stem: nn.Module, stages
+) -> Tuple[jax.Array, jax.Array]:
   """Runs the stem and the stages, CutMixing the features at the boundary `feature_mix` chose.
 
   Boundary 0 is the input image, boundary k the output of stage k.
@@ -123,7 +148,7 @@ def stages_with_mixing(x, train: bool, feature_mix: Optional[FeatureMix], stem: 
   Raises:
     ValueError: if `x` is not 4-D.
   """
-  mixing._check_images(x)  # pylint: disable=protected-access
+  mixing.check_images(x)
   ratio = jnp.zeros((), jnp.float32)
   x, ratio = mix_at_stage(feature_mix, 0, x, ratio)
   x = stem(x, train)
@@ -140,26 +165,35 @@ def _torch_linear_init(fan_in: int):
   return lambda key, shape, dtype=jnp.float32: jax.random.uniform(key, shape, dtype, -limit, limit)
 
 
-def classify(module: nn.Module, features, num_classes: int, ratio,
-             feature_mix: Optional[FeatureMix]):
+def classify(
+    module: nn.Module, features, num_classes: int, ratio, feature_mix: Optional[FeatureMix]
+):
   """Global average pooling and the float32 linear classifier `head`.
 
   Sows the float32 feature map as `intermediates/features`, so that class activation maps are
-  `features @ head.kernel[:, c]`.
+  `features @ head.kernel[:, c]`, and, when mixing features, the partner's label weight as
+  `feature_mix/ratio` (`cutmix_jax.feature_mix.sown_ratio` reads it).
 
   Args:
-    module: the model, which owns the sown features and the head.
+    module: the model, which owns the sown values and the head.
     features: `(N, h, w, c)` final feature map.
     num_classes: K.
     ratio: the partner's label weight from `stages_with_mixing`.
     feature_mix: the request, or None.
 
   Returns:
-    float32 logits `(N, K)`, or `(logits, ratio)` when `feature_mix` is given.
+    float32 logits `(N, K)`.
   """
   features = features.astype(jnp.float32)
   module.sow('intermediates', 'features', features)
+  if feature_mix is not None:
+    module.sow(COLLECTION, 'ratio', ratio)
   init = _torch_linear_init(features.shape[-1])
-  logits = nn.Dense(num_classes, dtype=jnp.float32, param_dtype=jnp.float32, kernel_init=init,
-                    bias_init=init, name='head')(jnp.mean(features, axis=(1, 2)))
-  return logits if feature_mix is None else (logits, ratio)
+  return nn.Dense(
+      num_classes,
+      dtype=jnp.float32,
+      param_dtype=jnp.float32,
+      kernel_init=init,
+      bias_init=init,
+      name='head',
+  )(jnp.mean(features, axis=(1, 2)))

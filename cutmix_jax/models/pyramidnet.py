@@ -4,6 +4,7 @@ The width grows additively by alpha / (3n) at every block instead of doubling pe
 start with BN and end with BN, with no ReLU after the residual add; shortcuts are never
 projected: a strided block's shortcut is a 2x2 average pool, and the extra channels are zeros.
 """
+
 import functools
 import itertools
 from typing import Any, Optional, Tuple
@@ -15,6 +16,7 @@ from cutmix_jax.feature_mix import FeatureMix
 from cutmix_jax.models import layers
 from cutmix_jax.models import resnet
 
+
 def pyramid_shortcut(x, strides: int, features: int):
   """`(N, H, W, C) -> (N, ceil(H / strides), ceil(W / strides), features)`, C <= features.
 
@@ -23,8 +25,13 @@ def pyramid_shortcut(x, strides: int, features: int):
   """
   if strides != 1:
     height, width = x.shape[1:3]
-    x = nn.avg_pool(x, (strides, strides), (strides, strides),
-                    padding=((0, height % strides), (0, width % strides)), count_include_pad=False)
+    x = nn.avg_pool(
+        x,
+        (strides, strides),
+        (strides, strides),
+        padding=((0, height % strides), (0, width % strides)),
+        count_include_pad=False,
+    )
   return jnp.pad(x, ((0, 0), (0, 0), (0, 0), (0, features - x.shape[-1])))
 
 
@@ -49,8 +56,10 @@ def blocks_per_stage(depth: int, bottleneck: bool) -> int:
   """n of a CIFAR depth `9n + 2` (bottleneck) or `6n + 2` (basic)."""
   layers_per_block = 9 if bottleneck else 6
   if depth < layers_per_block + 2 or (depth - 2) % layers_per_block:
-    raise ValueError(f'depth must be {layers_per_block}n + 2 with n >= 1 for '
-                     f'bottleneck={bottleneck}; got {depth}')
+    raise ValueError(
+        f'depth must be {layers_per_block}n + 2 with n >= 1 for '
+        f'bottleneck={bottleneck}; got {depth}'
+    )
   return (depth - 2) // layers_per_block
 
 
@@ -64,7 +73,7 @@ def pyramid_widths(depth: int, alpha: float, bottleneck: bool) -> Tuple[Tuple[in
   growth = [alpha / (3 * n)] * (3 * n)
   running = itertools.accumulate(growth, initial=float(layers.CIFAR_STEM_WIDTH))
   planes = [int(round(width)) for width in list(running)[1:]]
-  return tuple(tuple(planes[k * n:(k + 1) * n]) for k in range(3))
+  return tuple(tuple(planes[k * n : (k + 1) * n]) for k in range(3))
 
 
 class PyramidNet(nn.Module):
@@ -77,6 +86,7 @@ class PyramidNet(nn.Module):
     bottleneck: bottleneck blocks (output 4 * planes) instead of basic ones.
     dtype: compute dtype of convs and BN (parameters and logits stay float32).
   """
+
   num_classes: int
   depth: int
   alpha: float

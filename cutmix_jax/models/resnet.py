@@ -4,6 +4,7 @@ Both share the blocks (post-activation; stride on the 3x3 conv; a 1x1 conv + BN 
 shortcut where the shape changes). They differ in the stem (ImageNet: 7x7/2 conv and max-pool;
 CIFAR: 3x3/1 conv) and the widths (64-512 over four stages; 16-64 over three).
 """
+
 import functools
 from typing import Any, Optional, Sequence, Tuple
 
@@ -24,6 +25,7 @@ class ResidualBlock(nn.Module):
     expansion: output channels per plane of the last conv (1 basic, 4 bottleneck).
     dtype: compute dtype.
   """
+
   planes: int
   strides: int = 1
   kernels: Tuple[int, ...] = (3, 3)
@@ -59,6 +61,7 @@ class ResNet(nn.Module):
     stem: `layers.imagenet_stem` or `layers.cifar_stem`.
     dtype: compute dtype of convs and BN (parameters and logits stay float32).
   """
+
   num_classes: int
   stage_sizes: Sequence[int]
   block: layers.ModuleDef = BasicBlock
@@ -78,11 +81,11 @@ class ResNet(nn.Module):
     Args:
       x: `(N, H, W, C)` images.
       train: use and update batch statistics (apply with `mutable=['batch_stats']`).
-      feature_mix: a feature-level CutMix request, or None.
+      feature_mix: a feature-level CutMix request, or None. With one, apply with
+        `mutable=[..., feature_mix.COLLECTION]` to get the partner's label weight.
 
     Returns:
-      float32 logits `(N, num_classes)`, or `(logits, ratio)` when `feature_mix` is given, where
-      ratio is the float32 label weight of the partner.
+      float32 logits `(N, num_classes)`.
     """
     plan = [(width,) * size for width, size in zip(self.widths, self.stage_sizes)]
     stages = layers.make_stages(functools.partial(self.block, dtype=self.dtype), plan)

@@ -1,7 +1,10 @@
-"""Times the jitted `cutmix` against its memory-traffic floor, the gather `images[perm]`.
+"""Times the jitted `cutmix` against its memory-traffic floor, and global against device partners.
 
 CutMix must read every image and its partner and write the result; `images[perm]` does the
 gather alone, so `cutmix / gather` says how close the op is to the floor (goal: <= 2 on CPU).
+The partner rows time `cutmix` under `pmap` over all local devices (run with
+XLA_FLAGS=--xla_force_host_platform_device_count=8 on a CPU) with partners='global' (the batch is
+gathered over the devices) against partners='device' (nothing moves between devices).
 
   python bench/mixing.py [--repeats 20]
 """
@@ -66,9 +69,50 @@ def main():
               'gather_ms': t_gather * 1e3,
           }
       )
+  partner_rows = time_partners(args.repeats)
   if args.json:
     with open(args.json, 'w', encoding='utf-8') as f:
-      json.dump({'device': device, 'software': f'jax {jax.__version__}', 'rows': rows}, f, indent=2)
+      result = {
+          'device': device,
+          'software': f'jax {jax.__version__}',
+          'rows': rows,
+          'partners': partner_rows,
+      }
+      json.dump(result, f, indent=2)
+
+
+def time_partners(repeats: int) -> list:
+  """cutmix under pmap with global and with device partners, bfloat16, per batch shape."""
+  devices = jax.local_device_count()
+  print(f'\ncutmix under pmap over {devices} devices, bfloat16: partners global vs device')
+  print(f'{"global batch":>20} {"global ms":>10} {"device ms":>10} {"ratio":>6}')
+  rows = []
+  for shape, num_classes in SHAPES:
+    local = (devices, shape[0] // devices) + shape[1:]
+    images = jax.random.normal(jax.random.key(0), local, jnp.bfloat16)
+    labels = cm.one_hot(jnp.arange(shape[0]).reshape(local[:2]) % num_classes, num_classes)
+    seconds = {}
+    for partners in cm.PARTNERS:
+      mix = jax.pmap(
+          lambda k, x, y, p=partners: cm.cutmix(k, x, y, partners=p, axis_name='i'),
+          axis_name='i',
+          in_axes=(None, 0, 0),
+      )
+      seconds[partners] = best_seconds(mix, (jax.random.key(2), images, labels), repeats)
+    ratio = seconds['global'] / seconds['device']
+    print(
+        f'{str(shape):>20} {seconds["global"] * 1e3:10.3f} {seconds["device"] * 1e3:10.3f} '
+        f'{ratio:6.2f}'
+    )
+    rows.append(
+        {
+            'shape': list(shape),
+            'devices': devices,
+            'global_ms': seconds['global'] * 1e3,
+            'device_ms': seconds['device'] * 1e3,
+        }
+    )
+  return rows
 
 
 if __name__ == '__main__':

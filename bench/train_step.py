@@ -31,15 +31,16 @@ def make_config(args, label: str):
   config = default.get_config()
   config.model, config.dtype, config.batch_size = args.model, args.dtype, args.batch
   config.mix.prob = 1.0
-  config.mix.method, config.mix.level = (
-      ('cutmix', 'feature') if label == 'cutmix_feature' else (label, 'input')
-  )
+  if label == 'cutmix_feature':
+    config.mix.method, config.mix.level, config.mix.partners = 'cutmix', 'feature', 'device'
+  else:
+    config.mix.method = label
   return config
 
 
 def compiled_step(config, model, num_classes: int):
   """The pmapped train step of `config`, with inputs that are already normalized floats."""
-  settings = train_loop.step_settings(config, num_classes, model)
+  settings = train_loop.step_settings(config, num_classes, model, 1000)
   return jax.pmap(
       functools.partial(
           steps.train_step,

@@ -64,7 +64,10 @@ def mix_at_stage(request: Optional[FeatureMix], stage_index: int, features, rati
 
   def mix(operands):
     maps, _ = operands
-    return mixing.paste_partner_box(request.box_key, request.lam, maps, request.permutation)
+    mixed, _, ratio = mixing.paste_partner_box(
+        request.box_key, request.lam, maps, maps[request.permutation]
+    )
+    return mixed, ratio
 
   return jax.lax.cond(
       request.stage == stage_index,
@@ -74,11 +77,12 @@ def mix_at_stage(request: Optional[FeatureMix], stage_index: int, features, rati
   )
 
 
-def draw_request(rng, batch_size: int, mix: mixing.MixConfig, num_stages: int) -> FeatureMix:
-  """The request of one minibatch: switched off (stage -1) with probability `1 - mix.prob`."""
+def draw_request(rng, batch_size: int, mix: mixing.MixConfig, num_stages: int, prob=None):
+  """The request of one minibatch: switched off (stage -1) with probability `1 - prob`
+  (default `mix.prob`; may be traced)."""
   apply_key, draw_key = jax.random.split(rng)
   request = FeatureMix.draw(draw_key, batch_size, mix.alpha, num_stages)
-  apply = jax.random.uniform(apply_key) < mix.prob
+  apply = jax.random.uniform(apply_key) < (mix.prob if prob is None else prob)
   return request.replace(stage=jnp.where(apply, request.stage, -1))
 
 

@@ -58,14 +58,15 @@ class StopSignals:
       signal.signal(signum, handler)
 
 
-def step_settings(config, num_classes: int, model) -> steps.StepSettings:
-  """The static settings of the train step, from the config and the model."""
+def step_settings(config, num_classes: int, model, steps_per_epoch: int) -> steps.StepSettings:
+  """The static settings of the train step, from the config, the model and the data."""
   return steps.StepSettings(
       seed=config.seed,
       num_classes=num_classes,
       label_smoothing=config.label_smoothing,
       mix=mixing.MixConfig.from_any(config.mix),
       num_stages=getattr(model, 'num_stages', 0),
+      steps_per_epoch=steps_per_epoch,
   )
 
 
@@ -89,7 +90,7 @@ class Trainer:
         self.dataset.image_shape,
         optim.make_optimizer(config.optimizer, config.batch_size, spe),
     )
-    settings = step_settings(config, self.dataset.num_classes, model)
+    settings = step_settings(config, self.dataset.num_classes, model, spe)
     self.p_train_step = jax.pmap(
         functools.partial(
             steps.train_step,

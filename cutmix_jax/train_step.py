@@ -17,6 +17,7 @@ import optax
 
 from cutmix_jax import feature_mix
 from cutmix_jax import mixing
+from cutmix_jax import partners
 
 AXIS = 'batch'
 
@@ -32,11 +33,12 @@ class StepSettings:
   """Static settings of the train step (hashable, bound with functools.partial).
 
   Attributes:
-    seed: base seed; step keys are `fold_in(fold_in(key(seed), step), device index)`.
+    seed: base seed; the keys of a step derive from `fold_in(key(seed), step)`.
     num_classes: K of the one-hot targets.
     label_smoothing: spread over all classes before mixing.
     mix: how batches are mixed, at the input or (level 'feature') inside the model.
     num_stages: number of stages of the model (feature CutMix picks one of 0..num_stages).
+    steps_per_epoch: steps of an epoch (for `mix.off_after_epoch`).
   """
 
   seed: int
@@ -44,6 +46,7 @@ class StepSettings:
   label_smoothing: float = 0.0
   mix: mixing.MixConfig = mixing.MixConfig(method='none')
   num_stages: int = 0
+  steps_per_epoch: int = 1
 
 
 def train_key(seed: int):
@@ -73,10 +76,22 @@ def cross_entropy(logits, targets):
   return optax.softmax_cross_entropy(logits.astype(jnp.float32), targets.astype(jnp.float32))
 
 
-def _device_step_keys(seed: int, step):
-  """Augmentation and mixing keys that depend only on (seed, step, device index)."""
-  key = jax.random.fold_in(jax.random.fold_in(train_key(seed), step), jax.lax.axis_index(AXIS))
-  return jax.random.split(key)
+def _step_keys(seed: int, step):
+  """The augmentation key of this device and the mixing key of the step, from (seed, step).
+
+  Augmentation draws per device; the mixing key is the same on every device, and the mixing
+  ops fold it per device themselves where they draw per device (`cutmix_jax.partners`).
+  """
+  augment_key, mix_key = jax.random.split(jax.random.fold_in(train_key(seed), step))
+  return jax.random.fold_in(augment_key, jax.lax.axis_index(AXIS)), mix_key
+
+
+def _mix_prob(mix: mixing.MixConfig, step, steps_per_epoch: int):
+  """`mix.prob`, or 0 from epoch `mix.off_after_epoch` on: traced, so switching off costs no
+  retrace."""
+  if not mix.off_after_epoch:
+    return mix.prob
+  return jnp.where(step < mix.off_after_epoch * steps_per_epoch, mix.prob, 0.0)
 
 
 def train_step(
@@ -93,14 +108,18 @@ def train_step(
     `(new_state, metrics)`; metrics (loss, accuracy against the unmixed labels, learning rate)
     are averaged over the devices.
   """
-  augment_key, mix_key = _device_step_keys(settings.seed, state.step)
+  augment_key, mix_key = _step_keys(settings.seed, state.step)
   images = preprocess(augment_key, batch['image'])
   targets = mixing.one_hot(batch['label'], settings.num_classes, settings.label_smoothing)
+  mix, prob = settings.mix, _mix_prob(settings.mix, state.step, settings.steps_per_epoch)
   request = None
-  if settings.mix.level == 'feature':
-    request = feature_mix.draw_request(mix_key, images.shape[0], settings.mix, settings.num_stages)
+  if mix.level == 'feature':
+    device_key = partners.step_key(mix_key, 'device', AXIS)
+    request = feature_mix.draw_request(
+        device_key, images.shape[0], mix, settings.num_stages, prob=prob
+    )
   else:
-    images, targets = mixing.mix_batch(mix_key, images, targets, settings.mix)
+    images, targets = mixing.mix_batch(mix_key, images, targets, mix, prob=prob, axis_name=AXIS)
 
   def loss_fn(params):
     variables = {'params': params, 'batch_stats': state.batch_stats}
@@ -114,7 +133,8 @@ def train_step(
         feature_mix=request,
         mutable=['batch_stats', feature_mix.COLLECTION],
     )
-    mixed = mixing.mix_labels(targets, request.permutation, feature_mix.sown_ratio(updates))
+    partner_targets = targets[request.permutation]
+    mixed = mixing.mix_labels(targets, partner_targets, feature_mix.sown_ratio(updates))
     return cross_entropy(logits, mixed).mean(), (logits, updates)
 
   (loss, (logits, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)

@@ -36,7 +36,13 @@ METHODS = {
     'cutmix': {'method': 'cutmix', 'alpha': 1.0, 'prob': 0.5},
     'mixup': {'method': 'mixup', 'alpha': 1.0, 'prob': 1.0},
     'cutout': {'method': 'cutout', 'cutout_size': 16, 'prob': 1.0},
-    'cutmix_feature': {'method': 'cutmix', 'level': 'feature', 'alpha': 1.0, 'prob': 0.5},
+    'cutmix_feature': {
+        'method': 'cutmix',
+        'level': 'feature',
+        'partners': 'device',
+        'alpha': 1.0,
+        'prob': 0.5,
+    },
 }
 RUN_FILE = 'study_run.json'  # a finished run's figures, in its workdir
 HOLDOUT = 500  # the last images of each class validate

@@ -258,7 +258,7 @@ def test_one_hot_with_smoothing():
         ),
         (
             lambda: cm.mixup(jax.random.key(0), jnp.ones((4, 8, 8, 3)), jnp.ones((4,))),
-            'labels must be soft targets',
+            r'need num_classes=K \(or pass soft targets',
         ),
         (
             lambda: cm.cutmix(
@@ -290,10 +290,155 @@ def test_one_hot_with_smoothing():
             lambda: cm.mix_batch(
                 jax.random.key(0), jnp.ones((4, 8, 8)), jnp.ones((4, 2)), {'method': 'cutmix'}
             ),
-            'images must be a 4-D',
+            r'images must be NHWC \(N, H, W, C\) or clips',
         ),
     ],
 )
 def test_bad_input_raises_clear_value_error(call, message):
   with pytest.raises(ValueError, match=message):
     call()
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs: label forms, dtypes, clips, layouts, NumPy scalars, traced hyper-parameters
+# ---------------------------------------------------------------------------------------------
+def test_integer_labels_with_num_classes_equal_one_hot_targets():
+  images = jax.random.normal(jax.random.key(0), (8, 16, 16, 3))
+  labels = jnp.arange(8) % 4
+  for op in (cm.cutmix, cm.mixup):
+    from_ints = op(jax.random.key(1), images, labels, num_classes=4)
+    from_soft = op(jax.random.key(1), images, cm.one_hot(labels, 4))
+    for a, b in zip(from_ints, from_soft):
+      np.testing.assert_array_equal(a, b)
+
+
+def test_integer_soft_targets_are_promoted_not_truncated():
+  images = jax.random.normal(jax.random.key(0), (8, 16, 16, 3))
+  int_targets = jnp.eye(8, dtype=jnp.int32)
+  _, mixed = cm.mixup(jax.random.key(1), images, int_targets)
+  assert mixed.dtype == jnp.float32
+  np.testing.assert_allclose(mixed.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_mixup_of_uint8_images_rounds_to_nearest():
+  images = jnp.stack([jnp.full((4, 4, 3), 1, jnp.uint8), jnp.full((4, 4, 3), 2, jnp.uint8)])
+  mixed, _, info = cm.mixup(
+      jax.random.key(3), images, jnp.arange(2), num_classes=2, return_info=True
+  )
+  lam, partner = float(info.lam), np.asarray(info.permutation)
+  expected = np.rint(lam * np.array([1.0, 2.0]) + (1 - lam) * np.array([1.0, 2.0])[partner])
+  assert mixed.dtype == jnp.uint8
+  np.testing.assert_array_equal(np.asarray(mixed)[:, 0, 0, 0], expected)
+
+
+def test_clips_get_one_box_per_clip_across_time():
+  clips = jax.random.normal(jax.random.key(0), (6, 5, 16, 16, 3))
+  mixed, _, info = cm.cutmix(
+      jax.random.key(4), clips, jnp.arange(6), num_classes=6, return_info=True
+  )
+  changed = np.asarray(mixed != clips).any(axis=-1)  # (N, T, H, W)
+  moved = np.asarray(info.permutation) != np.arange(6)
+  assert moved.any()
+  for frames in changed[moved]:
+    assert (frames == frames[0]).all() and frames[0].any()  # the same box in every frame
+  holed, _ = cm.cutout(jax.random.key(5), clips, jnp.arange(6), num_classes=6, size=6)
+  holes = np.asarray(holed == 0).all(axis=-1)
+  assert all((h == h[0]).all() and h[0].any() for h in holes)
+
+
+def test_channel_first_input_is_refused_with_the_expected_layout():
+  with pytest.raises(ValueError, match=r'look channel-first .*transpose\(0, 2, 3, 1\)'):
+    cm.cutmix(jax.random.key(0), jnp.ones((8, 3, 32, 32)), jnp.arange(8), num_classes=8)
+
+
+def test_numpy_scalars_and_concrete_range_checks():
+  images = jnp.ones((4, 16, 16, 3))
+  holed, _ = cm.cutout(jax.random.key(0), images, jnp.arange(4), num_classes=4, size=np.int64(8))
+  assert (np.asarray(holed) == 0).any()
+  box = cm.sample_box(jax.random.key(0), np.float32(0.5), 16, 16)
+  assert 0 < float(cm.box_area_ratio(box, 16, 16)) <= 0.5
+  with pytest.raises(ValueError, match=r'lam must be in \[0, 1\]; got 1.5'):
+    cm.sample_box(jax.random.key(0), 1.5, 16, 16)
+  with pytest.raises(ValueError, match=r'labels must be in \[0, 4\); got values from 0 to 4'):
+    cm.one_hot(jnp.arange(5), 4)
+
+
+def test_alpha_and_prob_may_be_traced():
+  images = jax.random.normal(jax.random.key(0), (8, 16, 16, 3))
+  labels = cm.one_hot(jnp.arange(8), 8)
+  traced_alpha = jax.jit(lambda a: cm.cutmix(jax.random.key(1), images, labels, alpha=a))
+  np.testing.assert_array_equal(
+      traced_alpha(0.4)[0], cm.cutmix(jax.random.key(1), images, labels, alpha=0.4)[0]
+  )
+  config = cm.MixConfig(method='cutmix')
+  with_prob = jax.jit(lambda p: cm.mix_batch(jax.random.key(2), images, labels, config, prob=p))
+  np.testing.assert_array_equal(with_prob(0.0)[0], images)  # traced 0: never mixed
+  np.testing.assert_array_equal(
+      with_prob(1.0)[0], cm.mix_batch(jax.random.key(2), images, labels, config, prob=1.0)[0]
+  )
+
+
+# ---------------------------------------------------------------------------------------------
+# Dense targets and what was drawn
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize('per_example', [False, True])
+def test_segmentation_masks_follow_the_same_boxes_and_partners(per_example):
+  images = jnp.broadcast_to(jnp.arange(8.0)[:, None, None, None], (8, 16, 16, 3))
+  for masks in (
+      jnp.broadcast_to(jnp.arange(8)[:, None, None], (8, 16, 16)),
+      jax.nn.one_hot(jnp.broadcast_to(jnp.arange(8)[:, None, None], (8, 16, 16)), 8),
+  ):
+    mixed, _, mixed_masks, info = cm.cutmix(
+        jax.random.key(6),
+        images,
+        jnp.arange(8),
+        num_classes=8,
+        masks=masks,
+        per_example=per_example,
+        return_info=True,
+    )
+    source = np.asarray(mixed)[..., 0]  # which image each pixel came from
+    ids = np.asarray(mixed_masks) if masks.ndim == 3 else np.asarray(mixed_masks).argmax(-1)
+    np.testing.assert_array_equal(ids, source)
+    assert np.isin(np.asarray(info.permutation), np.arange(8)).all()
+    area = (source != np.arange(8)[:, None, None]).mean(axis=(1, 2))
+    moved = np.asarray(info.permutation) != np.arange(8)
+    np.testing.assert_allclose(area[moved], np.broadcast_to(info.ratio, (8,))[moved], atol=1e-6)
+
+
+def test_minmax_boxes_follow_timm_and_correct_lam_false_uses_the_sampled_lam():
+  images = jnp.broadcast_to(jnp.arange(8.0)[:, None, None, None], (8, 20, 20, 1))
+  for seed in range(20):
+    mixed, _, info = cm.cutmix(
+        jax.random.key(seed),
+        images,
+        jnp.arange(8),
+        num_classes=8,
+        minmax=(0.2, 0.6),
+        return_info=True,
+    )
+    y1, y2, x1, x2 = (int(v) for v in info.box)
+    assert 4 <= y2 - y1 < 12 and 4 <= x2 - x1 < 12  # sides in [int(20*0.2), int(20*0.6))
+    assert 0 <= y1 and y2 < 20 and 0 <= x1 and x2 < 20  # placed inside, never clipped
+    assert float(info.ratio) == pytest.approx((y2 - y1) * (x2 - x1) / 400)
+  _, labels, info = cm.cutmix(
+      jax.random.key(0), images, jnp.arange(8), num_classes=8, correct_lam=False, return_info=True
+  )
+  moved = int(np.flatnonzero(np.asarray(info.permutation) != np.arange(8))[0])
+  assert float(labels[moved, moved]) == pytest.approx(float(info.lam), rel=1e-6)
+
+
+def test_switch_uses_its_own_mixup_alpha():
+  labels = cm.one_hot(jnp.arange(8), 8)
+  images = jnp.zeros((8, 8, 8, 1))
+
+  def middle_share(mixup_alpha):
+    """Share of switched (Mixup) batches whose lam lies in [0.3, 0.7]."""
+    config = cm.MixConfig(method='cutmix', alpha=1.0, switch_prob=1.0, mixup_alpha=mixup_alpha)
+    draw = lambda k: cm.mix_batch(k, images, labels, config)[1].max(axis=1).min()
+    lams = jax.jit(jax.vmap(draw))(jax.random.split(jax.random.key(0), 2000))
+    lams = np.maximum(np.asarray(lams), 1 - np.asarray(lams))
+    return float(((lams >= 0.3) & (lams <= 0.7)).mean())
+
+  # Beta(1, 1) puts 40 % there, Beta(0.2, 0.2) about 13 %.
+  assert abs(middle_share(0.0) - 0.4) < 0.04 and abs(middle_share(0.2) - 0.13) < 0.04

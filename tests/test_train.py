@@ -85,11 +85,19 @@ def test_feature_cutmix_trains_and_nothing_recompiles_after_the_first_epoch(
     return scalars
 
   monkeypatch.setattr(train_loop.Trainer, 'end_epoch', counting_end_epoch)
-  config = small_config(num_epochs=3, **{'mix.level': 'feature', 'mix.prob': 1.0})
+  config = small_config(
+      num_epochs=3,
+      **{
+          'mix.level': 'feature',
+          'mix.partners': 'device',
+          'mix.prob': 1.0,
+          'mix.off_after_epoch': 2,  # epoch 3 trains unmixed, with the same program
+      },
+  )
   result = train_loop.train_and_evaluate(config, str(tmp_path))
   assert np.isfinite(result.summary['epoch_train_loss'])
   # Epochs 2 and 3 run the train and eval programs compiled in epoch 1: a random feature stage
-  # per step, metrics, checkpoints and evaluation add no compilation.
+  # per step, switching mixing off, metrics, checkpoints and evaluation add no compilation.
   assert (
       seen_at_epoch_end[0] > 0
       and seen_at_epoch_end[1] == seen_at_epoch_end[2] == seen_at_epoch_end[0]
@@ -284,3 +292,10 @@ def test_bad_config_stops_with_one_line(tmp_path, flag, message):
   last = out.stderr.strip().splitlines()[-1]
   assert last.startswith('error: ') and message in last, out.stderr[-2000:]
   assert not os.path.exists(tmp_path / 'run' / 'checkpoints')
+
+
+def test_mixing_switches_off_at_off_after_epoch():
+  mix = mixing.MixConfig(method='cutmix', prob=0.5, off_after_epoch=2)
+  probs = [float(steps._mix_prob(mix, jnp.int32(step), 4)) for step in (0, 7, 8, 20)]
+  assert probs == [0.5, 0.5, 0.0, 0.0]
+  assert steps._mix_prob(mixing.MixConfig(prob=0.5), jnp.int32(99), 4) == 0.5

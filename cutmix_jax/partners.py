@@ -1,0 +1,126 @@
+"""Who mixes with whom: the partner of every example, on one device or across many.
+
+`partners='global'` is the paper: one random permutation of the whole (global) batch, and one lam
+and box for it, whatever the number of devices. `partners='device'` draws them separately within
+each device's share of the batch: no data moves between devices, but with a small per-device
+batch an image is more often its own partner and "one box per batch" becomes one per device.
+
+The same call serves three ways of running:
+- plain `jax.jit` on one device, or over a mesh with the batch sharded along it (Auto or Explicit
+  axes): the arrays are the global batch. 'device' groups the batch by shard, read from the
+  sharding of the array (Explicit axes) or from the mesh of `jax.set_mesh` (Auto axes: the
+  devices of the whole mesh are taken to share the batch), so the partner gather stays on each
+  device; 'global' gathers across shards;
+- `jax.pmap` or `jax.shard_map` with `axis_name`: the arrays are one device's share. Pass the
+  same key on every device: 'global' gathers the batch over the axis, 'device' folds the key with
+  the device's index.
+"""
+
+import dataclasses
+import math
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+
+PARTNERS = ('global', 'device')
+
+
+def check_partners(partners: str) -> None:
+  if partners not in PARTNERS:
+    raise ValueError(f'unknown partners {partners!r}; valid: {", ".join(PARTNERS)}')
+
+
+def step_key(rng, partners: str, axis_name: Optional[str]):
+  """The key every draw of a mixing call derives from: per device for 'device' under an axis."""
+  if partners == 'device' and axis_name is not None:
+    return jax.random.fold_in(rng, jax.lax.axis_index(axis_name))
+  return rng
+
+
+def _explicit_sharding(x):
+  """The NamedSharding carried by the type of `x` under Explicit mesh axes, else None."""
+  typeof = getattr(jax, 'typeof', None)
+  sharding = getattr(typeof(x), 'sharding', None) if typeof else None
+  spec = getattr(sharding, 'spec', None)
+  if not spec or spec[0] is None:
+    return None
+  return sharding
+
+
+def _shard_groups(x) -> int:
+  """How many devices share the batch (leading) axis of the global array `x` under jit."""
+  sharding = _explicit_sharding(x)
+  if sharding is not None:
+    axes = sharding.spec[0] if isinstance(sharding.spec[0], tuple) else (sharding.spec[0],)
+    return math.prod(sharding.mesh.shape[a] for a in axes)
+  get_mesh = getattr(jax.sharding, 'get_abstract_mesh', None)
+  mesh = get_mesh() if get_mesh else None
+  return mesh.size if mesh is not None and mesh.shape else 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Pairing:
+  """The partners of the rows of a batch, and how to fetch their values.
+
+  Attributes:
+    permutation: `(n,)` int32, the partner of each row of this call's batch, as an index into
+      the batch the draw covers (the global batch for 'global', this device's for 'device').
+    rows: `(n,)` int32, the index of each row of this call's batch in that batch.
+    size: the number of examples that batch holds.
+    axis_name: with 'global' partners under `pmap` / `shard_map`, the axis to gather over.
+    groups: with 'device' partners under `jit`, the number of shards the batch is grouped by.
+  """
+
+  permutation: jax.Array
+  rows: jax.Array
+  size: int
+  axis_name: Optional[str] = None
+  groups: int = 1
+
+  def take(self, values):
+    """The partner's value for each row: `values` is `(n, ...)`, like this call's batch."""
+    if self.axis_name is not None:
+      every = jax.lax.all_gather(values, self.axis_name, tiled=True)
+      return every[self.permutation]
+    if self.groups > 1:
+      n = values.shape[0]
+      grouped = values.reshape((self.groups, n // self.groups) + values.shape[1:])
+      local = (self.permutation % (n // self.groups)).reshape(self.groups, -1)
+      local = local.reshape(local.shape + (1,) * (values.ndim - 1))
+      return jnp.take_along_axis(grouped, local, axis=1).reshape(values.shape)
+    sharding = _explicit_sharding(values)
+    if sharding is not None:
+      return values.at[self.permutation].get(out_sharding=sharding)
+    return values[self.permutation]
+
+  def local(self, values):
+    """This call's rows of `values` `(size, ...)` drawn for the whole batch (lam or boxes)."""
+    return values if self.axis_name is None else values[self.rows]
+
+
+def pair_up(rng, batch, partners: str, axis_name: Optional[str]) -> Pairing:
+  """Draws the partners of this call's `batch` (an array `(n, ...)`) from key `rng`.
+
+  `rng` is the key from `step_key`: the same on every device for 'global', folded for 'device'.
+  """
+  n = batch.shape[0]
+  if axis_name is not None and partners == 'global':
+    size = jax.lax.psum(1, axis_name)
+    start = jax.lax.axis_index(axis_name) * n
+    rows = start + jnp.arange(n, dtype=jnp.int32)
+    permutation = jax.random.permutation(rng, n * size).astype(jnp.int32)[rows]
+    return Pairing(permutation, rows, n * size, axis_name)
+  rows = jnp.arange(n, dtype=jnp.int32)
+  groups = _shard_groups(batch) if axis_name is None and partners == 'device' else 1
+  if n % groups:
+    raise ValueError(
+        f'a batch of {n} cannot be split into the {groups} device shards that '
+        "partners='device' draws within; use a multiple of it"
+    )
+  if groups == 1:
+    return Pairing(jax.random.permutation(rng, n).astype(jnp.int32), rows, n)
+  keys = jax.random.split(rng, groups)
+  local = jax.vmap(lambda k: jax.random.permutation(k, n // groups))(keys).astype(jnp.int32)
+  offsets = (jnp.arange(groups, dtype=jnp.int32) * (n // groups))[:, None]
+  return Pairing((local + offsets).reshape(n), rows, n, groups=groups)

@@ -57,9 +57,9 @@ def show_mixing(workdir: str, overrides: dict) -> None:
     config_checks.check_config(config)
   except OSError as error:  # ml_collections reads the --config file lazily, on first use
     raise config_checks.ConfigError(cli.one_line(error)) from None
-  dataset = builders.load_run_dataset(config)
   out_dir = os.path.join(workdir, run.EVAL_DIR)
-  os.makedirs(out_dir, exist_ok=True)
+  cli.check_writable_directory(out_dir, f'--workdir={workdir}: eval')
+  dataset = builders.load_run_dataset(config)
   print(run.write_mixing_grid(config, dataset, os.path.join(out_dir, 'mixing.png')))
 
 
@@ -75,6 +75,7 @@ def evaluate_all(workdirs, overrides: dict) -> None:
     config_checks.check_config(config)
   for workdir in workdirs:  # every workdir is checked before the long work starts
     checkpoints.checkpoint_directory(workdir)
+    cli.check_writable_directory(os.path.join(workdir, run.EVAL_DIR), f'--workdir={workdir}: eval')
   reports = []
   for workdir, config in zip(workdirs, configs):
     reports.append(run.evaluate_run(config, workdir))

@@ -56,6 +56,8 @@ def main(argv):
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
   logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
   initialize_distributed()
+  import jax  # pylint: disable=import-outside-toplevel
+
   from cutmix_jax import config_checks  # pylint: disable=import-outside-toplevel
   from cutmix_jax import train_loop  # pylint: disable=import-outside-toplevel
 
@@ -66,6 +68,8 @@ def main(argv):
     sys.exit(f'error: {cli.one_line(error)}')
   except config_checks.ConfigError as error:
     sys.exit(f'error: {error}')
+  if jax.process_index() == 0:
+    cli.check_writable_directory(_WORKDIR.value, '--workdir')
   try:
     result = train_loop.train_and_evaluate(config, _WORKDIR.value)
   except (config_checks.ConfigError, train_loop.NonFiniteLossError) as error:

@@ -33,8 +33,30 @@ class MetricLog:
     if not enabled:
       return
     os.makedirs(workdir, exist_ok=True)
-    self._jsonl = open(os.path.join(workdir, 'metrics.jsonl'), 'a', encoding='utf-8')
+    self._path = os.path.join(workdir, 'metrics.jsonl')
+    self._jsonl = open(self._path, 'a', encoding='utf-8')
     self._events = _open_event_file(workdir)
+
+  def cut_after(self, step: int) -> None:
+    """Drops the `metrics.jsonl` rows past `step` (a resumed run logs those steps again).
+
+    A last line cut short by a crash is dropped too. (TensorBoard event files are append-only:
+    the old events of those steps stay in the older file.)
+    """
+    if not self.enabled:
+      return
+    self._jsonl.close()
+    kept = []
+    with open(self._path, encoding='utf-8') as f:
+      for line in f:
+        try:
+          if json.loads(line)['step'] <= step:
+            kept.append(line)
+        except (ValueError, KeyError):
+          pass
+    with open(self._path, 'w', encoding='utf-8') as f:
+      f.writelines(kept)
+    self._jsonl = open(self._path, 'a', encoding='utf-8')
 
   def write(self, step: int, epoch: float, scalars: dict) -> None:
     if not self.enabled:

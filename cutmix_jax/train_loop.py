@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 import flax
 import jax
+from jax.experimental import multihost_utils
 import numpy as np
 from tqdm import tqdm
 
@@ -24,10 +25,8 @@ from cutmix_jax import train_step as steps
 from cutmix_jax.checkpointing import Checkpointer
 from cutmix_jax.evaluation import accuracy
 from cutmix_jax.metric_log import MetricLog
-
-
-class NonFiniteLossError(RuntimeError):
-  """The training loss became NaN or infinite; the last good checkpoint is left as it was."""
+from cutmix_jax.step_metrics import NonFiniteLossError  # noqa: F401  (raised by the loop)
+from cutmix_jax.step_metrics import StepMetrics
 
 
 @dataclasses.dataclass
@@ -107,8 +106,7 @@ class Trainer:
     )
     self.checkpointer = Checkpointer(os.path.join(workdir, 'checkpoints'), config.keep_checkpoints)
     self.log = MetricLog(workdir, enabled=self.is_main)
-    self.pending = []  # device metrics not read back yet
-    self.epoch_losses = []  # host train losses of the current epoch
+    self.metrics = StepMetrics()
     self.progress = {'best_eval_top1_error': None, 'best_step': None, 'best_epoch': None}
 
   def say(self, message: str) -> None:
@@ -116,41 +114,39 @@ class Trainer:
       tqdm.write(message)
 
   def restore_or_init(self):
-    """The latest checkpoint of the workdir if there is one, else the fresh state."""
-    latest = self.checkpointer.latest_step()
-    if latest is None:
+    """The newest checkpoint of the workdir that restores, else the fresh state.
+
+    Steps that fail to restore are moved aside (one line each); metric rows past the restored
+    step are cut, since the steps after it run again.
+    """
+    restored = self.checkpointer.restore_newest(self.initial_state, self.say)
+    if restored is None:
+      self.log.cut_after(0)
       return self.initial_state
-    state, self.progress = self.checkpointer.restore(latest, self.initial_state)
-    self.say(f'Resuming from the checkpoint at step {latest} in {self.checkpointer.directory}')
+    step, state, self.progress = restored
+    self.metrics.resume(self.progress)
+    self.log.cut_after(step)
+    self.say(f'Resuming from the checkpoint at step {step} in {self.checkpointer.directory}')
     return state
 
-  def read_metrics(self, step: int) -> dict:
-    """Reads the pending step metrics back from the devices (one sync) and checks the loss."""
-    if not self.pending:
-      return {}
-    host = jax.device_get(self.pending)
-    count = len(host)
-    self.pending = []
-    losses = [float(np.asarray(m['loss'])[0]) for m in host]
-    bad = [i for i, loss in enumerate(losses) if not np.isfinite(loss)]
-    if bad:
-      bad_step = step - count + bad[0] + 1
-      raise NonFiniteLossError(
-          f'training loss is {losses[bad[0]]} at step {bad_step}: stopped. The last good '
-          f'checkpoint (step {self.checkpointer.latest_step()}) in {self.checkpointer.directory} '
-          f'is intact; lower the learning rate or check the data before resuming.'
-      )
-    self.epoch_losses.extend(losses)
-    return {
-        'train_loss': float(np.mean(losses)),
-        'train_accuracy': float(np.mean([np.asarray(m['accuracy'])[0] for m in host])),
-        'learning_rate': float(np.asarray(host[-1]['learning_rate'])[0]),
-    }
+  def read_metrics(self, step: int) -> None:
+    """Reads the pending step metrics back from the devices (one sync); checks the loss."""
+    self.metrics.read_back(step, self.checkpointer.latest_step(), self.checkpointer.directory)
 
   def save(self, state, step: int) -> None:
     self.read_metrics(step)  # never save a state whose loss went non-finite
-    self.progress['step'] = step
-    self.checkpointer.save(step, steps.unreplicate(state), self.progress)
+    progress = {**self.progress, **self.metrics.progress(), 'step': step}
+    self.checkpointer.save(step, steps.unreplicate(state), progress)
+
+  def stop_agreed(self, stop: StopSignals, step: int) -> bool:
+    """Whether to stop before `step`: this process's signal, or, with several processes, any
+    process's, agreed at the sync points (every `log_every_steps`) so all stop at one step."""
+    if jax.process_count() == 1:
+      return stop.received is not None
+    if step % self.config.log_every_steps:
+      return False
+    flags = multihost_utils.process_allgather(np.int32(stop.received is not None))
+    return bool(np.any(flags))
 
   def train_epoch(self, state, batches, step: int, end: int, stop: StopSignals):
     """Runs steps `step..end-1` with a progress bar; returns `(state, step)` where it stopped."""
@@ -164,13 +160,14 @@ class Trainer:
         unit='step',
     )
     last_time, last_step = time.perf_counter(), step
-    while step < end and stop.received is None:
+    while step < end and not self.stop_agreed(stop, step):
       state, metrics = self.p_train_step(state, next(batches))
-      self.pending.append(metrics)
+      self.metrics.add(metrics)
       step += 1
       bar.update(1)
       if step % config.log_every_steps == 0 or step == end:
-        scalars = self.read_metrics(step)
+        self.read_metrics(step)
+        scalars = self.metrics.take_row()
         now = time.perf_counter()
         scalars['images_per_second'] = (step - last_step) * config.batch_size / (now - last_time)
         last_time, last_step = now, step
@@ -200,8 +197,7 @@ class Trainer:
         )
       scalars['best_eval_top1_error'] = self.progress['best_eval_top1_error']
     self.read_metrics(step)
-    train_loss = float(np.mean(self.epoch_losses)) if self.epoch_losses else float('nan')
-    self.epoch_losses = []
+    train_loss = self.metrics.take_epoch_loss()
     scalars['epoch_train_loss'] = train_loss
     self.log.write(step, epoch, scalars)
     evaluated = (
@@ -229,11 +225,15 @@ class Trainer:
         start = time.perf_counter()
         end = min((step // self.steps_per_epoch + 1) * self.steps_per_epoch, self.total_steps)
         state, step = self.train_epoch(state, batches, step, end, stop)
-        if stop.received:
-          self.save(state, step)
-          summary['stopped_by'] = stop.received
+        if step < end:  # stopped by a signal (here, or in another process)
+          if self.checkpointer.latest_step() != step:  # an epoch end may have saved it already
+            self.save(state, step)
+          row = self.metrics.take_row()  # the steps since the last log point, read by the save
+          if row:
+            self.log.write(step, step / self.steps_per_epoch, row)
+          summary['stopped_by'] = stop.received or 'a signal to another process'
           self.say(
-              f'Stopped by {stop.received} at step {step}; checkpoint saved in '
+              f'Stopped by {summary["stopped_by"]} at step {step}; checkpoint saved in '
               f'{self.checkpointer.directory}. Run the same command again to resume.'
           )
           break

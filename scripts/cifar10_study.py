@@ -51,27 +51,11 @@ HOLDOUT = 500  # the last images of each class validate
 # training images, 7 runs at once on one GPU. cpu: a regime where one run takes <= 20 minutes on
 # 2 CPU cores (docs/RESULTS.md says how it was chosen).
 PRESETS = {
-    'gpu': dict(
-        model='resnet_cifar110',
-        dtype='bfloat16',
-        epochs=60,
-        batch=256,
-        lr=0.05,
-        train_per_class=0,
-        eval_every=1,
-        jobs=7,
-    ),
-    'cpu': dict(
-        model='resnet_cifar20',
-        dtype='bfloat16',
-        epochs=60,
-        batch=128,
-        lr=0.05,
-        train_per_class=200,
-        eval_every=5,
-        jobs=1,
-    ),
-}
+    'gpu': dict(model='resnet_cifar110', dtype='bfloat16', epochs=60, batch=256, lr=0.05,
+                train_per_class=0, eval_every=1, jobs=7),
+    'cpu': dict(model='resnet_cifar20', dtype='bfloat16', epochs=200, batch=128, lr=0.05,
+                train_per_class=100, eval_every=10, jobs=1),
+}  # fmt: skip
 
 
 def extract(tarball: str, directory: str) -> str:
@@ -188,8 +172,12 @@ def workdir_of(args, method: str, seed: int) -> str:
 
 
 def train_one(args, root: str, method: str, seed: int) -> None:
-  """Trains one run and writes its figures to `WORKDIR/study_run.json`."""
+  """Trains one run and writes its figures to `WORKDIR/study_run.json`; a run that has one
+  already is not trained again (run the same command to finish an interrupted study)."""
   workdir = workdir_of(args, method, seed)
+  if os.path.isfile(os.path.join(workdir, RUN_FILE)):
+    print(f'{method} seed {seed}: done already ({workdir})', flush=True)
+    return
   start = time.time()
   result = train_loop.train_and_evaluate(run_config(args, root, method, seed), workdir)
   epochs, errors = eval_curve(workdir)

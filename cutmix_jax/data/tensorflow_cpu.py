@@ -4,7 +4,11 @@ Import `tf` from here, and only inside the modules that build tf.data pipelines,
 loader imports lazily: `import cutmix_jax.data` does not import TensorFlow.
 """
 
-import tensorflow as tf
+import os
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')  # no C++ log lines before our one-line errors
+
+import tensorflow as tf  # noqa: E402
 
 try:
   tf.config.set_visible_devices([], 'GPU')

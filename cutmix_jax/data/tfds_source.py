@@ -8,6 +8,7 @@ memory; others stream through tf.data, each process reading its own part of ever
 """
 
 import dataclasses
+import difflib
 from typing import Optional
 
 import tensorflow_datasets as tfds
@@ -86,9 +87,22 @@ class TfdsSource:
     return _examples(dataset), None
 
 
+def _builder(spec: str, tfds_dir: str):
+  """`tfds.builder` of `NAME[:VERSION]`; an unknown name raises a one-line ValueError that lists
+  up to five close names (TFDS's own message lists every dataset)."""
+  try:
+    return tfds.builder(spec, data_dir=tfds_dir or None)
+  except tfds.core.registered.DatasetNotFoundError:
+    name = spec.split(':')[0]
+    close = difflib.get_close_matches(name, tfds.list_builders(), n=5)
+    raise ValueError(
+        f'unknown TFDS dataset {name!r}; close names: {", ".join(close) or "none"}'
+    ) from None
+
+
 def load_dataset(spec: str, config, layout: layout_lib.Layout, seed: int) -> dataset_lib.Dataset:
   """The `tfds:SPEC` source (`NAME` or `NAME:VERSION`) of a `loader.DataConfig`."""
-  builder = tfds.builder(spec, data_dir=config.tfds_dir or None)
+  builder = _builder(spec, config.tfds_dir)
   builder.download_and_prepare()
   _check_features(builder, spec)
   splits = builder.info.splits

@@ -79,22 +79,38 @@ def _template_state(config, model, dataset):
 
 
 def restore_best_and_last(config, workdir: str, model, dataset) -> Dict[str, Restored]:
-  """`{'best': ..., 'last': ...}`: the latest checkpoint and the one of the best eval error.
+  """`{'best': ..., 'last': ...}`: the newest checkpoint that restores and the best one.
 
-  The best step is the `best_step` that the latest checkpoint's progress records; a run stopped
-  before its first evaluation has none, and then 'best' is the latest checkpoint too.
+  The best step is the `best_step` that the newest checkpoint's progress records; a run stopped
+  before its first evaluation has none, and then 'best' is the newest checkpoint too, as it is
+  when the best one is gone or does not restore (said in one line). Damaged steps are moved aside
+  as `train.py` does (`Checkpointer.restore_newest`).
+
+  Raises:
+    WorkdirError: if no checkpoint of the workdir restores.
   """
   checkpointer = Checkpointer(checkpoint_directory(workdir), config.keep_checkpoints)
   try:
-    last = checkpointer.latest_step()
     template = _template_state(config, model, dataset)
-    last_state, progress = checkpointer.restore(last, template)
+    restored = checkpointer.restore_newest(template, lambda line: logging.warning('%s', line))
+    if restored is None:
+      raise WorkdirError(f'{workdir}: no checkpoint restores (each was moved aside, see above)')
+    last, last_state, progress = restored
     best = progress.get('best_step')
-    if best is not None and best not in checkpointer.all_steps():
-      logging.warning('%s: the best step %d has no checkpoint; using the last', workdir, best)
-      best = None
+    best_state = last_state
+    if best is not None and best != last:
+      try:
+        best_state = checkpointer.restore(best, template)[0]
+      except Exception as error:  # pylint: disable=broad-except  (missing or damaged)
+        logging.warning(
+            '%s: the best step %d does not restore (%s); using the last step %d',
+            workdir,
+            best,
+            type(error).__name__,
+            last,
+        )
+        best = None
     best = last if best is None else best
-    best_state = last_state if best == last else checkpointer.restore(best, template)[0]
     return {'best': Restored(best, best_state), 'last': Restored(last, last_state)}
   finally:
     checkpointer.close()

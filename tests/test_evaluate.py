@@ -42,6 +42,9 @@ OPTIONS = run.EvalOptions(
     mixup_lambdas=(0.0, 0.5),
     num_cam_pictures=8,
     num_mixing_pictures=4,
+    fgsm_epsilons=(0.0, 8 / 255),
+    ood_sets=('uniform_noise', 'shapes'),
+    corruptions=('gaussian_noise', 'pixelate'),
 )
 
 
@@ -293,19 +296,57 @@ def test_report_and_pictures(evaluated):
   assert len(evaluated['localization']['top1_loc']) == len(localization.THRESHOLDS)
   on_disk = json.load(open(os.path.join(evaluated['workdir'], 'eval', 'report.json')))
   assert on_disk == evaluated
+  assert set(evaluated['pictures']) == {
+      'mixing', 'cam', 'occlusion', 'fgsm', 'calibration', 'corruptions'
+  }  # fmt: skip
   for path in evaluated['pictures'].values():
     with Image.open(path) as image:
       image.verify()
       assert image.format == 'PNG' and min(image.size) > 0
 
 
-def test_compare_runs(evaluated, tmp_path):
+def test_robustness_measures_of_the_trained_model(evaluated):
+  clean = 100.0 - evaluated['accuracy']['best']['top1_error']
+  fgsm = evaluated['fgsm']['accuracy']
+  assert fgsm[0] == pytest.approx(clean, abs=1e-9) and fgsm[1] <= clean  # epsilon 0: no attack
+  calibration = evaluated['calibration']
+  assert 0.0 <= calibration['ece'] <= 100.0 and calibration['nll'] > 0.0
+  assert sum(calibration['bins']['count']) == NUM_TEST
+  # Shapes against shapes is in-distribution: the max-softmax score cannot tell them apart.
+  assert 30.0 < evaluated['ood']['shapes']['auroc'] < 70.0
+  assert evaluated['ood']['uniform_noise']['count'] == NUM_TEST
+  corruptions = evaluated['corruptions']
+  assert set(corruptions['accuracy']) == {'gaussian_noise', 'pixelate'}
+  assert all(
+      len(v) == 5 and all(0 <= a <= 100 for a in v) for v in corruptions['accuracy'].values()
+  )
+
+
+def test_compare_runs_and_the_table(evaluated, tmp_path):
   other = dict(evaluated, run='baseline')
   comparison = run.compare_runs([evaluated, other], str(tmp_path))
-  with Image.open(comparison['occlusion_png']) as image:
-    image.verify()
+  assert set(comparison['pictures']) == {'occlusion', 'fgsm', 'calibration', 'corruptions'}
+  for path in comparison['pictures'].values():
+    with Image.open(path) as image:
+      image.verify()
   table = report_lib.format_table([evaluated, other])
   assert f'centre {evaluated["run"]}' in table and 'centre baseline' in table
+  for label in ('visible side (%)', 'ECE (%, 15 bins)', 'FGSM 8/255 acc (%)', 'OOD shapes',
+                'pixelate acc (%)', 'corruptions mean (%)'):  # fmt: skip
+    assert label in table, label
+  quiet = dict(other, fgsm={'skipped': 'switched off'}, occlusion={'skipped': 'switched off'})
+  table = report_lib.format_table([evaluated, quiet])
+  assert 'under occlusion' not in table
+  assert [line.split()[-1] for line in table.splitlines() if line.startswith('FGSM 8')] == ['off']
+
+
+def test_mixing_notes_name_self_and_same_class_pairs():
+  clean = np.zeros((3, 2, 2, 1))
+  mixed = clean.copy()
+  mixed[1] += 1.0
+  mixed[2] += 1.0
+  targets = np.array([[1.0, 0.0], [0.0, 1.0], [0.4, 0.6]])
+  assert training_inputs.pair_notes(clean, mixed, targets) == ['self-pair', 'same class', '']
 
 
 def test_load_config_applies_overrides(trained):
@@ -357,6 +398,13 @@ def test_cli_gives_one_clear_line_without_checkpoint(trained, tmp_path):
   )
   missing = _evaluate_cli(f'--workdir={tmp_path / "nothing"}')
   assert missing.returncode != 0 and 'has no config.json' in missing.stderr
+
+
+def test_cli_refuses_an_unknown_ood_set_in_one_line(trained):
+  workdir, _, _ = trained
+  result = _evaluate_cli(f'--workdir={workdir}', '--ood=uniform_noise,cifar100')
+  assert result.returncode == 1
+  assert result.stderr.strip().startswith('error: --ood=cifar100: unknown set; valid:')
 
 
 def test_cli_show_mixing_needs_no_checkpoint(tmp_path):

@@ -30,6 +30,8 @@ PARAMETER_COUNTS = {
     'resnet50': (1000, 25_557_032),
     'resnet101': (1000, 44_549_160),
     'resnet152': (1000, 60_192_808),
+    'resnext50_32x4d': (1000, 25_028_904),  # torchvision's counts
+    'resnext101_32x4d': (1000, 44_177_704),
     'resnet_cifar8': (100, 83_892),
     'resnet_cifar20': (100, 278_324),
     'resnet_cifar110': (100, 1_170_868),

@@ -1,4 +1,5 @@
-"""PNG figures: mixed training images, CAM overlays with boxes, occlusion curves.
+"""PNG figures: mixed training images, CAM overlays with boxes, and one figure per robustness
+measure (occlusion, FGSM, reliability, corruptions).
 
 Figures are drawn on `matplotlib.figure.Figure` objects (Agg canvas), never through pyplot,
 so nothing global changes and no display is needed.
@@ -12,6 +13,7 @@ import numpy as np
 
 TRUE_BOX_COLOR = 'lime'
 PREDICTED_BOX_COLOR = 'red'
+CAM_COLORMAP = 'inferno'  # perceptually uniform, readable over grey
 _CELL_INCHES = 1.7
 
 
@@ -56,6 +58,7 @@ def mixing_grid(
     class_names: Sequence[str],
     title: str,
     path: str,
+    notes: Optional[Dict[str, Sequence[str]]] = None,
 ) -> str:
   """One row per mix method: uint8 images `(n, H, W, C)` captioned by their soft targets.
 
@@ -64,16 +67,24 @@ def mixing_grid(
     class_names: the K class names.
     title: figure title.
     path: where to write the PNG.
+    notes: method -> n notes under the captions (why a mixed image kept a one-class target:
+      'self-pair' or 'same class'; '' for none).
 
   Returns:
     `path`.
   """
+  notes = notes or {}
   columns = max(len(pixels) for pixels, _ in examples.values())
   figure, axes = _grid(len(examples), columns)
   for row, (method, (pixels, targets)) in enumerate(examples.items()):
     for col, (image, target) in enumerate(zip(pixels, targets)):
       axes[row, col].imshow(image, interpolation='nearest')
       axes[row, col].set_title(target_caption(target, class_names), fontsize=7)
+      note = notes.get(method, [''] * len(pixels))[col]
+      if note:
+        axes[row, col].set_xlabel(f'({note})', fontsize=7, color='tab:blue')
+        axes[row, col].set_axis_on()
+        axes[row, col].set(xticks=[], yticks=[])
     axes[row, 0].text(
         -0.15,
         0.5,
@@ -86,8 +97,22 @@ def mixing_grid(
         weight='bold',
     )
   figure.suptitle(title, fontsize=10)
+  if any(any(n) for n in notes.values()):
+    figure.supxlabel(
+        'self-pair: the random partner was the image itself, so nothing changed; same class: the '
+        'partner had the same class, so the target stays one class. Both happen in training too.',
+        fontsize=8,
+    )
   figure.savefig(path, dpi=100)
   return path
+
+
+def grey(image) -> np.ndarray:
+  """uint8 `(H, W, C)` as its luminance `(H, W)` in [0, 1] (ITU-R 601 weights)."""
+  image = np.asarray(image, np.float64) / 255.0
+  if image.shape[-1] == 1:
+    return image[..., 0]
+  return image[..., :3] @ np.array([0.299, 0.587, 0.114])
 
 
 def cam_grid(
@@ -98,9 +123,14 @@ def cam_grid(
     path: str,
     true_boxes: Optional[np.ndarray] = None,
     predicted_boxes: Optional[np.ndarray] = None,
+    threshold: Optional[float] = None,
     columns: int = 8,
 ) -> str:
-  """Pairs of rows: each image with its boxes, then its CAM over it.
+  """Pairs of rows: each image with its boxes, then its CAM over the greyed image.
+
+  The CAM is drawn in a perceptual colour map (`CAM_COLORMAP`, with a colour bar) over the
+  image's luminance, so colourful images do not hide it; its contour at `threshold` outlines the
+  region the CAM box is drawn from.
 
   Args:
     pixels: uint8 `(n, H, W, C)`.
@@ -110,6 +140,7 @@ def cam_grid(
     path: where to write the PNG.
     true_boxes: optional `(n, 4)` ground truth, drawn in `TRUE_BOX_COLOR`.
     predicted_boxes: optional `(n, 4)` boxes from the CAMs, drawn in `PREDICTED_BOX_COLOR`.
+    threshold: the CAM threshold (fraction of each map's maximum) of `predicted_boxes`.
     columns: images per row.
 
   Returns:
@@ -117,20 +148,27 @@ def cam_grid(
   """
   rows = -(-len(pixels) // columns)
   figure, axes = _grid(2 * rows, columns)
+  shown = None
   for i, (image, cam) in enumerate(zip(pixels, cams)):
     top, bottom = axes[2 * (i // columns), i % columns], axes[2 * (i // columns) + 1, i % columns]
     top.imshow(image, interpolation='nearest')
     top.set_title(captions[i], fontsize=7, color='black' if correct[i] else 'red')
-    bottom.imshow(image, interpolation='nearest')
-    bottom.imshow(cam, cmap='jet', alpha=0.5, vmin=0.0, vmax=1.0, interpolation='bilinear')
+    bottom.imshow(grey(image), cmap='gray', vmin=0.0, vmax=1.0, interpolation='nearest')
+    shown = bottom.imshow(
+        cam, cmap=CAM_COLORMAP, alpha=0.6, vmin=0.0, vmax=1.0, interpolation='bilinear'
+    )
+    if threshold is not None and np.ptp(cam) > 0:
+      bottom.contour(cam, levels=[threshold], colors=PREDICTED_BOX_COLOR, linewidths=0.8)
     for boxes, color in ((true_boxes, TRUE_BOX_COLOR), (predicted_boxes, PREDICTED_BOX_COLOR)):
       if boxes is not None:
         _draw_box(top, boxes[i], color)
-  figure.suptitle(
-      f'CAM of the predicted class; boxes: true ({TRUE_BOX_COLOR}), from the CAM '
-      f'({PREDICTED_BOX_COLOR})',
-      fontsize=10,
-  )
+  figure.colorbar(shown, ax=axes, shrink=0.6, label='CAM (fraction of its maximum)')
+  title = f'CAM of the predicted class over the greyed image; boxes: true ({TRUE_BOX_COLOR})'
+  if predicted_boxes is not None:
+    title += (
+        f', from the CAM at threshold {threshold:.2f} ({PREDICTED_BOX_COLOR}; its contour below)'
+    )
+  figure.suptitle(title, fontsize=10)
   figure.savefig(path, dpi=100)
   return path
 
@@ -142,12 +180,20 @@ _CURVES = (
 )
 
 
-def occlusion_figure(curves_by_run: Dict[str, dict], path: str) -> str:
+def _chance_line(ax, chance: Optional[float]) -> None:
+  if chance is not None:
+    ax.axhline(chance, color='grey', linestyle=':', linewidth=1, label=f'chance ({chance:.0f} %)')
+
+
+def occlusion_figure(
+    curves_by_run: Dict[str, dict], path: str, chance: Optional[float] = None
+) -> str:
   """Top-1 accuracy under centre / boundary occlusion and Mixup blends, one line per run.
 
   Args:
     curves_by_run: run name -> the dict of `occlusion.measure`.
     path: where to write the PNG.
+    chance: top-1 accuracy of guessing (100 / K), drawn as a dotted line.
 
   Returns:
     `path`.
@@ -159,8 +205,67 @@ def occlusion_figure(curves_by_run: Dict[str, dict], path: str) -> str:
       ax.plot(
           np.asarray(curves[x_key]) * scale, curves[curve], marker='o', markersize=3, label=name
       )
+    _chance_line(ax, chance)
     ax.set(title=title, xlabel=x_label, ylabel='top-1 accuracy (%)', ylim=(0, 100))
     ax.grid(alpha=0.3)
   axes[0].legend(fontsize=8)
+  figure.savefig(path, dpi=100)
+  return path
+
+
+def fgsm_figure(fgsm_by_run: Dict[str, dict], path: str, chance: Optional[float] = None) -> str:
+  """Top-1 accuracy against the FGSM epsilon (in 1/255 pixel units), one line per run."""
+  figure = Figure(figsize=(4.5, 3.6), layout='constrained')
+  ax = figure.subplots()
+  for name, fgsm in fgsm_by_run.items():
+    ax.plot(fgsm['epsilons_255'], fgsm['accuracy'], marker='o', markersize=3, label=name)
+  _chance_line(ax, chance)
+  ax.set(title='FGSM', xlabel='epsilon (/255)', ylabel='top-1 accuracy (%)', ylim=(0, 100))
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=8)
+  figure.savefig(path, dpi=100)
+  return path
+
+
+def reliability_figure(calibration_by_run: Dict[str, dict], path: str) -> str:
+  """Reliability diagram: accuracy against confidence per bin, with each run's ECE."""
+  figure = Figure(figsize=(4.5, 4.2), layout='constrained')
+  ax = figure.subplots()
+  ax.plot([0, 1], [0, 1], color='grey', linestyle=':', linewidth=1, label='calibrated')
+  for name, calibration in calibration_by_run.items():
+    bins = calibration['bins']
+    kept = [i for i, c in enumerate(bins['count']) if c]
+    ax.plot(
+        [bins['confidence'][i] for i in kept],
+        [bins['accuracy'][i] for i in kept],
+        marker='o',
+        markersize=3,
+        label=f'{name} (ECE {calibration["ece"]:.1f} %)',
+    )
+  ax.set(title='Reliability', xlabel='confidence', ylabel='accuracy', xlim=(0, 1), ylim=(0, 1))
+  ax.grid(alpha=0.3)
+  ax.legend(fontsize=8)
+  figure.savefig(path, dpi=100)
+  return path
+
+
+def corruption_figure(corruptions_by_run: Dict[str, dict], path: str) -> str:
+  """Top-1 accuracy against severity, one panel per corruption, one line per run."""
+  names = list(next(iter(corruptions_by_run.values()))['accuracy'])
+  figure = Figure(figsize=(3.0 * len(names), 3.4), layout='constrained')
+  axes = np.atleast_1d(figure.subplots(1, len(names)))
+  for ax, corruption in zip(axes, names):
+    for run, summary in corruptions_by_run.items():
+      ax.plot(
+          summary['severities'],
+          summary['accuracy'][corruption],
+          marker='o',
+          markersize=3,
+          label=f'{run} (mean {summary["mean"]:.1f})',
+      )
+    ax.set(title=corruption.replace('_', ' '), xlabel='severity', ylim=(0, 100))
+    ax.grid(alpha=0.3)
+  axes[0].set_ylabel('top-1 accuracy (%)')
+  axes[0].legend(fontsize=7)
   figure.savefig(path, dpi=100)
   return path

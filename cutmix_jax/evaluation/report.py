@@ -54,31 +54,62 @@ def summary_rows(reports: Sequence[dict]) -> List[str]:
 
 
 def occlusion_rows(reports: Sequence[dict]) -> List[str]:
-  """Each occlusion curve of each run as one row of top-1 accuracies (%)."""
+  """Each occlusion curve of each run as one row of top-1 accuracies (%) under its x axis."""
   lines = []
-  for curve, x_key, header in (
-      ('centre', 'hole_fraction', 'hole side (%)'),
-      ('boundary', 'hole_fraction', None),
-      ('mixup', 'mixup_lambda', 'mixup weight'),
+  for curve, x_key, header, scale in (
+      ('centre', 'hole_fraction', 'hole side (%)', 100),
+      ('boundary', 'hole_fraction', 'visible side (%)', 100),
+      ('mixup', 'mixup_lambda', 'mixup weight', 1),
   ):
-    xs = reports[0]['occlusion'][x_key]
-    if header:
-      scale = 100 if x_key == 'hole_fraction' else 1
-      lines.append(_row(header, [f'{x * scale:g}' for x in xs], 6))
+    lines.append(_row(header, [f'{x * scale:g}' for x in reports[0]['occlusion'][x_key]], 6))
     for r in reports:
       label = f'{curve} {r["run"]}' if len(reports) > 1 else curve
       lines.append(_row(label[: _LABEL_WIDTH - 1], [f'{v:.1f}' for v in r['occlusion'][curve]], 6))
   return lines
 
 
+def _cells(reports: Sequence[dict], measure: str, read) -> List[str]:
+  """`read(report[measure])` formatted per run; 'off' where the measure was switched off."""
+  return ['off' if 'skipped' in r[measure] else read(r[measure]) for r in reports]
+
+
+def measure_rows(reports: Sequence[dict]) -> List[str]:
+  """Calibration, FGSM, OOD detection and corruption rows of every measure some run has."""
+  width = max(16, max(len(r['run']) for r in reports) + 2)
+  on = lambda measure: [r[measure] for r in reports if 'skipped' not in r[measure]]
+  rows = []
+  if on('calibration'):
+    rows.append(('ECE (%, 15 bins)', _cells(reports, 'calibration', lambda m: f'{m["ece"]:.2f}')))
+    rows.append(('NLL (nats)', _cells(reports, 'calibration', lambda m: f'{m["nll"]:.3f}')))
+  if on('fgsm'):
+    for i, eps in enumerate(on('fgsm')[0]['epsilons_255']):
+      read = lambda m, i=i: f'{m["accuracy"][i]:.2f}'
+      rows.append((f'FGSM {eps:g}/255 acc (%)', _cells(reports, 'fgsm', read)))
+  if on('ood'):
+    for name in on('ood')[0]:
+      read = lambda m, name=name: f'{m[name]["auroc"]:.2f} / {m[name]["fpr_at_95_tpr"]:.1f}'
+      rows.append((f'OOD {name}'[: _LABEL_WIDTH - 1], _cells(reports, 'ood', read)))
+  if on('corruptions'):
+    for name in on('corruptions')[0]['mean_by_corruption']:
+      read = lambda m, name=name: f'{m["mean_by_corruption"][name]:.2f}'
+      rows.append((f'{name} acc (%)', _cells(reports, 'corruptions', read)))
+    rows.append(
+        ('corruptions mean (%)', _cells(reports, 'corruptions', lambda m: f'{m["mean"]:.2f}'))
+    )
+  lines = [_row(label, cells, width) for label, cells in rows]
+  if on('ood'):
+    lines.append('OOD rows: AUROC (%) / FPR at 95 % TPR (%) of the max-softmax score')
+  return lines
+
+
 def format_table(reports: Sequence[dict]) -> str:
-  """The console summary of one run, or of several side by side (same occlusion settings)."""
-  checkpoint = reports[0]['occlusion']['checkpoint']
-  return '\n'.join(
-      summary_rows(reports)
-      + [
-          f'top-1 accuracy (%) under occlusion ({checkpoint} checkpoint; '
-          f'{reports[0]["occlusion"]["fill"]}):'
-      ]
-      + occlusion_rows(reports)
-  )
+  """The console summary of one run, or of several side by side (same measure settings)."""
+  lines = summary_rows(reports) + measure_rows(reports)
+  if all('skipped' not in r['occlusion'] for r in reports):
+    occlusion = reports[0]['occlusion']
+    lines.append(
+        f'top-1 accuracy (%) under occlusion ({occlusion["checkpoint"]} checkpoint; '
+        f'{occlusion["fill"]}):'
+    )
+    lines += occlusion_rows(reports)
+  return '\n'.join(lines)

@@ -17,10 +17,15 @@ from cutmix_jax import builders
 from cutmix_jax import mixing
 from cutmix_jax import train_step as steps
 from cutmix_jax.evaluation import accuracy
+from cutmix_jax.evaluation import adversarial
+from cutmix_jax.evaluation import calibration as calibration_lib
 from cutmix_jax.evaluation import cam
 from cutmix_jax.evaluation import checkpoints
+from cutmix_jax.evaluation import confidence
+from cutmix_jax.evaluation import corruptions as corruptions_lib
 from cutmix_jax.evaluation import localization
 from cutmix_jax.evaluation import occlusion
+from cutmix_jax.evaluation import ood
 from cutmix_jax.evaluation import pictures
 from cutmix_jax.evaluation import report as report_lib
 from cutmix_jax.evaluation import training_inputs
@@ -34,10 +39,15 @@ class EvalOptions:
 
   Attributes:
     thresholds: CAM thresholds (fractions of each map's maximum) for localization.
-    hole_fractions: sides of the occlusion squares, as fractions of the image side.
+    hole_fractions: sides of the occlusion squares, as fractions of the image side (empty: no
+      occlusion study).
     mixup_lambdas: weights of the other image in the in-between samples.
     num_cam_pictures: eval images in the CAM grid.
     num_mixing_pictures: train images per mix method in the mixing grid.
+    fgsm_epsilons: FGSM strengths in [0, 1] pixel units (empty: no FGSM).
+    ood_sets: OOD sets: `ood.NOISE_SETS` names or data sources (empty: no OOD detection).
+    calibration: measure ECE, NLL and the reliability diagram.
+    corruptions: corruptions to measure (empty: none).
   """
 
   thresholds: Tuple[float, ...] = localization.THRESHOLDS
@@ -45,16 +55,22 @@ class EvalOptions:
   mixup_lambdas: Tuple[float, ...] = occlusion.MIXUP_LAMBDAS
   num_cam_pictures: int = 16
   num_mixing_pictures: int = 8
+  fgsm_epsilons: Tuple[float, ...] = adversarial.EPSILONS
+  ood_sets: Tuple[str, ...] = ood.NOISE_SETS
+  calibration: bool = True
+  corruptions: Tuple[str, ...] = corruptions_lib.CORRUPTIONS
 
 
 def write_mixing_grid(config, dataset, path: str, count: int = 8) -> str:
   """PNG of the run's first train images mixed by every method (what the model trains on)."""
   mix = mixing.MixConfig.from_any(config.mix)
   examples = training_inputs.mixed_examples(dataset, mix, count, seed=config.seed)
-  shown = {
-      method: (pictures.to_pixels(images, dataset.mean, dataset.std), targets)
-      for method, (images, targets) in examples.items()
-  }
+  clean = examples['none'][0]
+  shown, notes = {}, {}
+  for method, (images, targets) in examples.items():
+    shown[method] = (pictures.to_pixels(images, dataset.mean, dataset.std), targets)
+    if method in ('cutmix', 'mixup'):
+      notes[method] = training_inputs.pair_notes(clean, images, targets)
   trained_with = (
       'no mixing' if mix.method == 'none' else f'{mix.method} ({mix.level} level), prob {mix.prob}'
   )
@@ -62,7 +78,7 @@ def write_mixing_grid(config, dataset, path: str, count: int = 8) -> str:
       f'{config.data.source}: first train images, augmented, mixed by each method (prob 1); '
       f'this config trains with {trained_with}'
   )
-  return pictures.mixing_grid(shown, dataset.class_names, title, path)
+  return pictures.mixing_grid(shown, dataset.class_names, title, path, notes)
 
 
 def accuracies(restored: Dict[str, checkpoints.Restored], dataset) -> dict:
@@ -129,9 +145,10 @@ def write_cam_grid(samples: dict, summary: dict, dataset, path: str) -> str:
   captions = [
       f'pred {names[p]}\ntrue {names[t]}' for p, t in zip(samples['predicted'], samples['label'])
   ]
-  predicted_boxes = None
+  predicted_boxes, threshold = None, None
   if 'best' in summary:
-    predicted_boxes = localization.cam_boxes(samples['cam_predicted'], summary['best']['threshold'])
+    threshold = summary['best']['threshold']
+    predicted_boxes = localization.cam_boxes(samples['cam_predicted'], threshold)
   return pictures.cam_grid(
       pictures.to_pixels(samples['image'], dataset.mean, dataset.std),
       samples['cam_predicted'],
@@ -140,6 +157,7 @@ def write_cam_grid(samples: dict, summary: dict, dataset, path: str) -> str:
       path,
       true_boxes=samples.get('box'),
       predicted_boxes=predicted_boxes,
+      threshold=threshold,
   )
 
 
@@ -153,6 +171,35 @@ def robustness(state, dataset, options: EvalOptions) -> dict:
       in_axes=(0, 0, None, None),
   )
   return occlusion.measure(p_step, state, dataset, spec)
+
+
+def _robustness_measures(state, dataset, options: EvalOptions, batch_size: int, say) -> dict:
+  """Occlusion, FGSM, calibration, OOD detection and corruptions of the best checkpoint; each
+  is `{'skipped': 'switched off'}` when its option is empty."""
+  off = {'skipped': 'switched off'}
+  measures = {m: dict(off) for m in ('occlusion', 'fgsm', 'calibration', 'ood', 'corruptions')}
+  if options.hole_fractions:
+    say('  occlusion robustness')
+    measures['occlusion'] = dict(robustness(state, dataset, options), checkpoint='best')
+  if options.fgsm_epsilons:
+    say('  FGSM robustness')
+    measures['fgsm'] = adversarial.measure(state, dataset, options.fgsm_epsilons)
+  if options.calibration or options.ood_sets:
+    scores = confidence.of_eval_split(state, dataset)
+    if options.calibration:
+      correct = scores['predicted'] == scores['label']
+      measures['calibration'] = calibration_lib.summarize(
+          scores['confidence'], correct, scores['true_log_prob']
+      )
+    if options.ood_sets:
+      say(f'  out-of-distribution detection against {", ".join(options.ood_sets)}')
+      measures['ood'] = ood.measure(
+          state, dataset, scores['confidence'], options.ood_sets, batch_size
+      )
+  if options.corruptions:
+    say(f'  {len(options.corruptions)} corruptions at 5 severities')
+    measures['corruptions'] = corruptions_lib.measure(state, dataset, options.corruptions)
+  return measures
 
 
 def run_name(workdir: str) -> str:
@@ -180,12 +227,10 @@ def evaluate_run(
   out_dir = os.path.join(workdir, EVAL_DIR)
   os.makedirs(out_dir, exist_ok=True)
   best = steps.replicate(restored['best'].state)
+  name, chance = run_name(workdir), 100.0 / dataset.num_classes
   say(f'{workdir}: CAMs and localization of the best checkpoint (step {restored["best"].step})')
   summary, samples = cams_and_localization(best, dataset, options)
-  say(f'{workdir}: occlusion robustness of the best checkpoint')
-  curves = robustness(best, dataset, options)
   say(f'{workdir}: accuracy of the best and the last checkpoint')
-  name = run_name(workdir)
   report = {
       'run': name,
       'workdir': os.path.abspath(workdir),
@@ -195,30 +240,48 @@ def evaluate_run(
           'mix_method': config.mix.method,
           'eval_batch_size': config.eval_batch_size,
       },
+      'chance': chance,
       'accuracy': accuracies(restored, dataset),
       'localization': dict(summary, checkpoint='best'),
-      'occlusion': dict(curves, checkpoint='best'),
       'pictures': {
           'mixing': write_mixing_grid(
               config, dataset, os.path.join(out_dir, 'mixing.png'), options.num_mixing_pictures
           ),
           'cam': write_cam_grid(samples, summary, dataset, os.path.join(out_dir, 'cam.png')),
-          'occlusion': pictures.occlusion_figure(
-              {name: curves}, os.path.join(out_dir, 'occlusion.png')
-          ),
       },
   }
+  report.update(_robustness_measures(best, dataset, options, config.eval_batch_size, say))
+  report['pictures'].update(draw_measures([report], out_dir))
   report_lib.write_json(report, os.path.join(out_dir, 'report.json'))
   return report
 
 
+_FIGURES = {
+    'occlusion': pictures.occlusion_figure,
+    'fgsm': pictures.fgsm_figure,
+    'calibration': pictures.reliability_figure,
+    'corruptions': pictures.corruption_figure,
+}
+_WITH_CHANCE = ('occlusion', 'fgsm')
+
+
+def draw_measures(reports: Sequence[dict], out_dir: str, suffix: str = '') -> Dict[str, str]:
+  """One PNG per measure that every report has, the runs side by side; measure -> path."""
+  paths = {}
+  for measure, draw in _FIGURES.items():
+    if all('skipped' not in r[measure] for r in reports):
+      by_run = {r['run']: r[measure] for r in reports}
+      path = os.path.join(out_dir, f'{measure}{suffix}.png')
+      extra = (reports[0]['chance'],) if measure in _WITH_CHANCE else ()
+      paths[measure] = draw(by_run, path, *extra)
+  return paths
+
+
 def compare_runs(reports: Sequence[dict], out_dir: str) -> dict:
-  """Writes the occlusion curves of several runs in one PNG and `compare.json` in `out_dir`."""
-  curves = {r['run']: r['occlusion'] for r in reports}
-  path = pictures.occlusion_figure(curves, os.path.join(out_dir, 'occlusion_compare.png'))
+  """Writes each measure of several runs in one PNG (`*_compare.png`) and `compare.json`."""
   comparison = {
       'runs': [r['workdir'] for r in reports],
-      'occlusion_png': path,
+      'pictures': draw_measures(reports, out_dir, '_compare'),
       'reports': list(reports),
   }
   report_lib.write_json(comparison, os.path.join(out_dir, 'compare.json'))

@@ -1,7 +1,7 @@
 """What a model is trained on: one train batch, augmented, then mixed by every mix method."""
 
 import dataclasses
-from typing import Dict, Tuple
+from typing import Dict, List, Tuple
 
 import jax
 import numpy as np
@@ -46,3 +46,14 @@ def mixed_examples(
     mixed, mixed_targets = mix_batch(mix_key, augmented, targets, config=settings)
     examples[method] = (np.asarray(mixed), np.asarray(mixed_targets))
   return examples
+
+
+def pair_notes(clean: np.ndarray, mixed: np.ndarray, targets: np.ndarray) -> List[str]:
+  """Why a mixed image kept a one-class target: '' if it did not, else 'self-pair' (unchanged:
+  its partner was itself) or 'same class' (its partner had its class)."""
+  one_class = np.max(targets, axis=1) > 0.995
+  unchanged = np.all(clean == mixed, axis=tuple(range(1, clean.ndim)))
+  return [
+      ('self-pair' if same else 'same class') if single else ''
+      for single, same in zip(one_class, unchanged)
+  ]

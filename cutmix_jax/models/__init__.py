@@ -21,6 +21,8 @@ MODELS = {
     'resnet50': resnet.resnet50,
     'resnet101': resnet.resnet101,
     'resnet152': resnet.resnet152,
+    'resnext50_32x4d': resnet.resnext50_32x4d,
+    'resnext101_32x4d': resnet.resnext101_32x4d,
     'resnet_cifar8': resnet.resnet_cifar8,  # the smallest, for tests
     'resnet_cifar20': resnet.resnet_cifar20,
     'resnet_cifar110': resnet.resnet_cifar110,

@@ -29,14 +29,18 @@ BN_EPSILON = 1e-5
 CIFAR_STEM_WIDTH = 16
 
 
-def conv(features: int, kernel: int, strides: int = 1, *, dtype, name=None) -> nn.Conv:
-  """A bias-free `kernel x kernel` conv padded by `kernel // 2` on every side, as PyTorch's."""
+def conv(
+    features: int, kernel: int, strides: int = 1, *, dtype, groups: int = 1, name=None
+) -> nn.Conv:
+  """A bias-free `kernel x kernel` conv padded by `kernel // 2` on every side, as PyTorch's;
+  `groups` > 1 splits the channels into that many groups (ResNeXt)."""
   pad = ((kernel // 2, kernel // 2),) * 2
   return nn.Conv(
       features,
       (kernel, kernel),
       (strides, strides),
       padding=pad,
+      feature_group_count=groups,
       use_bias=False,
       dtype=dtype,
       param_dtype=jnp.float32,
@@ -58,7 +62,13 @@ def batch_norm(train: bool, *, dtype, name=None) -> nn.BatchNorm:
 
 
 def conv_bn_chain(
-    x, features: Sequence[int], kernels: Sequence[int], strides: int, train: bool, dtype
+    x,
+    features: Sequence[int],
+    kernels: Sequence[int],
+    strides: int,
+    train: bool,
+    dtype,
+    groups: int = 1,
 ):
   """The residual branch: convs each followed by BN, with a ReLU between two (none at the end).
 
@@ -69,6 +79,7 @@ def conv_bn_chain(
     strides: 1 or 2.
     train: whether BN uses batch statistics.
     dtype: compute dtype.
+    groups: channel groups of the (first) 3x3 conv, 1 but for ResNeXt.
 
   Returns:
     `(N, ceil(H / strides), ceil(W / strides), features[-1])`.
@@ -77,7 +88,8 @@ def conv_bn_chain(
   for i, (width, kernel) in enumerate(zip(features, kernels)):
     if i:
       x = nn.relu(x)
-    x = conv(width, kernel, strides if i == stride_at else 1, dtype=dtype)(x)
+    split = groups if i == stride_at else 1
+    x = conv(width, kernel, strides if i == stride_at else 1, dtype=dtype, groups=split)(x)
     x = batch_norm(train, dtype=dtype)(x)
   return x
 

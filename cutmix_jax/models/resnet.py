@@ -1,8 +1,11 @@
-"""ResNets (He et al., 2016): torchvision's ImageNet models and the official CutMix CIFAR ResNet.
+"""ResNets (He et al., 2016) and ResNeXts (Xie et al., 2017): torchvision's ImageNet models and
+the official CutMix CIFAR ResNet.
 
-Both share the blocks (post-activation; stride on the 3x3 conv; a 1x1 conv + BN projection
-shortcut where the shape changes). They differ in the stem (ImageNet: 7x7/2 conv and max-pool;
-CIFAR: 3x3/1 conv) and the widths (64-512 over four stages; 16-64 over three).
+All share the blocks (post-activation; stride on the 3x3 conv; a 1x1 conv + BN projection
+shortcut where the shape changes); a ResNeXt block splits its 3x3 conv into groups and widens
+the inner convs (torchvision's `groups` and `width_per_group`). They differ in the stem
+(ImageNet: 7x7/2 conv and max-pool; CIFAR: 3x3/1 conv) and the widths (64-512 over four stages;
+16-64 over three).
 """
 
 import functools
@@ -23,6 +26,9 @@ class ResidualBlock(nn.Module):
     strides: 1, or 2 to halve the feature map.
     kernels: the branch's conv kernels: (3, 3) for BasicBlock, (1, 3, 1) for Bottleneck.
     expansion: output channels per plane of the last conv (1 basic, 4 bottleneck).
+    groups: channel groups of the 3x3 conv (ResNeXt's cardinality; 1 for a ResNet).
+    width_per_group: the inner width is `planes * width_per_group / 64 * groups` (64 and 1 give
+      `planes`; ResNeXt-101 32x4d has 32 groups of 4).
     dtype: compute dtype.
   """
 
@@ -30,16 +36,21 @@ class ResidualBlock(nn.Module):
   strides: int = 1
   kernels: Tuple[int, ...] = (3, 3)
   expansion: int = 1
+  groups: int = 1
+  width_per_group: int = 64
   dtype: Any = jnp.float32
 
   @property
   def widths(self) -> Tuple[int, ...]:
     """Output channels of each conv of the branch."""
-    return (self.planes,) * (len(self.kernels) - 1) + (self.planes * self.expansion,)
+    inner = int(self.planes * self.width_per_group / 64) * self.groups
+    return (inner,) * (len(self.kernels) - 1) + (self.planes * self.expansion,)
 
   @nn.compact
   def __call__(self, x, train: bool):
-    y = layers.conv_bn_chain(x, self.widths, self.kernels, self.strides, train, self.dtype)
+    y = layers.conv_bn_chain(
+        x, self.widths, self.kernels, self.strides, train, self.dtype, self.groups
+    )
     if self.strides != 1 or x.shape[-1] != y.shape[-1]:
       x = layers.conv(y.shape[-1], 1, self.strides, dtype=self.dtype, name='proj_conv')(x)
       x = layers.batch_norm(train, dtype=self.dtype, name='proj_norm')(x)
@@ -100,6 +111,10 @@ resnet34 = functools.partial(ResNet, stage_sizes=(3, 4, 6, 3), block=BasicBlock)
 resnet50 = functools.partial(ResNet, stage_sizes=(3, 4, 6, 3), block=Bottleneck)
 resnet101 = functools.partial(ResNet, stage_sizes=(3, 4, 23, 3), block=Bottleneck)
 resnet152 = functools.partial(ResNet, stage_sizes=(3, 8, 36, 3), block=Bottleneck)
+# torchvision's ResNeXts: 32 groups of 4 channels in each 3x3 conv.
+_ResNeXtBlock = functools.partial(Bottleneck, groups=32, width_per_group=4)
+resnext50_32x4d = functools.partial(ResNet, stage_sizes=(3, 4, 6, 3), block=_ResNeXtBlock)
+resnext101_32x4d = functools.partial(ResNet, stage_sizes=(3, 4, 23, 3), block=_ResNeXtBlock)
 
 # The official code's CIFAR ResNets: depth 6n + 2 (basic) or 9n + 2 (bottleneck), n per stage.
 _cifar_resnet = functools.partial(ResNet, widths=(16, 32, 64), stem=layers.cifar_stem)

@@ -1,0 +1,133 @@
+"""Out-of-distribution detection with the max-softmax score (Hendrycks & Gimpel, 2017), as the
+paper measures it (Sec. 4.4): the eval split is in-distribution (positive), an OOD set negative.
+
+OOD sets: Gaussian and uniform noise images made here, and any dataset the user names
+(`shapes`, `folder:PATH`, `tfds:NAME`), its eval split resized to the model's input.
+"""
+
+from typing import Iterator, Sequence, Tuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from cutmix_jax import data
+from cutmix_jax.evaluation import confidence
+from cutmix_jax.evaluation import pixels
+
+NOISE_SETS = ('gaussian_noise', 'uniform_noise')
+TPR = 0.95
+
+
+class OodSetError(ValueError):
+  """An OOD set that cannot be used (unknown name, unreadable data, other channel count)."""
+
+
+def check_sets(sets: Sequence[str]) -> None:
+  """Raises OodSetError unless every name is a noise set or a data source form."""
+  for name in sets:
+    if name in NOISE_SETS:
+      continue
+    try:
+      data.check_source_name(name)
+    except ValueError:
+      raise OodSetError(
+          f'--ood={name}: unknown set; valid: {", ".join(NOISE_SETS)} or a data source '
+          f'({", ".join(data.SOURCE_FORMS)})'
+      ) from None
+
+
+def auroc(in_scores, out_scores) -> float:
+  """Area under the ROC curve: P(in score > out score), ties counted half (Mann-Whitney U)."""
+  in_scores, out_scores = np.asarray(in_scores, np.float64), np.asarray(out_scores, np.float64)
+  scores = np.concatenate([in_scores, out_scores])
+  order = scores.argsort(kind='mergesort')
+  ranks = np.empty(len(scores))
+  sorted_scores = scores[order]
+  # Average ranks of tied scores.
+  _, first, counts = np.unique(sorted_scores, return_index=True, return_counts=True)
+  average = first + (counts - 1) / 2.0 + 1.0
+  ranks[order] = np.repeat(average, counts)
+  in_rank_sum = ranks[: len(in_scores)].sum()
+  u = in_rank_sum - len(in_scores) * (len(in_scores) + 1) / 2.0
+  return float(u / (len(in_scores) * len(out_scores)))
+
+
+def fpr_at_tpr(in_scores, out_scores, tpr: float = TPR) -> float:
+  """The share of OOD examples accepted at the highest threshold that keeps `tpr` of the
+  in-distribution ones (score >= threshold)."""
+  in_scores = np.sort(np.asarray(in_scores, np.float64))
+  threshold = in_scores[int(np.floor((1.0 - tpr) * len(in_scores)))]
+  return float(np.mean(np.asarray(out_scores) >= threshold))
+
+
+def noise_images(name: str, key, shape: Tuple[int, ...]) -> jax.Array:
+  """`[0, 1]` pixel noise images: N(0.5, 0.25) clipped, or U(0, 1)."""
+  if name == 'gaussian_noise':
+    return jnp.clip(0.5 + 0.25 * jax.random.normal(key, shape), 0.0, 1.0)
+  if name == 'uniform_noise':
+    return jax.random.uniform(key, shape)
+  raise ValueError(f'unknown noise set {name!r}; valid: {", ".join(NOISE_SETS)}')
+
+
+def resize_to(unit_images, height: int, width: int) -> jax.Array:
+  """`(N, h, w, C)` `[0, 1]` images resized (bilinear, antialiased) to the model's input."""
+  if unit_images.shape[1:3] == (height, width):
+    return unit_images
+  shape = (unit_images.shape[0], height, width, unit_images.shape[-1])
+  return jax.image.resize(unit_images, shape, method='bilinear')
+
+
+def summarize(in_scores, out_scores) -> dict:
+  """AUROC and FPR at 95 % TPR (both in %) of one OOD set against the eval split."""
+  return {
+      'auroc': 100.0 * auroc(in_scores, out_scores),
+      'fpr_at_95_tpr': 100.0 * fpr_at_tpr(in_scores, out_scores),
+      'count': int(len(out_scores)),
+  }
+
+
+def _noise_batches(name: str, count: int, batch_size: int, image_shape, seed: int) -> Iterator:
+  """`(images, mask)` batches of `count` noise images, `(D, B/D, H, W, C)`, the last padded."""
+  devices = jax.local_device_count()
+  for start in range(0, count, batch_size):
+    key = jax.random.fold_in(jax.random.key(seed), start)
+    images = noise_images(name, key, (batch_size,) + tuple(image_shape))
+    mask = np.arange(start, start + batch_size) < count
+    yield images.reshape((devices, -1) + images.shape[1:]), mask.reshape(devices, -1)
+
+
+def _dataset_batches(source: str, batch_size: int, image_shape) -> Iterator:
+  """`(images, mask)` batches of the eval split of `source`, `[0, 1]` pixels at the model's size."""
+  try:
+    other = data.load_dataset(
+        data.DataConfig(source=source), batch_size=batch_size, eval_batch_size=batch_size, seed=0
+    )
+  except (OSError, ValueError) as error:
+    raise OodSetError(f'--ood={source}: {error}') from None
+  height, width, channels = image_shape
+  if other.image_shape[2] != channels:
+    raise OodSetError(
+        f'--ood={source} has {other.image_shape[2]} channels; the model takes {channels}'
+    )
+  for batch in other.eval_batches():
+    images = batch['image']
+    unit = pixels.to_unit(images.reshape((-1,) + images.shape[2:]), other.mean, other.std)
+    unit = resize_to(unit, height, width)
+    yield unit.reshape(images.shape[:2] + unit.shape[1:]), batch['mask']
+
+
+def measure(
+    state, dataset, in_confidence, sets: Sequence[str], batch_size: int, seed: int = 0
+) -> dict:
+  """AUROC and FPR at 95 % TPR of each OOD set (noise names or data sources) against the eval
+  split, whose max-softmax confidences are `in_confidence`."""
+  results = {}
+  for name in sets:
+    if name in NOISE_SETS:
+      batches = _noise_batches(name, dataset.num_eval, batch_size, dataset.image_shape, seed)
+    else:
+      batches = _dataset_batches(name, batch_size, dataset.image_shape)
+    scores = confidence.of_unit_batches(state, batches, dataset.mean, dataset.std)
+    results[name] = summarize(in_confidence, scores)
+  return results

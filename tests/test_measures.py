@@ -1,0 +1,230 @@
+"""Tests of the robustness and confidence measures: FGSM, calibration, OOD detection, corruptions.
+
+Each is checked against an answer known without the code under test: FGSM against the closed-form
+gradient of a linear model, AUROC and ECE on hand-made scores, corruptions by their definitions.
+"""
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from cutmix_jax import train_step
+from cutmix_jax.data import dataset as dataset_lib
+from cutmix_jax.data import layout as layout_lib
+from cutmix_jax.data import memory
+from cutmix_jax.evaluation import adversarial
+from cutmix_jax.evaluation import calibration
+from cutmix_jax.evaluation import confidence
+from cutmix_jax.evaluation import corruptions
+from cutmix_jax.evaluation import ood
+from cutmix_jax.evaluation import pixels
+
+NUM_CLASSES, SIDE = 3, 6
+
+
+class Linear(nn.Module):
+  """logits = flatten(x) @ kernel + bias: its input gradient is known in closed form."""
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    del train
+    return nn.Dense(NUM_CLASSES)(x.reshape((x.shape[0], -1)))
+
+
+@pytest.fixture(scope='module')
+def linear_run():
+  """`(replicated state, in-memory dataset of 40 eval images)` of a random linear model."""
+  rng = np.random.default_rng(0)
+  split = lambda n: memory.ArraySplit(
+      rng.integers(0, 256, (n, SIDE, SIDE, 3), dtype=np.uint8),
+      rng.integers(0, NUM_CLASSES, n).astype(np.int32),
+  )
+  layout = layout_lib.Layout.from_jax(batch_size=16, eval_batch_size=16)
+  dataset = dataset_lib.from_arrays(split(32), split(40), ['a', 'b', 'c'], layout, seed=0)
+  model = Linear()
+  params = model.init(jax.random.key(1), jnp.zeros((1, SIDE, SIDE, 3)))['params']
+  params = jax.tree.map(lambda p: p + 0.05 * jax.random.normal(jax.random.key(2), p.shape), params)
+  state = train_step.TrainState.create(
+      apply_fn=model.apply, params=params, tx=optax.sgd(0.0), batch_stats={}
+  )
+  return train_step.replicate(state), dataset
+
+
+def _eval_split(dataset):
+  """All eval images as `[0, 1]` float64 `(N, H, W, C)` and labels `(N,)`."""
+  images, labels = [], []
+  for batch in dataset.eval_batches():
+    mask = np.asarray(batch['mask']).reshape(-1)
+    images.append(np.asarray(batch['image']).reshape((-1, SIDE, SIDE, 3))[mask])
+    labels.append(np.asarray(batch['label']).reshape(-1)[mask])
+  return np.concatenate(images).astype(np.float64) / 255.0, np.concatenate(labels)
+
+
+def _closed_form_logits(state, dataset, unit):
+  kernel = np.asarray(jax.device_get(state.params['Dense_0']['kernel'][0]), np.float64)
+  bias = np.asarray(jax.device_get(state.params['Dense_0']['bias'][0]), np.float64)
+  mean, std = np.asarray(dataset.mean), np.asarray(dataset.std)
+  return ((unit - mean) / std).reshape(len(unit), -1) @ kernel + bias, kernel, std
+
+
+def test_fgsm_matches_the_closed_form_of_a_linear_model(linear_run):
+  state, dataset = linear_run
+  unit, labels = _eval_split(dataset)
+  logits, kernel, std = _closed_form_logits(state, dataset, unit)
+  probs = np.exp(logits - logits.max(1, keepdims=True))
+  probs /= probs.sum(1, keepdims=True)
+  # d CE / d x = ((softmax - onehot) @ kernel.T) / std, per pixel and channel.
+  gradient = ((probs - np.eye(NUM_CLASSES)[labels]) @ kernel.T).reshape(unit.shape) / std
+  expected = []
+  for epsilon in adversarial.EPSILONS:
+    adversarial_unit = np.clip(unit + epsilon * np.sign(gradient), 0.0, 1.0)
+    adv_logits, _, _ = _closed_form_logits(state, dataset, adversarial_unit)
+    expected.append(100.0 * np.mean(adv_logits.argmax(1) == labels))
+  measured = adversarial.measure(state, dataset)
+  assert measured['epsilons_255'] == pytest.approx([1, 2, 4, 8])
+  np.testing.assert_allclose(measured['accuracy'], expected, atol=1e-9)
+  assert measured['accuracy'][-1] < 100.0 * np.mean(logits.argmax(1) == labels)
+
+
+def test_fgsm_images_step_by_epsilon_and_stay_in_range():
+  unit = jnp.asarray(np.random.default_rng(1).uniform(size=(4, 5, 5, 3)), jnp.float32)
+  weights = jnp.asarray(np.random.default_rng(2).normal(size=(75, 2)), jnp.float32)
+  logits_fn = lambda x: x.reshape(4, -1) @ weights
+  adversarial_images = adversarial.fgsm_images(logits_fn, unit, jnp.array([0, 1, 0, 1]), 0.1)
+  assert float(jnp.min(adversarial_images)) >= 0.0 and float(jnp.max(adversarial_images)) <= 1.0
+  moved = jnp.abs(adversarial_images - unit)
+  clipped = (adversarial_images == 0.0) | (adversarial_images == 1.0)
+  assert bool(jnp.all(jnp.isclose(moved, 0.1, atol=1e-6) | clipped))
+
+
+def test_confidences_of_the_eval_split(linear_run):
+  state, dataset = linear_run
+  unit, labels = _eval_split(dataset)
+  logits, _, _ = _closed_form_logits(state, dataset, unit)
+  log_probs = logits - np.log(np.exp(logits).sum(1, keepdims=True))
+  scores = confidence.of_eval_split(state, dataset)
+  np.testing.assert_array_equal(scores['label'], labels)
+  np.testing.assert_array_equal(scores['predicted'], logits.argmax(1))
+  np.testing.assert_allclose(scores['confidence'], np.exp(log_probs.max(1)), rtol=1e-5)
+  np.testing.assert_allclose(
+      scores['true_log_prob'], log_probs[np.arange(len(labels)), labels], rtol=1e-4, atol=1e-5
+  )
+
+
+# --- Calibration --------------------------------------------------------------------------------
+def test_ece_of_a_calibrated_predictor_is_near_zero():
+  rng = np.random.default_rng(0)
+  confidences = rng.uniform(1 / 3, 1.0, 400_000)
+  correct = rng.uniform(size=confidences.shape) < confidences
+  assert calibration.expected_calibration_error(confidences, correct) < 0.005
+
+
+def test_ece_of_a_known_miscalibration():
+  # Always 90 % sure, right 6 times in 10: ECE = |0.6 - 0.9| = 0.3.
+  confidences = np.full(1000, 0.9)
+  correct = np.arange(1000) % 10 < 6
+  assert calibration.expected_calibration_error(confidences, correct) == pytest.approx(0.3)
+  # Two bins: (0.2 sure, right 1/2) and (1.0 sure, right 1/2), equal sizes: (0.3 + 0.5) / 2.
+  confidences = np.array([0.2, 0.2, 1.0, 1.0])
+  correct = np.array([True, False, True, False])
+  assert calibration.expected_calibration_error(confidences, correct) == pytest.approx(0.4)
+  summary = calibration.summarize(confidences, correct, np.log([0.2, 0.4, 1.0, 0.5]))
+  assert summary['ece'] == pytest.approx(40.0)
+  assert summary['nll'] == pytest.approx(-np.mean(np.log([0.2, 0.4, 1.0, 0.5])))
+  bins = summary['bins']
+  assert sum(bins['count']) == 4 and bins['count'][2] == 2 and bins['count'][-1] == 2
+  assert bins['accuracy'][2] == pytest.approx(0.5) and bins['confidence'][-1] == pytest.approx(1.0)
+
+
+# --- Out-of-distribution detection --------------------------------------------------------------
+@pytest.mark.parametrize(
+    'in_scores, out_scores, expected',
+    [
+        ([3, 4], [1, 2], 1.0),
+        ([1, 2], [3, 4], 0.0),
+        ([1, 3], [2], 0.5),
+        ([1], [1], 0.5),  # a tie counts half
+        ([0.9, 0.8, 0.4], [0.5, 0.3], 5 / 6),
+        ([0.5, 0.5, 0.7], [0.5, 0.1], 5 / 6),
+    ],
+)
+def test_auroc_of_hand_counted_cases(in_scores, out_scores, expected):
+  # The last case by pairs: (0.5, 0.5) tie 0.5, (0.5, 0.1) 1, twice; (0.7, *) 1 + 1 -> 5/6.
+  assert ood.auroc(in_scores, out_scores) == pytest.approx(expected)
+
+
+def test_fpr_at_95_tpr():
+  in_scores = np.arange(100) / 100.0  # the threshold keeping 95 of them is 0.05
+  assert ood.fpr_at_tpr(in_scores, [0.0, 0.04, 0.05, 0.5]) == pytest.approx(0.5)
+  summary = ood.summarize(in_scores, [0.0, 0.04, 0.05, 0.5])
+  assert summary['fpr_at_95_tpr'] == pytest.approx(50.0) and summary['count'] == 4
+
+
+def test_ood_noise_sets_and_names():
+  for name in ood.NOISE_SETS:
+    images = ood.noise_images(name, jax.random.key(0), (8, 4, 4, 3))
+    assert images.shape == (8, 4, 4, 3)
+    assert 0.0 <= float(images.min()) and float(images.max()) <= 1.0 and float(images.std()) > 0.1
+  ood.check_sets(['gaussian_noise', 'shapes', 'folder:/data', 'tfds:cifar100'])
+  with pytest.raises(ood.OodSetError, match=r'--ood=cifar100: unknown set; valid: gaussian_noise'):
+    ood.check_sets(['cifar100'])
+
+
+def test_ood_of_noise_against_a_model(linear_run):
+  state, dataset = linear_run
+  in_confidence = confidence.of_eval_split(state, dataset)['confidence']
+  measured = ood.measure(state, dataset, in_confidence, ['uniform_noise'], batch_size=16)
+  assert measured['uniform_noise']['count'] == dataset.num_eval
+  assert 0.0 <= measured['uniform_noise']['auroc'] <= 100.0
+
+
+# --- Corruptions -------------------------------------------------------------------------------
+@pytest.mark.parametrize('name', corruptions.CORRUPTIONS)
+def test_each_corruption_is_deterministic_and_grows_with_severity(name):
+  unit = jnp.asarray(np.random.default_rng(0).uniform(0.2, 0.8, (2, 16, 16, 3)), jnp.float32)
+  key = jax.random.key(3)
+  assert corruptions.corrupt(name, 0, unit, key) is unit  # severity 0: the identity
+  distances = []
+  for severity in corruptions.SEVERITIES:
+    once = corruptions.corrupt(name, severity, unit, key)
+    np.testing.assert_array_equal(once, corruptions.corrupt(name, severity, unit, key))
+    assert once.shape == unit.shape and 0.0 <= float(once.min()) and float(once.max()) <= 1.0
+    distances.append(float(jnp.mean(jnp.abs(once - unit))))
+  assert distances[0] > 0.0 and distances[-1] > distances[0]
+
+
+def test_corruption_definitions():
+  unit = jnp.asarray(np.random.default_rng(1).uniform(0.2, 0.8, (1, 8, 8, 3)), jnp.float32)
+  key = jax.random.key(0)
+  contrast = corruptions.corrupt('contrast', 5, unit, key)
+  mean = jnp.mean(unit)
+  np.testing.assert_allclose(contrast, (unit - mean) * 0.15 + mean, rtol=1e-5)
+  np.testing.assert_allclose(corruptions.corrupt('brightness', 2, unit, key), unit + 0.1)
+  constant = jnp.full((1, 8, 8, 3), 0.5)
+  np.testing.assert_allclose(
+      corruptions.corrupt('gaussian_blur', 5, constant, key), constant, rtol=1e-6
+  )
+  pixelated = corruptions.corrupt('pixelate', 5, unit, key)  # 8 px -> 5 px -> 8 px
+  assert len(np.unique(np.asarray(pixelated)[0, :, 0, 0])) <= 5
+  with pytest.raises(ValueError, match='unknown corruption .*valid: gaussian_noise'):
+    corruptions.corrupt('fog', 1, unit, key)
+
+
+def test_corruptions_measure_is_deterministic(linear_run):
+  state, dataset = linear_run
+  first = corruptions.measure(state, dataset, ['shot_noise', 'contrast'])
+  assert first == corruptions.measure(state, dataset, ['shot_noise', 'contrast'])
+  assert set(first['accuracy']) == {'shot_noise', 'contrast'}
+  assert first['mean'] == pytest.approx(np.mean(list(first['mean_by_corruption'].values())))
+
+
+def test_unit_pixels_round_trip():
+  images = np.random.default_rng(0).integers(0, 256, (2, 3, 3, 3), dtype=np.uint8)
+  mean, std = (0.4, 0.5, 0.6), (0.2, 0.25, 0.3)
+  unit = pixels.to_unit(jnp.asarray(images), mean, std)
+  np.testing.assert_allclose(unit, images / 255.0, rtol=1e-6)
+  normalized = pixels.normalize(unit, mean, std)
+  np.testing.assert_allclose(pixels.to_unit(normalized, mean, std), unit, atol=1e-6)

@@ -142,18 +142,30 @@ def summarize(runs: list) -> str:
   return '\n'.join(lines)
 
 
+def train_loss_curve(workdir: str):
+  """(epochs, mean train loss of each epoch) from a run's metrics.jsonl."""
+  records = [json.loads(line) for line in open(os.path.join(workdir, 'metrics.jsonl'))]
+  epochs = [r for r in records if 'epoch_train_loss' in r]
+  return [r['epoch'] for r in epochs], [r['epoch_train_loss'] for r in epochs]
+
+
 def plot(runs: list, path: str) -> None:
+  """Validation error (left) and train loss (right, log scale) against epoch, a line per run."""
   import matplotlib  # pylint: disable=import-outside-toplevel
 
   matplotlib.use('Agg')
   from matplotlib import pyplot as plt  # pylint: disable=import-outside-toplevel
 
-  fig, ax = plt.subplots(figsize=(6, 4))
+  fig, (error_ax, loss_ax) = plt.subplots(1, 2, figsize=(11, 4))
   for run in runs:
-    ax.plot(run['epochs'], run['errors'], label=f'{run["method"]} (seed {run["seed"]})')
-  ax.set(xlabel='epoch', ylabel='validation top-1 error (%)', title='CIFAR-10 (5k held out)')
-  ax.grid(alpha=0.3)
-  ax.legend()
+    label = f'{run["method"]} (seed {run["seed"]})'
+    line = error_ax.plot(run['epochs'], run['errors'], label=label)[0]
+    loss_ax.plot(*train_loss_curve(run['workdir']), color=line.get_color(), label=label)
+  error_ax.set(xlabel='epoch', ylabel='validation top-1 error (%)', title='CIFAR-10 (5k held out)')
+  loss_ax.set(xlabel='epoch', ylabel='train loss (mixed targets)', title='Train loss', yscale='log')
+  for ax in (error_ax, loss_ax):
+    ax.grid(alpha=0.3)
+  error_ax.legend(fontsize=8)
   fig.tight_layout()
   fig.savefig(path, dpi=100)
 
@@ -326,7 +338,7 @@ def main():
   results = []
   for method, seed in runs:
     with open(os.path.join(workdir_of(args, method, seed), RUN_FILE), encoding='utf-8') as f:
-      results.append(json.load(f))
+      results.append(dict(json.load(f), workdir=workdir_of(args, method, seed)))
   table = summarize(results)
   print(table)
   with open(os.path.join(args.out, 'results.md'), 'w', encoding='utf-8') as f:

@@ -340,6 +340,14 @@ def test_compare_runs_and_the_table(evaluated, tmp_path):
   assert [line.split()[-1] for line in table.splitlines() if line.startswith('FGSM 8')] == ['off']
 
 
+def test_cam_examples_take_the_classes_in_turn():
+  kept = [{'label': np.array([0, 0, 0, 1]), 'index': np.arange(4)}, {'label': np.array([1, 2])}]
+  kept[1]['index'] = np.arange(4, 6)
+  examples = run.cam_examples(kept, 5, num_classes=3)
+  np.testing.assert_array_equal(examples['label'], [0, 1, 2, 0, 1])
+  np.testing.assert_array_equal(examples['index'], [0, 3, 5, 1, 4])
+
+
 def test_mixing_notes_name_self_and_same_class_pairs():
   clean = np.zeros((3, 2, 2, 1))
   mixed = clean.copy()

@@ -5,6 +5,7 @@ Figures are drawn on `matplotlib.figure.Figure` objects (Agg canvas), never thro
 so nothing global changes and no display is needed.
 """
 
+import textwrap
 from typing import Dict, Optional, Sequence, Tuple
 
 from matplotlib import patches
@@ -96,11 +97,15 @@ def mixing_grid(
         fontsize=10,
         weight='bold',
     )
-  figure.suptitle(title, fontsize=10)
+  wrap = lambda text: textwrap.fill(text, width=max(40, 22 * columns))
+  figure.suptitle(wrap(title), fontsize=10)
   if any(any(n) for n in notes.values()):
     figure.supxlabel(
-        'self-pair: the random partner was the image itself, so nothing changed; same class: the '
-        'partner had the same class, so the target stays one class. Both happen in training too.',
+        wrap(
+            'self-pair: the random partner was the image itself, so nothing changed; same class: '
+            'the partner had the same class, so the target stays one class. Both happen in '
+            'training too.'
+        ),
         fontsize=8,
     )
   figure.savefig(path, dpi=100)
@@ -163,7 +168,9 @@ def cam_grid(
       if boxes is not None:
         _draw_box(top, boxes[i], color)
   figure.colorbar(shown, ax=axes, shrink=0.6, label='CAM (fraction of its maximum)')
-  title = f'CAM of the predicted class over the greyed image; boxes: true ({TRUE_BOX_COLOR})'
+  title = 'CAM of the predicted class over the greyed image'
+  if true_boxes is not None:
+    title += f'; boxes: true ({TRUE_BOX_COLOR})'
   if predicted_boxes is not None:
     title += (
         f', from the CAM at threshold {threshold:.2f} ({PREDICTED_BOX_COLOR}; its contour below)'

@@ -8,6 +8,7 @@ mixed training inputs, the CAMs and the occlusion curves; all summed up in `repo
 import dataclasses
 import functools
 import os
+import time
 from typing import Callable, Dict, Sequence, Tuple
 
 import jax
@@ -108,32 +109,48 @@ def _valid_rows(batch: dict) -> dict:
   return {k: v[flat['mask']] for k, v in flat.items()}
 
 
+def cam_examples(kept: Sequence[dict], count: int, num_classes: int) -> dict:
+  """Up to `count` examples of the kept rows, the classes taking turns (an eval split sorted by
+  class still shows every class), in eval order within a class."""
+  rows = {k: np.concatenate([r[k] for r in kept]) for k in kept[0]}
+  turn = np.zeros(len(rows['label']), np.int64)  # the example's rank within its class
+  for label in range(num_classes):
+    of_class = rows['label'] == label
+    turn[of_class] = np.arange(of_class.sum())
+  order = np.lexsort((rows['label'], turn))[:count]
+  return {k: v[order] for k, v in rows.items()}
+
+
 def cams_and_localization(state, dataset, options: EvalOptions) -> Tuple[dict, dict]:
-  """Localization accuracy over the eval split and the first examples with their CAMs.
+  """Localization accuracy over the eval split and some examples with their CAMs.
 
   Args:
     state: the replicated TrainState.
-    dataset: a `cutmix_jax.data.Dataset`; without boxes only the first examples are read.
+    dataset: a `cutmix_jax.data.Dataset`; without boxes, only as much of the eval split is read
+      as gives every class `num_cam_pictures / K` examples.
     options: thresholds and the number of examples kept.
 
   Returns:
-    `(localization summary or {'skipped': reason}, first examples as host arrays: image,
-    label, predicted, cam_predicted, cam_true and box if any)`.
+    `(localization summary or {'skipped': reason}, examples as host arrays: image, label,
+    predicted, cam_predicted, cam_true and box if any)`.
   """
   p_cam_step = jax.pmap(
       functools.partial(cam.cam_step, preprocess=dataset.eval_preprocess), axis_name=steps.AXIS
   )
+  per_class = -(-options.num_cam_pictures // dataset.num_classes)
   hits, seen, kept = np.zeros((2, len(options.thresholds)), np.int64), 0, []
+  counts = np.zeros(dataset.num_classes, np.int64)
   for batch in dataset.eval_batches():
-    if seen >= options.num_cam_pictures and not dataset.has_boxes:
+    if counts.min() >= per_class and not dataset.has_boxes:
       break
     rows = _valid_rows({**batch, **jax.device_get(p_cam_step(state, batch))})
-    if seen < options.num_cam_pictures:
+    if counts.min() < per_class:
       kept.append(rows)
+      counts += np.bincount(rows['label'], minlength=dataset.num_classes)
     if dataset.has_boxes:
       hits += localization.count_hits(rows, options.thresholds)
     seen += len(rows['label'])
-  samples = {k: np.concatenate([r[k] for r in kept])[: options.num_cam_pictures] for k in kept[0]}
+  samples = cam_examples(kept, options.num_cam_pictures, dataset.num_classes)
   if not dataset.has_boxes:
     return {'skipped': 'the eval split has no object boxes'}, samples
   return localization.summarize(hits[0], hits[1], seen, options.thresholds), samples
@@ -173,17 +190,28 @@ def robustness(state, dataset, options: EvalOptions) -> dict:
   return occlusion.measure(p_step, state, dataset, spec)
 
 
+def _timed(say: Callable[[str], None], label: str, measure: Callable[[], dict]) -> dict:
+  """Runs `measure()` between two progress lines: its label, then its wall-clock."""
+  say(f'  {label} ...')
+  start = time.perf_counter()
+  result = measure()
+  say(f'  {label}: {time.perf_counter() - start:.0f} s')
+  return result
+
+
 def _robustness_measures(state, dataset, options: EvalOptions, batch_size: int, say) -> dict:
   """Occlusion, FGSM, calibration, OOD detection and corruptions of the best checkpoint; each
   is `{'skipped': 'switched off'}` when its option is empty."""
   off = {'skipped': 'switched off'}
   measures = {m: dict(off) for m in ('occlusion', 'fgsm', 'calibration', 'ood', 'corruptions')}
   if options.hole_fractions:
-    say('  occlusion robustness')
-    measures['occlusion'] = dict(robustness(state, dataset, options), checkpoint='best')
+    occlusion_curves = lambda: robustness(state, dataset, options)
+    measures['occlusion'] = dict(
+        _timed(say, 'occlusion robustness', occlusion_curves), checkpoint='best'
+    )
   if options.fgsm_epsilons:
-    say('  FGSM robustness')
-    measures['fgsm'] = adversarial.measure(state, dataset, options.fgsm_epsilons)
+    fgsm = lambda: adversarial.measure(state, dataset, options.fgsm_epsilons)
+    measures['fgsm'] = _timed(say, 'FGSM robustness', fgsm)
   if options.calibration or options.ood_sets:
     scores = confidence.of_eval_split(state, dataset)
     if options.calibration:
@@ -192,13 +220,15 @@ def _robustness_measures(state, dataset, options: EvalOptions, batch_size: int, 
           scores['confidence'], correct, scores['true_log_prob']
       )
     if options.ood_sets:
-      say(f'  out-of-distribution detection against {", ".join(options.ood_sets)}')
-      measures['ood'] = ood.measure(
+      detect = lambda: ood.measure(
           state, dataset, scores['confidence'], options.ood_sets, batch_size
       )
+      label = f'out-of-distribution detection against {", ".join(options.ood_sets)}'
+      measures['ood'] = _timed(say, label, detect)
   if options.corruptions:
-    say(f'  {len(options.corruptions)} corruptions at 5 severities')
-    measures['corruptions'] = corruptions_lib.measure(state, dataset, options.corruptions)
+    corrupted = lambda: corruptions_lib.measure(state, dataset, options.corruptions)
+    label = f'{len(options.corruptions)} corruptions at 5 severities'
+    measures['corruptions'] = _timed(say, label, corrupted)
   return measures
 
 

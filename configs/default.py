@@ -2,6 +2,10 @@
 
 python train.py                                   # this file, workdir runs/default
 python train.py --config.mix.method=none          # the baseline
+
+A quick check that everything works (about 4.5 minutes on 2 CPU cores), not the paper's claim:
+CutMix ends at 31.4 +- 1.5 % best top-1 error over 3 seeds, the baseline at 23.2 +- 1.7 %
+(README.md, "Train", says why).
 """
 
 import ml_collections

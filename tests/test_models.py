@@ -89,9 +89,7 @@ def test_parameter_count_is_exact(name):
   model = get_model(name, num_classes)
   shapes = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
   assert count(shapes['params']) == expected
-  assert model.num_stages == (
-      4 if name in ('resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152') else 3
-  )
+  assert model.num_stages == (3 if name.startswith(('resnet_cifar', 'pyramidnet')) else 4)
 
 
 def test_unknown_model_name_lists_the_valid_names():

@@ -87,3 +87,24 @@ def wait_for(predicate, process, timeout=300.0):
     time.sleep(0.2)
   process.send_signal(signal.SIGKILL)
   raise AssertionError('timed out waiting for train.py')
+
+
+def start_two_processes(script, workdir, port):
+  """Starts `python script COORDINATOR RANK workdir` for ranks 0 and 1, each with 4 host CPU
+  devices (a 2-process `jax.distributed` run); returns the two Popen objects (output piped)."""
+  env = {
+      **os.environ,
+      'XLA_FLAGS': '--xla_force_host_platform_device_count=4',
+      'PYTHONPATH': os.path.join(REPO, 'tests'),
+  }
+  return [
+      subprocess.Popen(
+          [sys.executable, str(script), f'127.0.0.1:{port}', str(rank), str(workdir)],
+          cwd=REPO,
+          env=env,
+          text=True,
+          stdout=subprocess.PIPE,
+          stderr=subprocess.STDOUT,
+      )
+      for rank in range(2)
+  ]

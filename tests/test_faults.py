@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 from conftest import REPO
+from conftest import start_two_processes
 from conftest import train_cli_args
 from conftest import wait_for
 import pytest
@@ -142,24 +143,8 @@ print('stopped', result.summary['stopped_by'], 'step', result.summary['step'])
 def test_stop_signal_to_one_of_two_processes_stops_both_at_one_step(tmp_path):
   script = tmp_path / 'stop.py'
   script.write_text(_STOP_SCRIPT)
-  env = {
-      **os.environ,
-      'XLA_FLAGS': '--xla_force_host_platform_device_count=4',
-      'PYTHONPATH': os.path.join(REPO, 'tests'),
-  }
-  port = 20000 + (os.getpid() + 7) % 20000
   workdir = tmp_path / 'run'
-  processes = [
-      subprocess.Popen(
-          [sys.executable, str(script), f'127.0.0.1:{port}', str(i), str(workdir)],
-          cwd=REPO,
-          env=env,
-          text=True,
-          stdout=subprocess.PIPE,
-          stderr=subprocess.STDOUT,
-      )
-      for i in range(2)
-  ]
+  processes = start_two_processes(script, workdir, port=20000 + (os.getpid() + 7) % 20000)
   metrics = workdir / 'metrics.jsonl'
   wait_for(lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 4, processes[0])
   processes[1].send_signal(signal.SIGTERM)  # only the second process is told

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from conftest import REPO
+from conftest import start_two_processes
 from conftest import wait_for
 import flax.linen as nn
 import jax
@@ -224,23 +225,7 @@ print('state', digest.hexdigest())
 def test_two_processes_stay_in_sync(tmp_path):
   script = tmp_path / 'two_process.py'
   script.write_text(_TWO_PROCESS_SCRIPT)
-  env = {
-      **os.environ,
-      'XLA_FLAGS': '--xla_force_host_platform_device_count=4',
-      'PYTHONPATH': os.path.join(REPO, 'tests'),
-  }
-  port = 20000 + os.getpid() % 20000
-  processes = [
-      subprocess.Popen(
-          [sys.executable, str(script), f'127.0.0.1:{port}', str(i), str(tmp_path / 'run')],
-          cwd=REPO,
-          env=env,
-          text=True,
-          stdout=subprocess.PIPE,
-          stderr=subprocess.STDOUT,
-      )
-      for i in range(2)
-  ]
+  processes = start_two_processes(script, tmp_path / 'run', port=20000 + os.getpid() % 20000)
   outputs = [p.communicate(timeout=600)[0] for p in processes]
   for process, output in zip(processes, outputs):
     assert process.returncode == 0, output

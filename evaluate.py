@@ -7,8 +7,8 @@ corruptions). Several workdirs (`--workdir=A,B` or `--compare=B`) are evaluated 
 then printed side by side, each measure of all runs in one `*_compare.png`.
 
 Each measure can be switched off for a quick evaluation: `--noocclusion --nofgsm --nocalibration
---nocorruptions --ood=` (OOD sets: `gaussian_noise`, `uniform_noise`, `shapes`, `folder:PATH`,
-`tfds:NAME`).
+--nocorruptions --ood=` (OOD sets: `gaussian_noise`, `uniform_noise`, `shapes`, `textures`,
+`folder:PATH`, `tfds:NAME`).
 
 `python evaluate.py --show-mixing [--config=configs/X.py] [--workdir=DIR]` only draws the
 mixed training inputs of a config, before any training (to `WORKDIR/eval/mixing.png`).
@@ -56,7 +56,7 @@ _OOD = flags.DEFINE_list(
     'ood',
     ['gaussian_noise', 'uniform_noise'],
     'Out-of-distribution sets for max-softmax detection (AUROC): gaussian_noise, uniform_noise, '
-    'or a data source (shapes, folder:PATH, tfds:NAME); empty: none.',
+    'or a data source (shapes, textures, folder:PATH, tfds:NAME); empty: none.',
 )
 
 

@@ -16,13 +16,13 @@ def get_config() -> ml_collections.ConfigDict:
 
   # --- Data (the fields of cutmix_jax.data.DataConfig) -----------------------------------------
   config.data = ml_collections.ConfigDict()
-  config.data.source = 'shapes'  # 'shapes' | 'folder:PATH' | 'tfds:NAME[:VERSION]'
+  config.data.source = 'shapes'  # 'shapes' | 'textures' | 'folder:PATH' | 'tfds:NAME[:VERSION]'
   config.data.tfds_dir = ''  # TFDS data_dir ('' = TFDS default)
   config.data.holdout_per_class = 0  # last N train images per class validate (folders need it
   # without val/ or test/)
   config.data.image_size = 224  # crop size of the large-image (tf.data) pipeline
-  config.data.shapes_num_train = 10000  # size of the generated `shapes` train split
-  config.data.shapes_num_test = 2000  # size of the generated `shapes` test split
+  config.data.synthetic_num_train = 10000  # size of a generated (shapes, textures) train split
+  config.data.synthetic_num_test = 2000  # size of a generated test split
 
   # --- Model ------------------------------------------------------------------------------------
   config.model = 'resnet_cifar20'  # a name of cutmix_jax.models.get_model

@@ -20,8 +20,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A small but real run: 512 `shapes` images, 8 steps an epoch of a global batch of 64, an eval
 # split (100) that the eval batch (48) does not divide, so padding and masking are exercised.
 SMALL_RUN = {
-    'data.shapes_num_train': 512,
-    'data.shapes_num_test': 100,
+    'data.synthetic_num_train': 512,
+    'data.synthetic_num_test': 100,
     'batch_size': 64,
     'eval_batch_size': 48,
     'num_epochs': 2,

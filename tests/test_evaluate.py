@@ -60,7 +60,7 @@ def tiny_config() -> ml_collections.ConfigDict:
           'model': 'resnet_cifar8',
       }
   )
-  config.data.update({'shapes_num_train': 512, 'shapes_num_test': NUM_TEST})
+  config.data.update({'synthetic_num_train': 512, 'synthetic_num_test': NUM_TEST})
   return config
 
 
@@ -419,8 +419,8 @@ def test_cli_show_mixing_needs_no_checkpoint(tmp_path):
   result = _evaluate_cli(
       '--show-mixing',
       f'--workdir={tmp_path}',
-      '--config.data.shapes_num_train=128',
-      '--config.data.shapes_num_test=16',
+      '--config.data.synthetic_num_train=128',
+      '--config.data.synthetic_num_test=16',
       '--config.batch_size=64',
       '--config.eval_batch_size=16',
   )

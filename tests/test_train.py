@@ -176,7 +176,7 @@ def test_resume_after_sigkill_is_bitwise_equal(small_config, train_cli, tmp_path
 
 
 def test_sigterm_mid_epoch_saves_exits_zero_and_resumes(small_config, train_cli, tmp_path):
-  overrides = {'data.shapes_num_train': 2048, 'num_epochs': 20, 'log_every_steps': 1}
+  overrides = {'data.synthetic_num_train': 2048, 'num_epochs': 20, 'log_every_steps': 1}
   process = train_cli(tmp_path, **overrides)
   metrics = tmp_path / 'metrics.jsonl'
   wait_for(lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 3, process)

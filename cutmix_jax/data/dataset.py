@@ -112,6 +112,29 @@ def from_arrays(
   )
 
 
+def from_generator(
+    generate: Callable[[int, int], memory.ArraySplit],
+    data_seed: int,
+    class_names: Sequence[str],
+    source: str,
+    config,
+    layout: layout_lib.Layout,
+    seed: int,
+) -> Dataset:
+  """A generated source (`shapes`, `textures`) of a `loader.DataConfig`, held in memory.
+
+  `generate(num_examples, seed)` draws the train and the test split from independent streams of
+  `data_seed`, so the images are the same whatever the training seed and the split sizes do not
+  change each other's images.
+  """
+  train, test = (
+      generate(size, layout_lib.derived_seed(data_seed, stream))
+      for stream, size in enumerate((config.synthetic_num_train, config.synthetic_num_test))
+  )
+  train, test = choose_eval_split(train, test, config.holdout_per_class, class_names, source)
+  return from_arrays(train, test, class_names, layout, seed)
+
+
 def streamed(pipeline, class_names: Sequence[str]) -> Dataset:
   """A dataset streamed through tf.data (`streaming.StreamingPipeline`)."""
   _check_sizes(pipeline.num_train, pipeline.num_eval, pipeline.layout)

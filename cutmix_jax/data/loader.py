@@ -1,6 +1,7 @@
 """`load_dataset`: `DataConfig.source` names the source; its module loads it.
 
-Sources (`SOURCE_FORMS`): `shapes` (synthetic, generated in seconds; `shapes.py`), `folder:PATH`
+Sources (`SOURCE_FORMS`): `shapes` and `textures` (synthetic, generated in seconds;
+`shapes.py`, `textures.py`), `folder:PATH`
 (an image folder; `folder.py`) and `tfds:NAME[:VERSION]` (TensorFlow Datasets;
 `tfds_source.py`). Images of at most `memory.MAX_SIDE` px are held in memory as uint8 and
 augmented on device; larger ones stream through tf.data. TensorFlow is imported only when a
@@ -16,8 +17,10 @@ from cutmix_jax.data import dataset as dataset_lib
 from cutmix_jax.data import folder
 from cutmix_jax.data import layout as layout_lib
 from cutmix_jax.data import shapes
+from cutmix_jax.data import textures
 
-SOURCE_FORMS = ('shapes', 'folder:PATH', 'tfds:NAME[:VERSION]')
+SOURCE_FORMS = ('shapes', 'textures', 'folder:PATH', 'tfds:NAME[:VERSION]')
+_GENERATED = ('shapes', 'textures')  # sources without an argument
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,28 +28,28 @@ class DataConfig:
   """What a run reads: the fields of `config.data` (`DataConfig(**config.data)`).
 
   Attributes:
-    source: `shapes`, `folder:PATH` or `tfds:NAME[:VERSION]` (see `SOURCE_FORMS`).
+    source: `shapes`, `textures`, `folder:PATH` or `tfds:NAME[:VERSION]` (see `SOURCE_FORMS`).
     tfds_dir: TFDS data directory ('' = TFDS's default); tfds sources only.
     holdout_per_class: if > 0, evaluate on the last N training examples of each class instead
       of the held-out split (needed for a folder without val/ or test/).
     image_size: side of the square images of streamed (large-image) datasets; in-memory
       datasets keep their own size.
-    shapes_num_train: train split size of `shapes`.
-    shapes_num_test: test split size of `shapes`.
+    synthetic_num_train: train split size of a generated source (`shapes`, `textures`).
+    synthetic_num_test: test split size of a generated source.
   """
 
   source: str = 'shapes'
   tfds_dir: str = ''
   holdout_per_class: int = 0
   image_size: int = 224
-  shapes_num_train: int = 10000
-  shapes_num_test: int = 2000
+  synthetic_num_train: int = 10000
+  synthetic_num_test: int = 2000
 
   def __post_init__(self):
     check_source_name(self.source)
     if not (isinstance(self.holdout_per_class, (int, np.integer)) and self.holdout_per_class >= 0):
       raise ValueError(f'holdout_per_class must be an integer >= 0; got {self.holdout_per_class!r}')
-    for name in ('image_size', 'shapes_num_train', 'shapes_num_test'):
+    for name in ('image_size', 'synthetic_num_train', 'synthetic_num_test'):
       value = getattr(self, name)
       if not (isinstance(value, (int, np.integer)) and value > 0):
         raise ValueError(f'{name} must be a positive integer; got {value!r}')
@@ -62,6 +65,7 @@ def _load_tfds(
 
 _LOADERS: Dict[str, Callable[[str, DataConfig, layout_lib.Layout, int], dataset_lib.Dataset]] = {
     'shapes': shapes.load_dataset,
+    'textures': textures.load_dataset,
     'folder': folder.load_dataset,
     'tfds': _load_tfds,
 }
@@ -70,7 +74,7 @@ _LOADERS: Dict[str, Callable[[str, DataConfig, layout_lib.Layout, int], dataset_
 def check_source_name(name: str) -> Tuple[str, str]:
   """Splits `name` into `(prefix, argument)`; raises ValueError for an unknown form."""
   prefix, _, argument = name.partition(':')
-  if prefix not in _LOADERS or (name != 'shapes' if prefix == 'shapes' else not argument):
+  if prefix not in _LOADERS or (name != prefix if prefix in _GENERATED else not argument):
     raise ValueError(f'unknown dataset {name!r}; valid forms: {", ".join(SOURCE_FORMS)}')
   return prefix, argument
 

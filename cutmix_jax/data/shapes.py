@@ -18,15 +18,15 @@ from typing import Tuple
 import numpy as np
 
 from cutmix_jax.data import dataset as dataset_lib
+from cutmix_jax.data import drawing
 from cutmix_jax.data import layout as layout_lib
 from cutmix_jax.data import memory
 
 SHAPES = ('disk', 'square', 'triangle', 'plus', 'ring')
 TEXTURES = ('plain', 'striped')
 CLASS_NAMES = tuple(f'{texture} {shape}' for shape in SHAPES for texture in TEXTURES)
-SIZE = 32
+SIZE = drawing.SIZE
 DATA_SEED = 0  # the seed of the `shapes` source: the same images whatever the training seed
-_CHUNK = 2048  # images generated at once; fixed, since the draws depend on it
 _NUM_CLUTTER = 5
 
 
@@ -39,11 +39,6 @@ class Shapes:
   labels: np.ndarray
   boxes: np.ndarray
   masks: np.ndarray
-
-
-def _grid() -> Tuple[np.ndarray, np.ndarray]:
-  centres = np.arange(SIZE, dtype=np.float32) + np.float32(0.5)
-  return centres[:, None], centres[None, :]
 
 
 def _silhouettes(shape_ids: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -72,7 +67,7 @@ def _silhouettes(shape_ids: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndar
 
 def _stripes(rng, n: int) -> np.ndarray:
   """Random two-tone stripe patterns, True on the second tone, `(n, S, S)`."""
-  rows, cols = _grid()
+  rows, cols = drawing.pixel_centres()
   angle = rng.uniform(0, np.pi, (n, 1, 1)).astype(np.float32)
   period = rng.uniform(3.0, 5.0, (n, 1, 1)).astype(np.float32)
   phase = rng.uniform(64, 66, (n, 1, 1)).astype(np.float32)  # keeps half_periods > 0
@@ -90,7 +85,7 @@ def _smooth_field(rng, n: int) -> np.ndarray:
 
 def _clutter(rng, n: int) -> np.ndarray:
   """Masks of `_NUM_CLUTTER` random rectangles (1 to 8 px a side) per image, `(K, n, S, S)`."""
-  rows, cols = _grid()
+  rows, cols = drawing.pixel_centres()
   top, left, height, width = (
       rng.uniform(low, high, (_NUM_CLUTTER, n, 1, 1))
       for low, high in ((-4, SIZE), (-4, SIZE), (1, 8), (1, 8))
@@ -104,7 +99,7 @@ def _objects(rng, shape_ids: np.ndarray) -> np.ndarray:
   radius = rng.uniform(7.0, 12.0, (n, 1, 1)).astype(np.float32)
   centre_y, centre_x = (rng.uniform(radius, SIZE - radius).astype(np.float32) for _ in range(2))
   angle = rng.uniform(0, 2 * np.pi, (n, 1, 1)).astype(np.float32)
-  rows, cols = _grid()
+  rows, cols = drawing.pixel_centres()
   dy, dx = rows - centre_y, cols - centre_x
   u = (dx * np.cos(angle) + dy * np.sin(angle)) / radius
   v = (dy * np.cos(angle) - dx * np.sin(angle)) / radius
@@ -123,8 +118,7 @@ def _compose(rng, layers: np.ndarray, textured: np.ndarray) -> np.ndarray:
   for k in range(num_layers):
     top[layers[k]] = k + 1
     tone = np.where(layers[k], _stripes(rng, n) & textured[k][:, None, None], tone)
-  first = rng.uniform(0, 255, (n, num_layers + 1, 3)).astype(np.float32)
-  second = (first + 128 + rng.uniform(-48, 48, first.shape).astype(np.float32)) % 256
+  first, second = drawing.contrasting_colours(rng, (n, num_layers + 1))
   palette = np.stack([first, second], axis=2).reshape(-1, 3)  # rows (image, layer, tone)
   row = (np.arange(n)[:, None, None] * (num_layers + 1) + top) * 2 + tone
   return np.where(top[..., None] == 0, _smooth_field(rng, n), palette.take(row, axis=0))
@@ -144,30 +138,20 @@ def _generate_chunk(rng, labels: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
   textured = np.concatenate(
       [rng.uniform(size=(_NUM_CLUTTER, len(labels))) < 0.3, (labels % len(TEXTURES) == 1)[None]]
   )
-  canvas = _compose(rng, layers, textured)
-  canvas += 8 * rng.standard_normal(canvas.shape, np.float32)
-  return np.clip(np.rint(canvas), 0, 255).astype(np.uint8), masks
+  return drawing.add_noise_to_uint8(rng, _compose(rng, layers, textured), 8.0), masks
 
 
 def generate(num_examples: int, seed: int) -> Shapes:
   """Generates `num_examples` images, classes balanced and shuffled, deterministically in seed."""
   rng = np.random.default_rng(seed)
-  labels = rng.permutation(np.arange(num_examples) % len(CLASS_NAMES)).astype(np.int32)
-  chunks = [_generate_chunk(rng, labels[i : i + _CHUNK]) for i in range(0, num_examples, _CHUNK)]
-  images = np.concatenate([c[0] for c in chunks])
-  masks = np.concatenate([c[1] for c in chunks])
+  labels = drawing.balanced_labels(rng, num_examples, len(CLASS_NAMES))
+  images, masks = drawing.in_chunks(rng, labels, _generate_chunk)
   return Shapes(images, labels, boxes_from_masks(masks), masks)
 
 
-def splits(
-    num_train: int, num_test: int, seed: int = DATA_SEED
-) -> Tuple[memory.ArraySplit, memory.ArraySplit]:
-  """The train and test splits, from independent streams of `seed` (sizes do not interact)."""
-  arrays = []
-  for stream, size in enumerate((num_train, num_test)):
-    data = generate(size, layout_lib.derived_seed(seed, stream))
-    arrays.append(memory.ArraySplit(data.images, data.labels, data.boxes))
-  return arrays[0], arrays[1]
+def _split(num_examples: int, seed: int) -> memory.ArraySplit:
+  data = generate(num_examples, seed)
+  return memory.ArraySplit(data.images, data.labels, data.boxes)
 
 
 def load_dataset(
@@ -175,8 +159,4 @@ def load_dataset(
 ) -> dataset_lib.Dataset:
   """The `shapes` source of a `loader.DataConfig` (`argument` is empty), held in memory."""
   del argument
-  train, test = splits(config.shapes_num_train, config.shapes_num_test)
-  train, test = dataset_lib.choose_eval_split(
-      train, test, config.holdout_per_class, CLASS_NAMES, 'shapes'
-  )
-  return dataset_lib.from_arrays(train, test, CLASS_NAMES, layout, seed)
+  return dataset_lib.from_generator(_split, DATA_SEED, CLASS_NAMES, 'shapes', config, layout, seed)

@@ -2,7 +2,8 @@
 paper measures it (Sec. 4.4): the eval split is in-distribution (positive), an OOD set negative.
 
 OOD sets: Gaussian and uniform noise images made here, and any dataset the user names
-(`shapes`, `folder:PATH`, `tfds:NAME`), its eval split resized to the model's input.
+(`shapes`, `textures`, `folder:PATH`, `tfds:NAME`), its eval split resized to the model's
+input.
 """
 
 from typing import Iterator, Sequence, Tuple

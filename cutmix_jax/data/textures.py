@@ -8,7 +8,7 @@ label CutMix gives it (`shapes` is the opposite case: one small object on clutte
 find a CPU-scale regime where CutMix beats the baseline; with 200-500 training images it did not,
 over seeds (docs/RESULTS.md, pilots). There are no object boxes: nothing single to localize.
 
-Generation is vectorised NumPy and deterministic in the seed: about 3 s per 10k images.
+Generation is vectorised NumPy and deterministic in the seed: about 1 s per 10k images.
 """
 
 from typing import Tuple

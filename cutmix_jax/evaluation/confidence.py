@@ -37,8 +37,12 @@ def unit_step(state, unit_images, *, mean: Sequence[float], std: Sequence[float]
   return _scores(logits)
 
 
-def _flatten(values: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
-  return {k: np.asarray(v).reshape((-1,) + np.shape(v)[2:]) for k, v in values.items()}
+def valid_rows(batch: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+  """Host arrays `(D, B/D, ...)` with a bool 'mask' flattened to `(B', ...)`: the padding rows
+  (mask False) dropped, and the mask with them."""
+  flat = {k: np.asarray(v).reshape((-1,) + np.shape(v)[2:]) for k, v in batch.items()}
+  keep = flat.pop('mask')
+  return {k: v[keep] for k, v in flat.items()}
 
 
 def of_eval_split(state, dataset) -> Dict[str, np.ndarray]:
@@ -49,11 +53,8 @@ def of_eval_split(state, dataset) -> Dict[str, np.ndarray]:
   )
   rows = []
   for batch in dataset.eval_batches():
-    scores = _flatten(jax.device_get(p_step(state, batch)))
-    flat = _flatten({'label': batch['label'], 'mask': batch['mask']})
-    rows.append(
-        {**{k: v[flat['mask']] for k, v in scores.items()}, 'label': flat['label'][flat['mask']]}
-    )
+    scores = jax.device_get(p_step(state, batch))
+    rows.append(valid_rows({**scores, 'label': batch['label'], 'mask': batch['mask']}))
   return {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
 
 
@@ -63,6 +64,6 @@ def of_unit_batches(state, batches: Iterable, mean, std) -> np.ndarray:
   p_step = jax.pmap(functools.partial(unit_step, mean=mean, std=std), axis_name=AXIS)
   kept = []
   for images, mask in batches:
-    confidence = _flatten(jax.device_get(p_step(state, images)))['confidence']
-    kept.append(confidence[np.asarray(mask).reshape(-1)])
+    scores = jax.device_get(p_step(state, images))
+    kept.append(valid_rows({'confidence': scores['confidence'], 'mask': mask})['confidence'])
   return np.concatenate(kept)

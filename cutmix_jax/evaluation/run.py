@@ -103,12 +103,6 @@ def accuracies(restored: Dict[str, checkpoints.Restored], dataset) -> dict:
   return results
 
 
-def _valid_rows(batch: dict) -> dict:
-  """Host arrays `(D, B/D, ...)` flattened to `(B, ...)`, the padding rows dropped."""
-  flat = {k: np.asarray(v).reshape((-1,) + np.shape(v)[2:]) for k, v in batch.items()}
-  return {k: v[flat['mask']] for k, v in flat.items()}
-
-
 def cam_examples(kept: Sequence[dict], count: int, num_classes: int) -> dict:
   """Up to `count` examples of the kept rows, the classes taking turns (an eval split sorted by
   class still shows every class), in eval order within a class."""
@@ -143,7 +137,7 @@ def cams_and_localization(state, dataset, options: EvalOptions) -> Tuple[dict, d
   for batch in dataset.eval_batches():
     if counts.min() >= per_class and not dataset.has_boxes:
       break
-    rows = _valid_rows({**batch, **jax.device_get(p_cam_step(state, batch))})
+    rows = confidence.valid_rows({**batch, **jax.device_get(p_cam_step(state, batch))})
     if counts.min() < per_class:
       kept.append(rows)
       counts += np.bincount(rows['label'], minlength=dataset.num_classes)

@@ -25,6 +25,15 @@ def contrasting_colours(rng, shape: Tuple[int, ...]) -> Tuple[np.ndarray, np.nda
   return first, second
 
 
+def upsample_to_image(grid: np.ndarray) -> np.ndarray:
+  """Bilinear upsampling of float32 `(..., k, k)` grids to `(..., S, S)`: a smooth random field
+  when the grid is random (the grid's corners land on the image's corners)."""
+  k = grid.shape[-1]
+  knots = np.linspace(0, k - 1, SIZE, dtype=np.float32)
+  weights = np.maximum(0, 1 - np.abs(knots[:, None] - np.arange(k, dtype=np.float32)))
+  return weights @ grid @ weights.T
+
+
 def add_noise_to_uint8(rng, canvas: np.ndarray, noise_std: float) -> np.ndarray:
   """`canvas` plus Gaussian pixel noise of `noise_std`, rounded and clipped to uint8."""
   canvas = canvas + noise_std * rng.standard_normal(canvas.shape, np.float32)

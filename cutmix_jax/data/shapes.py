@@ -77,10 +77,8 @@ def _stripes(rng, n: int) -> np.ndarray:
 
 def _smooth_field(rng, n: int) -> np.ndarray:
   """A smooth random colour field, the bilinear upsampling of a 4 x 4 grid, `(n, S, S, 3)`."""
-  knots = np.linspace(0, 3, SIZE, dtype=np.float32)
-  weights = np.maximum(0, 1 - np.abs(knots[:, None] - np.arange(4, dtype=np.float32)))
   grid = rng.uniform(0, 255, (n, 3, 4, 4)).astype(np.float32)
-  return (weights @ grid @ weights.T).transpose(0, 2, 3, 1)
+  return drawing.upsample_to_image(grid).transpose(0, 2, 3, 1)
 
 
 def _clutter(rng, n: int) -> np.ndarray:

@@ -84,10 +84,7 @@ def _dashes(rng, s, t, period):
 def _blobs(rng, s, t, period):
   """Sign of a smooth random field: the bilinear upsampling of a 6 x 6 grid of normals."""
   del s, t
-  knots = np.linspace(0, 5, drawing.SIZE, dtype=np.float32)
-  weights = np.maximum(0, 1 - np.abs(knots[:, None] - np.arange(6, dtype=np.float32)))
-  grid = rng.standard_normal((len(period), 6, 6)).astype(np.float32)
-  return weights @ grid @ weights.T > 0
+  return drawing.upsample_to_image(rng.standard_normal((len(period), 6, 6)).astype(np.float32)) > 0
 
 
 def _zigzag(rng, s, t, period):

@@ -20,6 +20,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.data.tfds_dir = ''  # TFDS data_dir ('' = TFDS default)
   config.data.holdout_per_class = 0  # last N train images per class validate (folders need it
   # without val/ or test/)
+  config.data.train_per_class = 0  # if > 0, train on the first N train images per class only
   config.data.image_size = 224  # crop size of the large-image (tf.data) pipeline
   config.data.synthetic_num_train = 10000  # size of a generated (shapes, textures) train split
   config.data.synthetic_num_test = 2000  # size of a generated test split

@@ -26,7 +26,6 @@ import numpy as np
 
 from configs import default
 from cutmix_jax import train_loop
-from cutmix_jax.data import folder
 
 # method -> config.mix overrides: the paper's CIFAR CutMix (beta 1, prob 0.5), Mixup alpha 1,
 # Cutout 16 x 16 (the Cutout paper's CIFAR-10 size), and feature-level CutMix (paper 4.1) with
@@ -68,33 +67,11 @@ def extract(tarball: str, directory: str) -> str:
   return root
 
 
-def first_per_class(root: str, count: int) -> str:
-  """A folder of links to the first `count` and the last `HOLDOUT` images of each class.
-
-  With `holdout_per_class=HOLDOUT` the run then trains on the first `count` images of each class
-  and validates on the same last `HOLDOUT` as the full study; the two never overlap.
-  """
-  subset = f'{root}_first{count}'
-  source = os.path.join(root, 'train')
-  for name in sorted(os.listdir(source)):
-    files = sorted(os.listdir(os.path.join(source, name)), key=folder.natural_key)
-    if count + HOLDOUT > len(files):
-      raise SystemExit(
-          f'--train-per-class={count}: class {name} has {len(files)} images, '
-          f'at most {len(files) - HOLDOUT} can train'
-      )
-    os.makedirs(os.path.join(subset, 'train', name), exist_ok=True)
-    for file in files[:count] + files[-HOLDOUT:]:
-      link = os.path.join(subset, 'train', name, file)
-      if not os.path.lexists(link):
-        os.symlink(os.path.join(source, name, file), link)
-  return subset
-
-
 def run_config(args, root: str, method: str, seed: int):
   config = default.get_config()
   config.data.source = f'folder:{root}'
   config.data.holdout_per_class = HOLDOUT
+  config.data.train_per_class = args.train_per_class  # the first N of each class; 0: all
   config.model, config.dtype, config.seed = args.model, args.dtype, seed
   config.batch_size, config.eval_batch_size = args.batch, 1000
   config.num_epochs = args.epochs
@@ -322,8 +299,6 @@ def parse_args():
 def main():
   args = parse_args()
   root = extract(args.tarball, args.data_dir)
-  if args.train_per_class:
-    root = first_per_class(root, args.train_per_class)
   if args.only:
     method, seed = args.only.split(':')
     train_one(args, root, method, int(seed))

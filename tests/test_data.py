@@ -1,5 +1,6 @@
 """Tests of the input pipelines (cutmix_jax.data), offline, on data generated here."""
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -13,8 +14,10 @@ import pytest
 
 from cutmix_jax import data
 from cutmix_jax.data import augment
+from cutmix_jax.data import dataset as dataset_lib
 from cutmix_jax.data import folder
 from cutmix_jax.data import layout as layout_lib
+from cutmix_jax.data import loader
 from cutmix_jax.data import memory
 from cutmix_jax.data import shapes
 from cutmix_jax.data import textures
@@ -396,6 +399,28 @@ def test_folder_holdout_takes_the_last_files_in_numeric_order(tmp_path):
   assert class_names == ['a', 'b']
 
 
+def test_train_per_class_keeps_the_first_files_before_the_holdout(tmp_path):
+  _write_folder(tmp_path, 'train', {'a': 12, 'b': 11})
+  class_names, files, _ = folder.scan(str(tmp_path))
+  config = loader.DataConfig(holdout_per_class=2, train_per_class=3)
+  train, evaluation = dataset_lib.choose_splits(files, None, config, class_names, 'here')
+  names = lambda files: [os.path.relpath(p, tmp_path / 'train') for p in files.paths]
+  assert names(train) == ['a/1.png', 'a/2.png', 'a/3.png', 'b/1.png', 'b/2.png', 'b/3.png']
+  assert names(evaluation) == ['a/11.png', 'a/12.png', 'b/10.png', 'b/11.png']
+  ds = load(
+      f'folder:{tmp_path}',
+      batch_size=8,
+      eval_batch_size=8,
+      seed=0,
+      holdout_per_class=2,
+      train_per_class=4,
+  )
+  assert (ds.num_train, ds.num_eval) == (8, 4)
+  config = dataclasses.replace(config, train_per_class=10)
+  with pytest.raises(ValueError, match=r"here: class 'b' has 9 training examples; train_per_cl"):
+    dataset_lib.choose_splits(files, None, config, class_names, 'here')
+
+
 def test_folder_without_split_needs_holdout(tmp_path):
   _write_folder(tmp_path, 'train', {'a': 4, 'b': 4})
   with pytest.raises(ValueError, match='holdout_per_class'):
@@ -662,6 +687,34 @@ def test_tfds_large_images_streamed(tfds_dir):
   np.testing.assert_array_equal(masks, np.arange(16) < 9)
   labels = np.concatenate([b['label'][b['mask']] for b in batches])
   np.testing.assert_array_equal(np.bincount(labels), [3, 3, 3])
+
+
+def test_tfds_train_per_class(tfds_dir):
+  ds = load(
+      'tfds:tiny_small_images',
+      tfds_dir=tfds_dir,
+      batch_size=8,
+      eval_batch_size=8,
+      seed=0,
+      train_per_class=5,
+  )
+  assert (ds.num_train, ds.num_eval) == (15, 11)
+
+
+def test_tfds_cifar10_offline_says_how_to_train_offline(tmp_path, monkeypatch):
+  """The default source's real builder up to its download (TFDS needs importlib_resources there),
+  then one line that names the offline set instead of a requests traceback."""
+  import requests  # pylint: disable=g-import-not-at-top
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+
+  def no_network(*args, **kwargs):
+    raise requests.exceptions.ConnectionError('no network')
+
+  monkeypatch.setattr(tfds.download.DownloadManager, 'download_and_extract', no_network)
+  with pytest.raises(
+      OSError, match=r'cifar10 is not in .* downloaded .*--config.data.source=shapes'
+  ):
+    load('tfds:cifar10', tfds_dir=str(tmp_path), batch_size=8, eval_batch_size=8, seed=0)
 
 
 def test_tfds_cifar_constants(tfds_dir, monkeypatch):

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 
+from conftest import small_run_config
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -19,7 +20,6 @@ import optax
 from PIL import Image
 import pytest
 
-from configs import default
 from cutmix_jax import builders
 from cutmix_jax import mixing
 from cutmix_jax import train_loop
@@ -49,19 +49,10 @@ OPTIONS = run.EvalOptions(
 
 
 def tiny_config() -> ml_collections.ConfigDict:
-  config = default.get_config()
-  config.update(
-      {
-          'batch_size': 64,
-          'eval_batch_size': 32,
-          'num_epochs': 1,
-          'log_every_steps': 4,
-          'progress_bar': False,
-          'model': 'resnet_cifar8',
-      }
+  """The tests' small `shapes` run, one epoch, with an eval split of NUM_TEST."""
+  return small_run_config(
+      num_epochs=1, eval_batch_size=32, log_every_steps=4, **{'data.synthetic_num_test': NUM_TEST}
   )
-  config.data.update({'synthetic_num_train': 512, 'synthetic_num_test': NUM_TEST})
-  return config
 
 
 @pytest.fixture(scope='module')

@@ -171,6 +171,7 @@ _INVALID = {
     'mix.cutout_size': ['0', '-4'],
     'data.source': ['imagenet', 'folder:', 'tfds:', 'hf:cifar10', 'folder:/no/such/dir'],
     'data.holdout_per_class': ['-1'],
+    'data.train_per_class': ['-3'],
     'batch_size': ['0', '-8', '100', 'abc'],
     'eval_batch_size': ['0', '12'],
     'num_epochs': ['0', '-1'],

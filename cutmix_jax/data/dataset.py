@@ -131,7 +131,7 @@ def from_generator(
       generate(size, layout_lib.derived_seed(data_seed, stream))
       for stream, size in enumerate((config.synthetic_num_train, config.synthetic_num_test))
   )
-  train, test = choose_eval_split(train, test, config.holdout_per_class, class_names, source)
+  train, test = choose_splits(train, test, config, class_names, source)
   return from_arrays(train, test, class_names, layout, seed)
 
 
@@ -172,18 +172,57 @@ def holdout_indices(
   return kept, held_out
 
 
-def choose_eval_split(
+def first_per_class(split: Split, per_class: int, class_names: Sequence[str], source: str) -> Split:
+  """The first `per_class` examples of each class, in their order.
+
+  Small-data regimes train on a fixed subset that no seed changes (`data.train_per_class`).
+  """
+  kept = []
+  for label, name in enumerate(class_names):
+    members = np.flatnonzero(split.labels == label)
+    if len(members) < per_class:
+      raise ValueError(
+          f'{source}: class {name!r} has {len(members)} training examples; '
+          f'train_per_class={per_class} needs that many'
+      )
+    kept.append(members[:per_class])
+  return split.take(np.sort(np.concatenate(kept)))
+
+
+def choose_splits(
+    train: Split,
+    evaluation: Optional[Split],
+    config,
+    class_names: Sequence[str],
+    source: str,
+) -> Tuple[Split, Split]:
+  """Returns `(train, eval)` as a `loader.DataConfig` asks.
+
+  Eval is a hold-out of the last `config.holdout_per_class` train examples of each class if > 0
+  (carved even when the dataset has its own held-out split, so that hyper-parameters can be tuned
+  without touching it; the choice is logged), else the given split. Train is then cut to its
+  first `config.train_per_class` examples of each class if > 0; the two never overlap.
+  """
+  train, evaluation = _eval_split(train, evaluation, config.holdout_per_class, class_names, source)
+  if config.train_per_class:
+    train = first_per_class(train, config.train_per_class, class_names, source)
+    logging.warning(
+        '%s: training on the first %d examples of each class (%d in all; data.train_per_class)',
+        source,
+        config.train_per_class,
+        len(train),
+    )
+  return train, evaluation
+
+
+def _eval_split(
     train: Split,
     evaluation: Optional[Split],
     per_class: int,
     class_names: Sequence[str],
     source: str,
 ) -> Tuple[Split, Split]:
-  """Returns `(train, eval)`: a hold-out of `per_class` per class if > 0, else the given split.
-
-  A hold-out is carved from train even when the dataset has its own held-out split, so that
-  hyper-parameters can be tuned without touching it; the choice is logged.
-  """
+  """`(train, eval)`: a hold-out of `per_class` per class if > 0, else the given eval split."""
   if per_class > 0:
     kept, held_out = holdout_indices(train.labels, per_class, class_names)
     logging.warning(

@@ -195,8 +195,8 @@ class FileSource:
 def load_dataset(root: str, config, layout: layout_lib.Layout, seed: int) -> dataset_lib.Dataset:
   """The `folder:ROOT` source of a `loader.DataConfig`: in memory if small, else streamed."""
   class_names, train, evaluation = scan(root)
-  train, evaluation = dataset_lib.choose_eval_split(
-      train, evaluation, config.holdout_per_class, class_names, f'folder:{root}'
+  train, evaluation = dataset_lib.choose_splits(
+      train, evaluation, config, class_names, f'folder:{root}'
   )
   size = image_size(train.paths[0])
   if max(size) <= memory.MAX_SIDE:

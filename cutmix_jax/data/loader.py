@@ -32,6 +32,8 @@ class DataConfig:
     tfds_dir: TFDS data directory ('' = TFDS's default); tfds sources only.
     holdout_per_class: if > 0, evaluate on the last N training examples of each class instead
       of the held-out split (needed for a folder without val/ or test/).
+    train_per_class: if > 0, train on the first N training examples of each class only (after
+      the hold-out); not for streamed tfds datasets.
     image_size: side of the square images of streamed (large-image) datasets; in-memory
       datasets keep their own size.
     synthetic_num_train: train split size of a generated source (`shapes`, `textures`).
@@ -41,14 +43,17 @@ class DataConfig:
   source: str = 'shapes'
   tfds_dir: str = ''
   holdout_per_class: int = 0
+  train_per_class: int = 0
   image_size: int = 224
   synthetic_num_train: int = 10000
   synthetic_num_test: int = 2000
 
   def __post_init__(self):
     check_source_name(self.source)
-    if not (isinstance(self.holdout_per_class, (int, np.integer)) and self.holdout_per_class >= 0):
-      raise ValueError(f'holdout_per_class must be an integer >= 0; got {self.holdout_per_class!r}')
+    for name in ('holdout_per_class', 'train_per_class'):
+      value = getattr(self, name)
+      if not (isinstance(value, (int, np.integer)) and value >= 0):
+        raise ValueError(f'{name} must be an integer >= 0; got {value!r}')
     for name in ('image_size', 'synthetic_num_train', 'synthetic_num_test'):
       value = getattr(self, name)
       if not (isinstance(value, (int, np.integer)) and value > 0):

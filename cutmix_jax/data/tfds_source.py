@@ -103,7 +103,14 @@ def _builder(spec: str, tfds_dir: str):
 def load_dataset(spec: str, config, layout: layout_lib.Layout, seed: int) -> dataset_lib.Dataset:
   """The `tfds:SPEC` source (`NAME` or `NAME:VERSION`) of a `loader.DataConfig`."""
   builder = _builder(spec, config.tfds_dir)
-  builder.download_and_prepare()
+  try:
+    builder.download_and_prepare()
+  except OSError as error:  # no network: requests' ConnectionError after its retries
+    raise OSError(
+        f'{builder.name} is not in {builder.data_dir} and could not be downloaded '
+        f'({type(error).__name__}); offline, train on the generated set: '
+        '--config.data.source=shapes'
+    ) from error
   _check_features(builder, spec)
   splits = builder.info.splits
   eval_split: Optional[str] = next((s for s in EVAL_SPLITS if s in splits), None)
@@ -112,16 +119,14 @@ def load_dataset(spec: str, config, layout: layout_lib.Layout, seed: int) -> dat
   if height and width and max(height, width) <= memory.MAX_SIDE:
     train = _read_split(builder, 'train')
     evaluation = _read_split(builder, eval_split) if eval_split else None
-    train, evaluation = dataset_lib.choose_eval_split(
-        train, evaluation, config.holdout_per_class, class_names, f'tfds:{spec}'
+    train, evaluation = dataset_lib.choose_splits(
+        train, evaluation, config, class_names, f'tfds:{spec}'
     )
     stats = (augment.CIFAR_MEAN, augment.CIFAR_STD) if builder.name in CIFAR_NAMES else None
     return dataset_lib.from_arrays(train, evaluation, class_names, layout, seed, stats)
-  if config.holdout_per_class:
-    raise ValueError(
-        f'holdout_per_class is not supported for streamed tfds datasets '
-        f'(tfds:{spec}); use its {eval_split or "held-out"} split'
-    )
+  for name in ('holdout_per_class', 'train_per_class'):
+    if getattr(config, name):
+      raise ValueError(f'{name} is not supported for streamed tfds datasets (tfds:{spec})')
   if eval_split is None:
     raise ValueError(f'tfds:{spec} has no split among {EVAL_SPLITS} to evaluate on')
   pipeline = streaming.StreamingPipeline(

@@ -11,6 +11,7 @@ import dataclasses
 import difflib
 from typing import Optional
 
+import requests
 import tensorflow_datasets as tfds
 
 from cutmix_jax.data import augment
@@ -105,7 +106,7 @@ def load_dataset(spec: str, config, layout: layout_lib.Layout, seed: int) -> dat
   builder = _builder(spec, config.tfds_dir)
   try:
     builder.download_and_prepare()
-  except OSError as error:  # no network: requests' ConnectionError after its retries
+  except requests.exceptions.RequestException as error:  # no network, after TFDS's retries
     raise OSError(
         f'{builder.name} is not in {builder.data_dir} and could not be downloaded '
         f'({type(error).__name__}); offline, train on the generated set: '

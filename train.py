@@ -1,6 +1,6 @@
 """Trains a CutMix model: `python train.py [--config=FILE] [--workdir=DIR] [--config.KEY=VALUE]`.
 
-With no flags it trains `configs/default.py` (the embedded `shapes` set) into `runs/default`.
+With no flags it trains `configs/default.py` (1,000 CIFAR-10 images, TFDS) into `runs/default`.
 A workdir that holds a checkpoint resumes from it. Multi-host: see README ("Multi-host").
 """
 

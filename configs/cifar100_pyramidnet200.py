@@ -10,6 +10,7 @@ from configs import default
 def get_config():
   config = default.get_config()
   config.data.source = 'tfds:cifar100'
+  config.data.train_per_class = 0  # the whole train split
   config.model = 'pyramidnet200'  # alpha 240, bottleneck, 26.8 M parameters
   config.dtype = 'bfloat16'  # bf16 compute on GPU/TPU; params stay float32
   config.mix.method = 'cutmix'
@@ -20,5 +21,6 @@ def get_config():
   config.num_epochs = 300
   config.optimizer.learning_rate = 0.25
   config.optimizer.decay_epochs = (150, 225)
+  config.eval_every_epochs = 1
   config.log_every_steps = 100
   return config

@@ -1,11 +1,12 @@
-"""Default config: CutMix on the embedded `shapes` set with `resnet_cifar20`, on 2 CPU cores.
+"""Default config: CutMix on 1,000 real CIFAR-10 images with `resnet_cifar20`, on 2 CPU cores.
 
 python train.py                                   # this file, workdir runs/default
 python train.py --config.mix.method=none          # the baseline
 
-A quick check that everything works (about 4.5 minutes on 2 CPU cores), not the paper's claim:
-CutMix ends at 31.4 +- 1.5 % best top-1 error over 3 seeds, the baseline at 23.2 +- 1.7 %
-(README.md, "Train", says why).
+The first 100 training images of each class, 90 epochs, evaluated on the 10,000 test images every
+30 epochs. A long lr-0.1 phase (60 epochs) lets the baseline memorize its 1,000 images after the
+decay, which is where CutMix, a regularizer, gains. TFDS downloads CIFAR-10 on first use; offline,
+`--config.data.source=shapes` trains on a generated set. README.md, "Train", has the figures.
 """
 
 import ml_collections
@@ -16,18 +17,18 @@ def get_config() -> ml_collections.ConfigDict:
 
   # --- Data (the fields of cutmix_jax.data.DataConfig) -----------------------------------------
   config.data = ml_collections.ConfigDict()
-  config.data.source = 'shapes'  # 'shapes' | 'textures' | 'folder:PATH' | 'tfds:NAME[:VERSION]'
+  config.data.source = 'tfds:cifar10'  # shapes | textures | folder:PATH | tfds:NAME[:VERSION]
   config.data.tfds_dir = ''  # TFDS data_dir ('' = TFDS default)
   config.data.holdout_per_class = 0  # last N train images per class validate (folders need it
   # without val/ or test/)
-  config.data.train_per_class = 0  # if > 0, train on the first N train images per class only
+  config.data.train_per_class = 100  # if > 0, train on the first N train images per class only
   config.data.image_size = 224  # crop size of the large-image (tf.data) pipeline
   config.data.synthetic_num_train = 10000  # size of a generated (shapes, textures) train split
   config.data.synthetic_num_test = 2000  # size of a generated test split
 
   # --- Model ------------------------------------------------------------------------------------
   config.model = 'resnet_cifar20'  # a name of cutmix_jax.models.get_model
-  config.dtype = 'float32'  # compute dtype: float32 | bfloat16 (params stay float32)
+  config.dtype = 'bfloat16'  # compute dtype: float32 | bfloat16 (params stay float32)
 
   # --- Mixing (the fields of cutmix_jax.MixConfig) ----------------------------------------------
   config.mix = ml_collections.ConfigDict()
@@ -49,7 +50,7 @@ def get_config() -> ml_collections.ConfigDict:
   # --- Optimisation -----------------------------------------------------------------------------
   config.batch_size = 128  # global batch (all devices and hosts)
   config.eval_batch_size = 512  # global eval batch; the last one is padded and masked
-  config.num_epochs = 4  # training length in epochs
+  config.num_epochs = 90  # training length in epochs
   config.num_train_steps = -1  # if > 0, stop after this many steps (overrides num_epochs)
   config.optimizer = ml_collections.ConfigDict()
   config.optimizer.learning_rate = 0.1  # peak lr (before the linear scaling rule)
@@ -58,13 +59,13 @@ def get_config() -> ml_collections.ConfigDict:
   config.optimizer.nesterov = True  # Nesterov momentum, as the official code
   config.optimizer.weight_decay = 1e-4  # coupled L2 on every parameter
   config.optimizer.warmup_epochs = 0.0  # linear warm-up length in epochs
-  config.optimizer.decay_epochs = (2, 3)  # lr *= decay_factor at these epochs (50%, 75%)
+  config.optimizer.decay_epochs = (60, 75)  # lr *= decay_factor at these epochs
   config.optimizer.decay_factor = 0.1  # step decay factor
 
   # --- Run --------------------------------------------------------------------------------------
   config.seed = 0  # data order, init and every step key derive from it
   config.log_every_steps = 25  # metrics read back from the devices this often
-  config.eval_every_epochs = 1  # evaluate and save every N epochs (and after the last)
+  config.eval_every_epochs = 30  # evaluate and save every N epochs (and after the last)
   config.checkpoint_every_steps = 0  # extra checkpoints every N steps (0: once per epoch only)
   config.keep_checkpoints = 2  # last k checkpoints kept (the best is kept too)
   config.progress_bar = True  # tqdm bar per epoch

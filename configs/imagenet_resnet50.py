@@ -13,6 +13,7 @@ def get_config():
   config = default.get_config()
   config.data.source = 'tfds:imagenet2012'  # manual download into data.tfds_dir (TFDS docs)
   config.data.image_size = 224
+  config.data.train_per_class = 0  # the whole train split
   config.model = 'resnet50'
   config.dtype = 'bfloat16'
   config.mix.method = 'cutmix'
@@ -29,6 +30,7 @@ def get_config():
   config.optimizer.learning_rate = 0.1
   config.optimizer.reference_batch_size = 256  # linear scaling rule for other batch sizes
   config.optimizer.decay_epochs = (75, 150, 225)
+  config.eval_every_epochs = 1
   config.log_every_steps = 200
   config.checkpoint_every_steps = 5000
   return config

@@ -17,15 +17,21 @@ from configs import default  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# A small but real run: 512 `shapes` images, 8 steps an epoch of a global batch of 64, an eval
-# split (100) that the eval batch (48) does not divide, so padding and masking are exercised.
+# A small but real run: 512 `shapes` images (offline, unlike the default's CIFAR-10), 8 steps an
+# epoch of a global batch of 64, an eval split (100) that the eval batch (48) does not divide, so
+# padding and masking are exercised.
 SMALL_RUN = {
+    'data.source': 'shapes',
+    'data.train_per_class': 0,
     'data.synthetic_num_train': 512,
     'data.synthetic_num_test': 100,
     'batch_size': 64,
     'eval_batch_size': 48,
     'num_epochs': 2,
     'model': 'resnet_cifar8',
+    'dtype': 'float32',
+    'optimizer.decay_epochs': (2, 3),
+    'eval_every_epochs': 1,
     'log_every_steps': 2,
     'progress_bar': False,
 }

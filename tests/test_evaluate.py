@@ -410,6 +410,8 @@ def test_cli_show_mixing_needs_no_checkpoint(tmp_path):
   result = _evaluate_cli(
       '--show-mixing',
       f'--workdir={tmp_path}',
+      '--config.data.source=shapes',  # offline (the default config reads CIFAR-10 from TFDS)
+      '--config.data.train_per_class=0',
       '--config.data.synthetic_num_train=128',
       '--config.data.synthetic_num_test=16',
       '--config.batch_size=64',

@@ -262,7 +262,7 @@ def test_two_processes_stay_in_sync(tmp_path):
         ('--config.no_such_key=1', '--config.no_such_key: '),
         ('--config.batch_size=abc', 'flag --config.batch_size=abc'),
         ('--config.data.source=folder:/no/such/dir', '/no/such/dir'),
-        ('--config.optimizer.warmup_epochs=5', 'must all come after the warm-up'),
+        ('--config.optimizer.warmup_epochs=70', 'must all come after the warm-up'),  # decay at 60
     ],
 )
 def test_bad_config_stops_with_one_line(tmp_path, flag, message):

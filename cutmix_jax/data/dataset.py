@@ -150,6 +150,19 @@ def streamed(pipeline, class_names: Sequence[str]) -> Dataset:
   )
 
 
+def _members_by_class(
+    labels: np.ndarray, class_names: Sequence[str], at_least: int, why: str, where: str = ''
+) -> List[np.ndarray]:
+  """The example indices of each class, in order; a class with fewer than `at_least` stops."""
+  groups = []
+  for label, name in enumerate(class_names):
+    members = np.flatnonzero(labels == label)
+    if len(members) < at_least:
+      raise ValueError(f'{where}class {name!r} has {len(members)} training examples; {why}')
+    groups.append(members)
+  return groups
+
+
 def holdout_indices(
     labels: np.ndarray, per_class: int, class_names: Sequence[str]
 ) -> Tuple[np.ndarray, np.ndarray]:
@@ -158,16 +171,9 @@ def holdout_indices(
   "Last" is in the order of `labels` (for folders, numeric-aware file-name order), so the split
   does not depend on any seed. Every class must keep at least one training example.
   """
-  held_out = []
-  for label, name in enumerate(class_names):
-    members = np.flatnonzero(labels == label)
-    if len(members) <= per_class:
-      raise ValueError(
-          f'class {name!r} has {len(members)} training examples; holding out '
-          f'{per_class} per class needs at least {per_class + 1}'
-      )
-    held_out.append(members[len(members) - per_class :])
-  held_out = np.sort(np.concatenate(held_out))
+  why = f'holding out {per_class} per class needs at least {per_class + 1}'
+  groups = _members_by_class(labels, class_names, per_class + 1, why)
+  held_out = np.sort(np.concatenate([members[len(members) - per_class :] for members in groups]))
   kept = np.setdiff1d(np.arange(len(labels)), held_out)
   return kept, held_out
 
@@ -177,16 +183,9 @@ def first_per_class(split: Split, per_class: int, class_names: Sequence[str], so
 
   Small-data regimes train on a fixed subset that no seed changes (`data.train_per_class`).
   """
-  kept = []
-  for label, name in enumerate(class_names):
-    members = np.flatnonzero(split.labels == label)
-    if len(members) < per_class:
-      raise ValueError(
-          f'{source}: class {name!r} has {len(members)} training examples; '
-          f'train_per_class={per_class} needs that many'
-      )
-    kept.append(members[:per_class])
-  return split.take(np.sort(np.concatenate(kept)))
+  why = f'train_per_class={per_class} needs that many'
+  groups = _members_by_class(split.labels, class_names, per_class, why, where=f'{source}: ')
+  return split.take(np.sort(np.concatenate([members[:per_class] for members in groups])))
 
 
 def choose_splits(

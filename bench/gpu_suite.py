@@ -77,7 +77,6 @@ def e2e_commands(args) -> list:
       f'--workdir={workdir}',
       f'--config.data.source=folder:{args.cifar10}',
       '--config.data.holdout_per_class=500',
-      '--config.data.train_per_class=0',  # all 45,000 (the default config takes 100 a class)
       '--config.eval_every_epochs=1',
       f'--config.model={args.e2e_model}',
       '--config.dtype=bfloat16',

@@ -18,9 +18,9 @@ from common import print_method_table
 import flax
 import jax
 
-from configs import default
 from cutmix_jax import builders
 from cutmix_jax import config_checks
+from cutmix_jax import config_files
 from cutmix_jax import optim
 from cutmix_jax import train_loop
 from cutmix_jax import train_step as steps
@@ -28,7 +28,7 @@ from cutmix_jax import train_step as steps
 
 def make_config(args, label: str):
   """The train config of a row: a mix method, or `cutmix_feature` (CutMix at feature level)."""
-  config = default.get_config()
+  config = config_files.load('../configs/default.py', relative_to=__file__)
   config.model, config.dtype, config.batch_size = args.model, args.dtype, args.batch
   config.mix.prob = 1.0
   if label == 'cutmix_feature':

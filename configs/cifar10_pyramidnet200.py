@@ -3,10 +3,10 @@
 Paper Table 7: 2.88% top-1 error (baseline 3.85%).
 """
 
-from configs import cifar100_pyramidnet200
+from cutmix_jax import config_files
 
 
 def get_config():
-  config = cifar100_pyramidnet200.get_config()
+  config = config_files.load('cifar100_pyramidnet200.py', relative_to=__file__)
   config.data.source = 'tfds:cifar10'
   return config

@@ -9,8 +9,9 @@ from typing import List
 from absl import flags
 from ml_collections import config_flags
 
+# configs/default.py beside the command (train.py, evaluate.py), which the package does not install.
 DEFAULT_CONFIG = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'configs', 'default.py'
+    os.path.dirname(os.path.abspath(sys.argv[0])), 'configs', 'default.py'
 )
 
 

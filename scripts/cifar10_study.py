@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from configs import default
+from cutmix_jax import config_files
 from cutmix_jax import train_loop
 
 # method -> config.mix overrides: the paper's CIFAR CutMix (beta 1, prob 0.5), Mixup alpha 1,
@@ -68,7 +68,7 @@ def extract(tarball: str, directory: str) -> str:
 
 
 def run_config(args, root: str, method: str, seed: int):
-  config = default.get_config()
+  config = config_files.load('../configs/default.py', relative_to=__file__)
   config.data.source = f'folder:{root}'
   config.data.holdout_per_class = HOLDOUT
   config.data.train_per_class = args.train_per_class  # the first N of each class; 0: all

@@ -13,9 +13,10 @@ import time  # noqa: E402
 
 import pytest  # noqa: E402
 
-from configs import default  # noqa: E402
+from cutmix_jax import config_files  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_CONFIG = os.path.join(REPO, 'configs', 'default.py')
 
 # A small but real run: 512 `shapes` images (offline, unlike the default's CIFAR-10), 8 steps an
 # epoch of a global batch of 64, an eval split (100) that the eval batch (48) does not divide, so
@@ -47,7 +48,7 @@ def _override(config, key, value):
 
 def small_run_config(**overrides):
   """configs/default.py shrunk to a seconds-long run, then `overrides` (`a__b` or 'a.b' keys)."""
-  config = default.get_config()
+  config = config_files.load(DEFAULT_CONFIG)
   for key, value in {**SMALL_RUN, **overrides}.items():
     _override(config, key.replace('__', '.'), value)
   return config

@@ -16,6 +16,7 @@ from cutmix_jax import data
 from cutmix_jax.data import augment
 from cutmix_jax.data import dataset as dataset_lib
 from cutmix_jax.data import folder
+from cutmix_jax.data import image_files
 from cutmix_jax.data import layout as layout_lib
 from cutmix_jax.data import loader
 from cutmix_jax.data import memory
@@ -72,7 +73,7 @@ def test_devices_are_eight():
     'name', ['imagenet', 'shapes:3', 'shapes:', 'textures:x', 'folder:', 'tfds:', 'hf:cifar10']
 )
 def test_unknown_source_lists_valid_forms(name):
-  with pytest.raises(ValueError, match=r'valid forms: shapes, textures, folder:PATH, tfds:NAME'):
+  with pytest.raises(ValueError, match=r'valid forms: cifar10_mini, shapes, textures, folder:PATH, tfds:NAME'):
     load(name, batch_size=8, eval_batch_size=8, seed=0)
 
 
@@ -390,7 +391,7 @@ def test_folder_holdout_takes_the_last_files_in_numeric_order(tmp_path):
   assert (ds.num_train, ds.num_eval) == (19, 4)
   expected = np.stack(
       [
-          folder.read_image(str(tmp_path / 'train' / c / f'{i}.png'))
+          image_files.decode(str(tmp_path / 'train' / c / f'{i}.png'))
           for c, i in (('a', 11), ('a', 12), ('b', 10), ('b', 11))
       ]
   )

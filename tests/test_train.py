@@ -254,7 +254,7 @@ def test_two_processes_stay_in_sync(tmp_path):
         ),
         (
             '--config.data.source=imagenet',
-            "unknown dataset 'imagenet'; valid forms: shapes, textures, folder:PATH",
+            "unknown dataset 'imagenet'; valid forms: cifar10_mini, shapes, textures, folder:PATH",
         ),
         ('--config.batch_size=100', 'batch_size=100 is not divisible by the device count 8'),
         ('--config.mix.prob=1.5', 'prob must be in [0, 1]'),

@@ -14,11 +14,11 @@ import re
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
-from PIL import Image
 import tqdm
 
 from cutmix_jax.data import augment
 from cutmix_jax.data import dataset as dataset_lib
+from cutmix_jax.data import image_files
 from cutmix_jax.data import layout as layout_lib
 from cutmix_jax.data import memory
 
@@ -108,24 +108,6 @@ def scan(root: str) -> Tuple[List[str], FileList, Optional[FileList]]:
   return class_names, train, None
 
 
-def read_image(path: str) -> np.ndarray:
-  """Decodes one image file to uint8 RGB `(H, W, 3)`; a bad file raises ValueError naming it."""
-  try:
-    with Image.open(path) as image:
-      return np.asarray(image.convert('RGB'))
-  except (OSError, ValueError, Image.DecompressionBombError) as error:
-    raise ValueError(f'cannot decode image file {path}: {error}') from error
-
-
-def image_size(path: str) -> Tuple[int, int]:
-  """`(H, W)` of an image file, from its header."""
-  try:
-    with Image.open(path) as image:
-      return image.height, image.width
-  except OSError as error:
-    raise ValueError(f'cannot read image file {path}: {error}') from error
-
-
 def read_images(files: FileList, shape: Tuple[int, int], desc: str) -> np.ndarray:
   """Decodes all files into one uint8 `(N, H, W, 3)` array, in parallel, with a progress bar.
 
@@ -134,7 +116,7 @@ def read_images(files: FileList, shape: Tuple[int, int], desc: str) -> np.ndarra
   images = np.empty((len(files),) + tuple(shape) + (3,), np.uint8)
 
   def read_into(index: int) -> None:
-    image = read_image(files.paths[index])
+    image = image_files.decode(files.paths[index])
     if image.shape[:2] != tuple(shape):
       raise ValueError(
           f'{files.paths[index]} is {image.shape[0]}x{image.shape[1]}; all images '
@@ -198,7 +180,7 @@ def load_dataset(root: str, config, layout: layout_lib.Layout, seed: int) -> dat
   train, evaluation = dataset_lib.choose_splits(
       train, evaluation, config, class_names, f'folder:{root}'
   )
-  size = image_size(train.paths[0])
+  size = image_files.header_size(train.paths[0])
   if max(size) <= memory.MAX_SIDE:
     arrays = [
         memory.ArraySplit(read_images(files, size, f'decoding {split}'), files.labels)

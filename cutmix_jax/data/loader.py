@@ -13,14 +13,15 @@ from typing import Callable, Dict, Tuple
 
 import numpy as np
 
+from cutmix_jax.data import cifar10_mini
 from cutmix_jax.data import dataset as dataset_lib
 from cutmix_jax.data import folder
 from cutmix_jax.data import layout as layout_lib
 from cutmix_jax.data import shapes
 from cutmix_jax.data import textures
 
-SOURCE_FORMS = ('shapes', 'textures', 'folder:PATH', 'tfds:NAME[:VERSION]')
-_GENERATED = ('shapes', 'textures')  # sources without an argument
+SOURCE_FORMS = ('cifar10_mini', 'shapes', 'textures', 'folder:PATH', 'tfds:NAME[:VERSION]')
+_BUILT_IN = ('cifar10_mini', 'shapes', 'textures')  # sources without an argument
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +70,7 @@ def _load_tfds(
 
 
 _LOADERS: Dict[str, Callable[[str, DataConfig, layout_lib.Layout, int], dataset_lib.Dataset]] = {
+    'cifar10_mini': cifar10_mini.load_dataset,
     'shapes': shapes.load_dataset,
     'textures': textures.load_dataset,
     'folder': folder.load_dataset,
@@ -79,7 +81,7 @@ _LOADERS: Dict[str, Callable[[str, DataConfig, layout_lib.Layout, int], dataset_
 def check_source_name(name: str) -> Tuple[str, str]:
   """Splits `name` into `(prefix, argument)`; raises ValueError for an unknown form."""
   prefix, _, argument = name.partition(':')
-  if prefix not in _LOADERS or (name != prefix if prefix in _GENERATED else not argument):
+  if prefix not in _LOADERS or (name != prefix if prefix in _BUILT_IN else not argument):
     raise ValueError(f'unknown dataset {name!r}; valid forms: {", ".join(SOURCE_FORMS)}')
   return prefix, argument
 

@@ -12,7 +12,7 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from cutmix_jax.data import folder
+from cutmix_jax.data import image_files
 from cutmix_jax.data import layout as layout_lib
 from cutmix_jax.data import tf_preprocess
 from cutmix_jax.data.tensorflow_cpu import tf
@@ -121,7 +121,7 @@ def _numpy_batches(
     except tf.errors.OpError as error:
       if names is not None:
         for path in names[position : position + _SCAN_BATCHES * batch_size]:
-          folder.read_image(path)
+          image_files.decode(path)
       raise ValueError(
           f'the input pipeline failed near example {position}: ' f'{error.message}'
       ) from error

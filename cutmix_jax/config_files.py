@@ -1,0 +1,25 @@
+"""Config files (`configs/*.py`, each with a `get_config()`), loaded by path as `--config=` does.
+
+The config files are a folder, not an installed package, so they never shadow another project's
+`configs` module. One file derives from another by path:
+`config_files.load('default.py', relative_to=__file__)`; tests, benchmarks and scripts load them
+the same way.
+"""
+
+import os
+import runpy
+
+import ml_collections
+
+
+def load(path: str, relative_to: str = '') -> ml_collections.ConfigDict:
+  """The config that `get_config()` of the file at `path` builds.
+
+  Args:
+    path: the config file; a relative path is taken from the folder of `relative_to` if given
+      (a file, usually the caller's `__file__`), else from the working directory.
+    relative_to: see `path`.
+  """
+  if relative_to:
+    path = os.path.join(os.path.dirname(os.path.abspath(relative_to)), path)
+  return runpy.run_path(path)['get_config']()

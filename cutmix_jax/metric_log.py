@@ -22,6 +22,22 @@ def _open_event_file(logdir: str) -> RecordWriter:
   return writer
 
 
+def read_rows(workdir: str) -> list:
+  """The rows of `WORKDIR/metrics.jsonl` in order ([] if there is none); a line cut short by a
+  crash is skipped."""
+  path = os.path.join(workdir, 'metrics.jsonl')
+  if not os.path.isfile(path):
+    return []
+  rows = []
+  with open(path, encoding='utf-8', errors='replace') as f:
+    for line in f:
+      try:
+        rows.append(json.loads(line))
+      except ValueError:
+        pass
+  return rows
+
+
 class MetricLog:
   """Appends `{'step', 'epoch', **scalars}` lines and TensorBoard scalars; a no-op if disabled.
 
@@ -46,16 +62,11 @@ class MetricLog:
     if not self.enabled:
       return
     self._jsonl.close()
-    kept = []
-    with open(self._path, encoding='utf-8') as f:
-      for line in f:
-        try:
-          if json.loads(line)['step'] <= step:
-            kept.append(line)
-        except (ValueError, KeyError):
-          pass
+    kept = [
+        row for row in read_rows(os.path.dirname(self._path)) if row.get('step', step + 1) <= step
+    ]
     with open(self._path, 'w', encoding='utf-8') as f:
-      f.writelines(kept)
+      f.writelines(json.dumps(row) + '\n' for row in kept)
     self._jsonl = open(self._path, 'a', encoding='utf-8')
 
   def write(self, step: int, epoch: float, scalars: dict) -> None:

@@ -73,7 +73,9 @@ def test_devices_are_eight():
     'name', ['imagenet', 'shapes:3', 'shapes:', 'textures:x', 'folder:', 'tfds:', 'hf:cifar10']
 )
 def test_unknown_source_lists_valid_forms(name):
-  with pytest.raises(ValueError, match=r'valid forms: cifar10_mini, shapes, textures, folder:PATH, tfds:NAME'):
+  with pytest.raises(
+      ValueError, match=r'valid forms: cifar10_mini, shapes, textures, folder:PATH, tfds:NAME'
+  ):
     load(name, batch_size=8, eval_batch_size=8, seed=0)
 
 

@@ -28,6 +28,7 @@ from cutmix_jax.checkpointing import Checkpointer
 from cutmix_jax.data import augment
 from cutmix_jax.evaluation import cam
 from cutmix_jax.evaluation import checkpoints
+from cutmix_jax.evaluation import curves
 from cutmix_jax.evaluation import localization
 from cutmix_jax.evaluation import occlusion
 from cutmix_jax.evaluation import pictures
@@ -288,12 +289,35 @@ def test_report_and_pictures(evaluated):
   on_disk = json.load(open(os.path.join(evaluated['workdir'], 'eval', 'report.json')))
   assert on_disk == evaluated
   assert set(evaluated['pictures']) == {
-      'mixing', 'cam', 'occlusion', 'fgsm', 'calibration', 'corruptions'
+      'mixing', 'cam', 'curves', 'occlusion', 'fgsm', 'calibration', 'corruptions'
   }  # fmt: skip
   for path in evaluated['pictures'].values():
     with Image.open(path) as image:
       image.verify()
       assert image.format == 'PNG' and min(image.size) > 0
+
+
+def test_training_curves_come_from_the_metrics_log(evaluated):
+  curves = evaluated['curves']
+  assert curves['label'] == 'cutmix' and curves['epoch'] == curves['eval_epoch'] == [1.0]
+  # The logged eval of the one epoch is the last checkpoint's accuracy, measured again here.
+  last = evaluated['accuracy']['last']['top1_error']
+  assert curves['eval_top1_error'] == [pytest.approx(last, abs=1e-6)]
+  assert curves['train_loss'][0] > 0.0
+
+
+def test_curves_figure_groups_runs_by_label(tmp_path):
+  run_a = {'epoch': [1, 2, 3], 'train_loss': [2.0, 1.0, 0.5], 'eval_epoch': [3],
+           'eval_top1_error': [40.0], 'label': 'cutmix'}  # fmt: skip
+  by_run = {'a': run_a, 'b': dict(run_a, label='cutmix'), 'c': dict(run_a, label='no mixing')}
+  path = pictures.curves_figure(by_run, str(tmp_path / 'curves.png'))
+  with Image.open(path) as image:
+    assert image.format == 'PNG' and image.size == (1000, 380)
+
+
+def test_a_workdir_without_finished_epochs_has_no_curves(tmp_path):
+  (tmp_path / 'metrics.jsonl').write_text('{"step": 3, "epoch": 0.5, "train_loss": 2.0}\n{"st')
+  assert 'skipped' in curves.of_workdir(str(tmp_path), 'cutmix')
 
 
 def test_robustness_measures_of_the_trained_model(evaluated):
@@ -316,7 +340,9 @@ def test_robustness_measures_of_the_trained_model(evaluated):
 def test_compare_runs_and_the_table(evaluated, tmp_path):
   other = dict(evaluated, run='baseline')
   comparison = run.compare_runs([evaluated, other], str(tmp_path))
-  assert set(comparison['pictures']) == {'occlusion', 'fgsm', 'calibration', 'corruptions'}
+  assert set(comparison['pictures']) == {
+      'curves', 'occlusion', 'fgsm', 'calibration', 'corruptions'
+  }  # fmt: skip
   for path in comparison['pictures'].values():
     with Image.open(path) as image:
       image.verify()

@@ -1,5 +1,5 @@
-"""PNG figures: mixed training images, CAM overlays with boxes, and one figure per robustness
-measure (occlusion, FGSM, reliability, corruptions).
+"""PNG figures: mixed training images, CAM overlays with boxes, the training curves, and one figure
+per robustness measure (occlusion, FGSM, reliability, corruptions).
 
 Figures are drawn on `matplotlib.figure.Figure` objects (Agg canvas), never through pyplot,
 so nothing global changes and no display is needed.
@@ -274,5 +274,36 @@ def corruption_figure(corruptions_by_run: Dict[str, dict], path: str) -> str:
     ax.grid(alpha=0.3)
   axes[0].set_ylabel('top-1 accuracy (%)')
   axes[0].legend(fontsize=7)
+  figure.savefig(path, dpi=100)
+  return path
+
+
+_LINE_STYLES = ('-', '--', ':', '-.')
+
+
+def curves_figure(curves_by_run: Dict[str, dict], path: str) -> str:
+  """Eval top-1 error and train loss against epoch, one line per run (`curves.of_workdir`).
+
+  Runs with the same `label` (mix method) share a colour and differ in line style, so seeds of
+  one method read as one family.
+  """
+  figure = Figure(figsize=(10, 3.8), layout='constrained')
+  error_ax, loss_ax = figure.subplots(1, 2)
+  colours, seen = {}, {}
+  for name, curves in curves_by_run.items():
+    label = curves['label']
+    colour = colours.setdefault(label, f'C{len(colours)}')
+    style = _LINE_STYLES[seen.get(label, 0) % len(_LINE_STYLES)]
+    seen[label] = seen.get(label, 0) + 1
+    line = dict(color=colour, linestyle=style, label=f'{name} ({label})')
+    error_ax.plot(curves['eval_epoch'], curves['eval_top1_error'], marker='o', markersize=3, **line)
+    loss_ax.plot(curves['epoch'], curves['train_loss'], **line)
+  error_ax.set(title='Eval top-1 error', xlabel='epoch', ylabel='top-1 error (%)')
+  loss_ax.set(
+      title='Train loss (mean over the epoch)', xlabel='epoch', ylabel='loss', ylim=(0, None)
+  )
+  for ax in (error_ax, loss_ax):
+    ax.grid(alpha=0.3)
+  loss_ax.legend(fontsize=8)
   figure.savefig(path, dpi=100)
   return path

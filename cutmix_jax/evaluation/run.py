@@ -24,6 +24,7 @@ from cutmix_jax.evaluation import cam
 from cutmix_jax.evaluation import checkpoints
 from cutmix_jax.evaluation import confidence
 from cutmix_jax.evaluation import corruptions as corruptions_lib
+from cutmix_jax.evaluation import curves
 from cutmix_jax.evaluation import localization
 from cutmix_jax.evaluation import occlusion
 from cutmix_jax.evaluation import ood
@@ -252,6 +253,7 @@ def evaluate_run(
   os.makedirs(out_dir, exist_ok=True)
   best = steps.replicate(restored['best'].state)
   name, chance = run_name(workdir), 100.0 / dataset.num_classes
+  mixing_label = 'no mixing' if config.mix.method == 'none' else config.mix.method
   say(f'{workdir}: CAMs and localization of the best checkpoint (step {restored["best"].step})')
   summary, samples = cams_and_localization(best, dataset, options)
   say(f'{workdir}: accuracy of the best and the last checkpoint')
@@ -265,6 +267,7 @@ def evaluate_run(
           'eval_batch_size': config.eval_batch_size,
       },
       'chance': chance,
+      'curves': curves.of_workdir(workdir, mixing_label),
       'accuracy': accuracies(restored, dataset),
       'localization': dict(summary, checkpoint='best'),
       'pictures': {
@@ -281,6 +284,7 @@ def evaluate_run(
 
 
 _FIGURES = {
+    'curves': pictures.curves_figure,
     'occlusion': pictures.occlusion_figure,
     'fgsm': pictures.fgsm_figure,
     'calibration': pictures.reliability_figure,

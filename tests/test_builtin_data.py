@@ -76,27 +76,23 @@ def test_build_script_is_deterministic_and_copies_bytes(tmp_path):
   assert first == again
   members = _members(tmp_path / 'a.tar.gz')
   names = [m.name for m, _ in members]
-  expected = [f'cifar10_mini/{split}/{name}/{i:04d}.jpg' for split, picks in
-              (('eval', {'ant': (4, 5, 6), 'cat': (6, 7, 8)}), ('train', {'ant': (0, 1), 'cat': (0, 1)}))
-              for name, numbers in picks.items() for i in numbers]  # fmt: skip
+  picks = (('eval', {'ant': (4, 5, 6), 'cat': (6, 7, 8)}),
+           ('train', {'ant': (0, 1), 'cat': (0, 1)}))  # fmt: skip
+  expected = [f'cifar10_mini/{split}/{name}/{i:04d}.jpg' for split, chosen in picks
+              for name, numbers in chosen.items() for i in numbers]  # fmt: skip
   assert names == expected
   for member, content in members:
     assert content == originals['train/' + member.name.split('/', 2)[2]]
-    assert (member.mtime, member.uid, member.gid, member.uname, member.mode) == (
-        1546300800,
-        0,
-        0,
-        '',
-        0o644,
-    )
+    fixed = (member.mtime, member.uid, member.gid, member.uname, member.mode)
+    assert fixed == (1546300800, 0, 0, '', 0o644)
   with gzip.open(tmp_path / 'a.tar.gz') as unzipped:
     assert len(unzipped.read()) % 512 == 0
 
 
 def test_build_script_refuses_a_class_too_small(tmp_path):
   _source_tarball(tmp_path / 'src.tar.gz', {'cat': 4})
-  result = subprocess.run([sys.executable, BUILD_SCRIPT, str(tmp_path / 'src.tar.gz'),
-                           str(tmp_path / 'out.tar.gz')], capture_output=True, text=True)  # fmt: skip
+  command = [sys.executable, BUILD_SCRIPT, str(tmp_path / 'src.tar.gz'), str(tmp_path / 'o.tgz')]
+  result = subprocess.run(command, capture_output=True, text=True)
   assert result.returncode == 1 and "class 'cat' has 4 images" in result.stderr
 
 

@@ -1,4 +1,4 @@
-"""A run's training curves, read from its `metrics.jsonl`: eval top-1 error and train loss per epoch.
+"""A run's training curves from its `metrics.jsonl`: eval top-1 error and train loss per epoch.
 
 They show the paper's claim in one picture: a baseline that memorizes its training images (train
 loss towards 0) while its eval error stalls, against CutMix, whose mixed targets cannot be

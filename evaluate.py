@@ -2,19 +2,19 @@
 
 Reads the run's config from `WORKDIR/config.json` (with `--config.key=value` overrides on top,
 e.g. `--config.eval_batch_size=100`) and its checkpoints; writes `WORKDIR/eval/`: report.json,
-mixing.png, cam.png and one PNG per robustness measure (occlusion, FGSM, reliability,
-corruptions). Several workdirs (`--workdir=A,B` or `--compare=B`) are evaluated one by one and
-then printed side by side, each measure of all runs in one `*_compare.png`.
+mixing.png, cam.png, curves.png (the training curves) and one PNG per robustness measure
+(occlusion, FGSM, reliability, corruptions). Several workdirs (`--workdir=A,B` or `--compare=B`)
+are evaluated one by one and then printed side by side, each measure of all runs in one
+`*_compare.png`.
 
 Each measure can be switched off for a quick evaluation: `--noocclusion --nofgsm --nocalibration
---nocorruptions --ood=` (OOD sets: `gaussian_noise`, `uniform_noise`, `shapes`, `textures`,
-`folder:PATH`, `tfds:NAME`).
+--nocorruptions --ood=` (OOD sets: `gaussian_noise`, `uniform_noise`, `cifar10_mini`, `shapes`,
+`textures`, `folder:PATH`, `tfds:NAME`).
 
 `python evaluate.py --show-mixing [--config=configs/X.py] [--workdir=DIR]` only draws the
 mixed training inputs of a config, before any training (to `WORKDIR/eval/mixing.png`).
 """
 
-import dataclasses
 import os
 import sys
 
@@ -24,6 +24,11 @@ from absl import logging
 from ml_collections import config_flags
 
 from cutmix_jax import cli
+from cutmix_jax import config_checks
+from cutmix_jax.evaluation import ood
+from cutmix_jax.evaluation import report
+from cutmix_jax.evaluation import run
+from cutmix_jax.evaluation import workdir as workdir_lib
 
 _CONFIG = cli.define_config_flag(
     'Config file, for --show-mixing only; a run is evaluated with its own config.json. '
@@ -42,21 +47,16 @@ _SHOW_MIXING = flags.DEFINE_bool(
     'method, from --config (or WORKDIR/config.json if --config is not given); no checkpoint.',
 )
 flags.DEFINE_alias('show-mixing', 'show_mixing')
-_OCCLUSION = flags.DEFINE_bool(
-    'occlusion', True, 'Top-1 accuracy under centre / boundary occlusion and Mixup blends.'
-)
-_FGSM = flags.DEFINE_bool('fgsm', True, 'Top-1 accuracy under FGSM at epsilon 1, 2, 4, 8 / 255.')
-_CALIBRATION = flags.DEFINE_bool(
-    'calibration', True, 'Expected calibration error, NLL and the reliability diagram.'
-)
-_CORRUPTIONS = flags.DEFINE_bool(
-    'corruptions', True, 'Top-1 accuracy under 6 corruptions at 5 severities.'
-)
+_SWITCHES = {  # --[no]NAME for every measure that can be switched off
+    measure.name: flags.DEFINE_bool(measure.name, True, measure.flag_help)
+    for measure in run.MEASURES
+    if getattr(measure, 'flag_help', None)
+}
 _OOD = flags.DEFINE_list(
     'ood',
-    ['gaussian_noise', 'uniform_noise'],
+    list(ood.NOISE_SETS),
     'Out-of-distribution sets for max-softmax detection (AUROC): gaussian_noise, uniform_noise, '
-    'or a data source (shapes, textures, folder:PATH, tfds:NAME); empty: none.',
+    'or a data source (cifar10_mini, shapes, textures, folder:PATH, tfds:NAME); empty: none.',
 )
 
 
@@ -68,78 +68,60 @@ def _workdirs():
 def show_mixing(workdir: str, overrides: dict) -> None:
   """Writes the mixing grid of the --config file (or of the workdir's run) to WORKDIR/eval."""
   from cutmix_jax import builders  # pylint: disable=import-outside-toplevel
-  from cutmix_jax import config_checks  # pylint: disable=import-outside-toplevel
-  from cutmix_jax.evaluation import checkpoints  # pylint: disable=import-outside-toplevel
-  from cutmix_jax.evaluation import run  # pylint: disable=import-outside-toplevel
 
   own_config = os.path.isfile(os.path.join(workdir, 'config.json'))
   use_own = own_config and not flags.FLAGS['config'].present
-  config = checkpoints.load_config(workdir, overrides) if use_own else _CONFIG.value
   try:
-    config_checks.check_config(config)
+    config = workdir_lib.load_config(workdir, overrides) if use_own else _CONFIG.value
+    sections = config_checks.check_config(config)
   except OSError as error:  # ml_collections reads the --config file lazily, on first use
     raise config_checks.ConfigError(cli.one_line(error)) from None
   out_dir = os.path.join(workdir, run.EVAL_DIR)
   cli.check_writable_directory(out_dir, f'--workdir={workdir}: eval')
-  dataset = builders.load_run_dataset(config)
-  print(run.write_mixing_grid(config, dataset, os.path.join(out_dir, 'mixing.png')))
+  dataset = builders.load_run_dataset(config, sections.data)
+  print(run.write_mixing_grid(config, dataset, sections.mix, os.path.join(out_dir, 'mixing.png')))
 
 
-def eval_options():
-  """The `EvalOptions` of the measure flags."""
-  from cutmix_jax.evaluation import run  # pylint: disable=import-outside-toplevel
-
-  defaults = run.EvalOptions()
-  return dataclasses.replace(
-      defaults,
-      hole_fractions=defaults.hole_fractions if _OCCLUSION.value else (),
-      fgsm_epsilons=defaults.fgsm_epsilons if _FGSM.value else (),
-      calibration=_CALIBRATION.value,
-      corruptions=defaults.corruptions if _CORRUPTIONS.value else (),
-      ood_sets=tuple(name for name in _OOD.value if name),
-  )
+def chosen_measures() -> list:
+  """The measures the flags leave on, with their default settings (OOD: the --ood sets)."""
+  sets = tuple(name for name in _OOD.value if name)
+  chosen = []
+  for measure in run.default_measures():
+    if measure.name in _SWITCHES and not _SWITCHES[measure.name].value:
+      continue
+    if measure.name == 'ood':
+      if not sets:
+        continue
+      measure = ood.OodDetection(sets)
+    chosen.append(measure)
+  return chosen
 
 
 def evaluate_all(workdirs, overrides: dict) -> None:
   """Evaluates each workdir, prints its table, then all side by side if there are several."""
-  from cutmix_jax import config_checks  # pylint: disable=import-outside-toplevel
-  from cutmix_jax.evaluation import checkpoints  # pylint: disable=import-outside-toplevel
-  from cutmix_jax.evaluation import ood  # pylint: disable=import-outside-toplevel
-  from cutmix_jax.evaluation import report  # pylint: disable=import-outside-toplevel
-  from cutmix_jax.evaluation import run  # pylint: disable=import-outside-toplevel
-
-  options = eval_options()
-  ood.check_sets(options.ood_sets)
-  configs = [checkpoints.load_config(w, overrides) for w in workdirs]
-  for config in configs:
-    config_checks.check_config(config)
+  measures = chosen_measures()
+  ood.check_sets(next((m.sets for m in measures if m.name == 'ood'), ()))
+  configs = [workdir_lib.load_config(w, overrides) for w in workdirs]
+  checked = [config_checks.check_config(config) for config in configs]
   for workdir in workdirs:  # every workdir is checked before the long work starts
-    checkpoints.checkpoint_directory(workdir)
+    workdir_lib.checkpoint_directory(workdir)
     cli.check_writable_directory(os.path.join(workdir, run.EVAL_DIR), f'--workdir={workdir}: eval')
   reports = []
-  for workdir, config in zip(workdirs, configs):
-    reports.append(run.evaluate_run(config, workdir, options))
-    print(report.format_table(reports[-1:]))
-    print(
-        'written: '
-        + ', '.join(reports[-1]['pictures'].values())
-        + ', '
-        + os.path.join(workdir, run.EVAL_DIR, 'report.json')
-        + '\n'
-    )
+  for workdir, config, sections in zip(workdirs, configs, checked):
+    reports.append(run.evaluate_run(config, workdir, measures, sections=sections))
+    print(report.format_table(reports[-1:], measures))
+    written = list(reports[-1]['pictures'].values())
+    written.append(os.path.join(workdir, run.EVAL_DIR, 'report.json'))
+    print('written: ' + ', '.join(written) + '\n')
   if len(reports) > 1:
-    comparison = run.compare_runs(reports, os.path.join(workdirs[0], run.EVAL_DIR))
-    print(report.format_table(reports))
+    comparison = run.compare_runs(reports, measures, os.path.join(workdirs[0], run.EVAL_DIR))
+    print(report.format_table(reports, measures))
     print('written: ' + ', '.join(comparison['pictures'].values()))
 
 
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
-  from cutmix_jax import config_checks  # pylint: disable=import-outside-toplevel
-  from cutmix_jax.evaluation import checkpoints  # pylint: disable=import-outside-toplevel
-  from cutmix_jax.evaluation import ood  # pylint: disable=import-outside-toplevel
-
   overrides = config_flags.get_override_values(flags.FLAGS['config'])
   logging.set_verbosity(logging.WARNING)  # no INFO lines of every checkpoint read
   try:
@@ -147,7 +129,7 @@ def main(argv):
       show_mixing(_workdirs()[0], overrides)
     else:
       evaluate_all(_workdirs(), overrides)
-  except (checkpoints.WorkdirError, config_checks.ConfigError, ood.OodSetError) as error:
+  except (workdir_lib.WorkdirError, config_checks.ConfigError, ood.OodSetError) as error:
     sys.exit(f'error: {error}')
 
 

@@ -1,6 +1,7 @@
 """Trains a CutMix model: `python train.py [--config=FILE] [--workdir=DIR] [--config.KEY=VALUE]`.
 
-With no flags it trains `configs/default.py` (1,000 CIFAR-10 images, TFDS) into `runs/default`.
+With no flags it trains `configs/default.py` (the built-in 1,000 CIFAR-10 images) into
+`runs/default`.
 A workdir that holds a checkpoint resumes from it. Multi-host: see README ("Multi-host").
 """
 
@@ -61,24 +62,19 @@ def main(argv):
   from cutmix_jax import config_checks  # pylint: disable=import-outside-toplevel
   from cutmix_jax import train_loop  # pylint: disable=import-outside-toplevel
 
-  config = _CONFIG.value
-  try:
-    config_checks.check_config(config)
-  except OSError as error:  # ml_collections loads the config file lazily, on first use
-    sys.exit(f'error: {cli.one_line(error)}')
-  except config_checks.ConfigError as error:
-    sys.exit(f'error: {error}')
   if jax.process_index() == 0:
     cli.check_writable_directory(_WORKDIR.value, '--workdir')
   try:
-    result = train_loop.train_and_evaluate(config, _WORKDIR.value)
+    result = train_loop.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  except OSError as error:  # ml_collections loads the config file lazily, on first use
+    sys.exit(f'error: {cli.one_line(error)}')
   except (config_checks.ConfigError, train_loop.NonFiniteLossError) as error:
     sys.exit(f'error: {error}')
-  summary = result.summary
-  if summary.get('best_eval_top1_error') is not None:
+  progress = result.progress
+  if progress.best_eval_top1_error is not None:
     print(
-        f'best eval top-1 error {summary["best_eval_top1_error"]:.2f}% at epoch '
-        f'{summary["best_epoch"]} (step {summary["best_step"]}); workdir {_WORKDIR.value}'
+        f'best eval top-1 error {progress.best_eval_top1_error:.2f}% at epoch '
+        f'{progress.best_epoch} (step {progress.best_step}); workdir {_WORKDIR.value}'
     )
 
 

@@ -22,11 +22,12 @@ import numpy as np
 from PIL import Image
 
 from cutmix_jax import data
+from cutmix_jax import devices
 
 
 def pipeline_rate(ds, steps: int) -> float:
   """Images per second of `ds.train_batches()`, with `train_preprocess` pmapped on device."""
-  preprocess = jax.pmap(ds.train_preprocess, axis_name='batch')
+  preprocess = jax.pmap(ds.train_preprocess, axis_name=devices.AXIS)
   batches = ds.train_batches()
 
   def run(count):

@@ -10,7 +10,6 @@ batch 64 and 256.
 """
 
 import argparse
-import functools
 import time
 
 from common import input_setting
@@ -21,9 +20,10 @@ import jax
 from cutmix_jax import builders
 from cutmix_jax import config_checks
 from cutmix_jax import config_files
+from cutmix_jax import devices as cutmix_devices
+from cutmix_jax import models
 from cutmix_jax import optim
-from cutmix_jax import train_loop
-from cutmix_jax import train_step as steps
+from cutmix_jax import train_state
 
 
 def make_config(args, label: str):
@@ -39,17 +39,10 @@ def make_config(args, label: str):
 
 
 def compiled_step(config, model, num_classes: int):
-  """The pmapped train step of `config`, with inputs that are already normalized floats."""
-  settings = train_loop.step_settings(config, num_classes, model, 1000)
-  return jax.pmap(
-      functools.partial(
-          steps.train_step,
-          settings=settings,
-          preprocess=lambda _, images: images,
-          learning_rate_fn=optim.learning_rate_schedule(config.optimizer, config.batch_size, 1000),
-      ),
-      axis_name=steps.AXIS,
-      donate_argnums=(0,),
+  """The pmapped train step of `config` (as `train.py` builds it), for normalized float inputs."""
+  sections = config_checks.check_config(config)
+  return builders.compiled_train_step(
+      config, sections, model, num_classes, 1000, preprocess=lambda _, images: images
   )
 
 
@@ -66,7 +59,7 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--model', default='resnet50')
   parser.add_argument('--batch', type=int, default=256, help='global batch')
-  parser.add_argument('--dtype', default='bfloat16', choices=list(config_checks.DTYPES))
+  parser.add_argument('--dtype', default='bfloat16', choices=list(models.DTYPES))
   parser.add_argument(
       '--methods',
       nargs='+',
@@ -88,17 +81,14 @@ def main():
   devices = jax.local_device_count()
   config = make_config(args, args.methods[0])
   model = builders.build_model(config, num_classes)
-  state = steps.create_train_state(
-      0, model, (side, side, 3), optim.make_optimizer(config.optimizer, config.batch_size, 1000)
-  )
+  optimizer = optim.make_optimizer(config_checks.check_config(config).optimizer, args.batch, 1000)
+  state = train_state.create_train_state(0, model, (side, side, 3), optimizer)
   images = jax.random.normal(
-      jax.random.key(0),
-      (devices, args.batch // devices, side, side, 3),
-      config_checks.DTYPES[args.dtype],
+      jax.random.key(0), (devices, args.batch // devices, side, side, 3), models.DTYPES[args.dtype]
   )
   labels = jax.random.randint(jax.random.key(1), images.shape[:2], 0, num_classes)
   batch = next(flax.jax_utils.prefetch_to_device(iter([{'image': images, 'label': labels}]), 1))
-  states = {m: steps.replicate(state) for m in args.methods}
+  states = {m: cutmix_devices.replicate(state) for m in args.methods}
   compiled = {m: compiled_step(make_config(args, m), model, num_classes) for m in args.methods}
   for method in args.methods:  # compile and warm up
     states[method], _ = time_steps(compiled[method], states[method], batch, 2)

@@ -3,9 +3,10 @@
 The config files are a folder, not an installed package, so they never shadow another project's
 `configs` module. One file derives from another by path:
 `config_files.load('default.py', relative_to=__file__)`; tests, benchmarks and scripts load them
-the same way.
+the same way. `section` builds a config section from its dataclass.
 """
 
+import dataclasses
 import os
 import runpy
 
@@ -23,3 +24,10 @@ def load(path: str, relative_to: str = '') -> ml_collections.ConfigDict:
   if relative_to:
     path = os.path.join(os.path.dirname(os.path.abspath(relative_to)), path)
   return runpy.run_path(path)['get_config']()
+
+
+def section(defaults) -> ml_collections.ConfigDict:
+  """The config section of a dataclass instance (`DataConfig`, `MixConfig`, `OptimizerConfig`):
+  one field per field, with its values. The dataclasses hold the defaults; a config file builds
+  its sections from them, so a new field needs adding in one place only."""
+  return ml_collections.ConfigDict(dataclasses.asdict(defaults))

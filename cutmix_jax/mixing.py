@@ -16,8 +16,8 @@ from typing import Any, NamedTuple, Optional, Sequence, Tuple
 import jax
 import jax.numpy as jnp
 
-from cutmix_jax import arguments
 from cutmix_jax import boxes
+from cutmix_jax import op_inputs
 from cutmix_jax import partners as partners_lib
 from cutmix_jax.boxes import box_area_ratio
 from cutmix_jax.boxes import box_mask
@@ -25,7 +25,7 @@ from cutmix_jax.boxes import sample_box
 
 METHODS = ('none', 'cutmix', 'mixup', 'cutout')
 LEVELS = ('input', 'feature')  # where CutMix mixes: the images, or a random stage's features
-check_images = arguments.check_images
+check_images = op_inputs.check_images
 
 
 class MixInfo(NamedTuple):
@@ -179,9 +179,9 @@ def cutmix(
     `(mixed_images, mixed_labels)`, then `mixed_masks` if `masks` was given, then the `MixInfo`
     if asked. Images keep their shape and dtype; labels are float `(N, K)`.
   """
-  arguments.check_images(images)
-  labels = arguments.soft_targets(labels, images.shape[0], num_classes)
-  arguments.check_alpha(alpha)
+  op_inputs.check_images(images)
+  labels = op_inputs.soft_targets(labels, images.shape[0], num_classes)
+  op_inputs.check_alpha(alpha)
   boxes.check_minmax(minmax)
   partners_lib.check_partners(partners)
   key = partners_lib.step_key(rng, partners, axis_name)
@@ -252,9 +252,9 @@ def mixup(
   Returns:
     `(mixed_images, mixed_labels)` (then the `MixInfo` if asked).
   """
-  arguments.check_images(images)
-  labels = arguments.soft_targets(labels, images.shape[0], num_classes)
-  arguments.check_alpha(alpha)
+  op_inputs.check_images(images)
+  labels = op_inputs.soft_targets(labels, images.shape[0], num_classes)
+  op_inputs.check_alpha(alpha)
   partners_lib.check_partners(partners)
   key = partners_lib.step_key(rng, partners, axis_name)
   key_pair, key_lam, _ = jax.random.split(key, 3)
@@ -287,9 +287,9 @@ def cutout(rng, images, labels, *, size: int, num_classes: Optional[int] = None)
   Returns:
     `(images_with_holes, labels)`.
   """
-  height, width = arguments.check_images(images)
-  labels = arguments.soft_targets(labels, images.shape[0], num_classes)
-  half = arguments.check_size(size) // 2
+  height, width = op_inputs.check_images(images)
+  labels = op_inputs.soft_targets(labels, images.shape[0], num_classes)
+  half = op_inputs.check_size(size) // 2
   keys = jax.random.split(rng, images.shape[0])
   holes = jax.vmap(boxes.box_around_random_centre, in_axes=(0, None, None, None, None))(
       keys, half, half, height, width
@@ -316,7 +316,7 @@ def one_hot(labels, num_classes: int, smoothing: float = 0.0, dtype=jnp.float32)
   `[0, K)` raise ValueError (under `jit` they cannot be checked and give a zero row).
   """
   check_label_smoothing(smoothing)
-  known = arguments.concrete_array(labels)
+  known = op_inputs.concrete_array(labels)
   if known is not None and known.size and not (0 <= known.min() and known.max() < num_classes):
     raise ValueError(
         f'labels must be in [0, {num_classes}); got values from {known.min()} to {known.max()}'
@@ -371,12 +371,12 @@ class MixConfig:
     if self.level not in LEVELS:
       raise ValueError(f'unknown mix level {self.level!r}; valid levels: {", ".join(LEVELS)}')
     partners_lib.check_partners(self.partners)
-    arguments.check_alpha(self.alpha)
+    op_inputs.check_alpha(self.alpha)
     if self.mixup_alpha:
-      arguments.check_alpha(self.mixup_alpha)
+      op_inputs.check_alpha(self.mixup_alpha)
     for name in ('prob', 'switch_prob'):
-      arguments.check_range(name, getattr(self, name), 0.0, 1.0)
-    arguments.check_size(self.cutout_size)
+      op_inputs.check_range(name, getattr(self, name), 0.0, 1.0)
+    op_inputs.check_size(self.cutout_size)
     boxes.check_minmax(self.cutmix_minmax)
     if not (isinstance(self.off_after_epoch, int) and self.off_after_epoch >= 0):
       raise ValueError(f'off_after_epoch must be an integer >= 0; got {self.off_after_epoch!r}')
@@ -461,12 +461,12 @@ def mix_batch(rng, images, labels, config, *, prob=None, alpha=None, axis_name=N
         "mix_batch mixes images; a config with level='feature' is carried out by "
         'the model (cutmix_jax.feature_mix)'
     )
-  arguments.check_images(images)
-  labels = arguments.soft_targets(labels, images.shape[0], None)
+  op_inputs.check_images(images)
+  labels = op_inputs.soft_targets(labels, images.shape[0], None)
   prob = config.prob if prob is None else prob
   alpha = config.alpha if alpha is None else alpha
-  arguments.check_range('prob', prob, 0.0, 1.0)
-  known_prob = arguments.concrete(prob)
+  op_inputs.check_range('prob', prob, 0.0, 1.0)
+  known_prob = op_inputs.concrete(prob)
   if config.method == 'none' or known_prob == 0.0:
     return images, labels
   key_apply, key_mix = jax.random.split(rng)

@@ -1,21 +1,48 @@
 """The paper's optimiser: SGD with Nesterov momentum, coupled weight decay, step-decay schedule."""
 
+import dataclasses
+from typing import Tuple
+
 import optax
 
 
-def check_optimizer(opt) -> None:
-  """Raises ValueError naming the field of an optimizer section (`config.optimizer`) that
-  cannot work."""
-  if not opt.learning_rate > 0:
-    raise ValueError(f'learning_rate={opt.learning_rate!r} must be > 0')
-  if any(epoch < opt.warmup_epochs for epoch in opt.decay_epochs):
-    raise ValueError(
-        f'decay_epochs={tuple(opt.decay_epochs)} must all come after the warm-up '
-        f'(warmup_epochs={opt.warmup_epochs})'
-    )
+@dataclasses.dataclass(frozen=True)
+class OptimizerConfig:
+  """The optimizer and its schedule: the fields of `config.optimizer`.
+
+  Attributes:
+    learning_rate: peak learning rate (before the linear scaling rule), > 0.
+    reference_batch_size: if > 0, lr *= batch_size / this (Goyal et al., 2017); 0: no scaling.
+    momentum: SGD momentum.
+    nesterov: Nesterov momentum, as the official code.
+    weight_decay: coupled L2 on every parameter (added to the gradient before momentum).
+    warmup_epochs: linear warm-up length in epochs.
+    decay_epochs: the lr is multiplied by `decay_factor` at each of these epochs (after the
+      warm-up).
+    decay_factor: the step decay factor.
+  """
+
+  learning_rate: float = 0.1
+  reference_batch_size: int = 0
+  momentum: float = 0.9
+  nesterov: bool = True
+  weight_decay: float = 1e-4
+  warmup_epochs: float = 0.0
+  decay_epochs: Tuple[float, ...] = ()
+  decay_factor: float = 0.1
+
+  def __post_init__(self):
+    object.__setattr__(self, 'decay_epochs', tuple(self.decay_epochs))
+    if not self.learning_rate > 0:
+      raise ValueError(f'learning_rate={self.learning_rate!r} must be > 0')
+    if any(epoch < self.warmup_epochs for epoch in self.decay_epochs):
+      raise ValueError(
+          f'decay_epochs={self.decay_epochs} must all come after the warm-up '
+          f'(warmup_epochs={self.warmup_epochs})'
+      )
 
 
-def scaled_learning_rate(opt, batch_size: int) -> float:
+def scaled_learning_rate(opt: OptimizerConfig, batch_size: int) -> float:
   """The base learning rate, scaled linearly by `batch_size / reference_batch_size` if asked.
 
   The linear scaling rule (Goyal et al., 2017) keeps a recipe's lr per image when the global batch
@@ -26,18 +53,19 @@ def scaled_learning_rate(opt, batch_size: int) -> float:
   return opt.learning_rate
 
 
-def learning_rate_schedule(opt, batch_size: int, steps_per_epoch: int) -> optax.Schedule:
+def learning_rate_schedule(
+    opt: OptimizerConfig, batch_size: int, steps_per_epoch: int
+) -> optax.Schedule:
   """Linear warm-up, then piecewise constant: `decay_factor` at each of `decay_epochs`.
 
   Boundaries are given in epochs (CIFAR: 50% and 75% of training; ImageNet: 75/150/225) and
   converted to steps here, so the schedule depends on the step alone (exact resume).
 
   Args:
-    opt: the optimizer section of a config (`config.optimizer`).
+    opt: the optimizer settings.
     batch_size: the global batch size (for the linear scaling rule).
     steps_per_epoch: steps of one epoch.
   """
-  check_optimizer(opt)
   peak = scaled_learning_rate(opt, batch_size)
   warmup_steps = int(opt.warmup_epochs * steps_per_epoch)
   # join_schedules hands the second schedule `step - warmup_steps`: shift its boundaries back so
@@ -52,7 +80,9 @@ def learning_rate_schedule(opt, batch_size: int, steps_per_epoch: int) -> optax.
   return optax.join_schedules([warmup, decayed], [warmup_steps])
 
 
-def make_optimizer(opt, batch_size: int, steps_per_epoch: int) -> optax.GradientTransformation:
+def make_optimizer(
+    opt: OptimizerConfig, batch_size: int, steps_per_epoch: int
+) -> optax.GradientTransformation:
   """SGD as the official code runs it: `g + wd * w`, then (Nesterov) momentum, then `-lr`.
 
   Weight decay is coupled (added to the gradient before momentum, as `torch.optim.SGD`) and

@@ -6,14 +6,29 @@ row, so every step reaches `metrics.jsonl`; the running sum of the epoch's losse
 checkpoint's progress, so an epoch interrupted and resumed still reports its whole mean loss.
 """
 
-from typing import Optional
-
 import jax
 import numpy as np
 
+from cutmix_jax import progress as progress_lib
+
+_KEYS = ('loss', 'accuracy', 'learning_rate', 'mix_prob')  # the train step's metrics
+
 
 class NonFiniteLossError(RuntimeError):
-  """The training loss became NaN or infinite; the last good checkpoint is left as it was."""
+  """The training loss became NaN or infinite at `step`; the message can say what was kept.
+
+  Attributes:
+    step: the first step whose loss is not finite.
+    value: that loss.
+  """
+
+  def __init__(self, step: int, value: float, kept: str = ''):
+    self.step, self.value = step, value
+    where = f'; {kept}' if kept else ''
+    super().__init__(
+        f'training loss is {value} at step {step}: stopped{where}. Lower the learning rate or '
+        'check the data before running again.'
+    )
 
 
 class StepMetrics:
@@ -21,51 +36,43 @@ class StepMetrics:
 
   def __init__(self):
     self._pending = []  # device metrics, one dict per step
-    self._unlogged = []  # host (loss, accuracy, learning rate), one per step
+    self._unlogged = []  # host (loss, accuracy, learning rate, mix prob), one per step
     self._epoch_sum, self._epoch_count = 0.0, 0
 
   def add(self, metrics) -> None:
     self._pending.append(metrics)
 
-  def read_back(self, step: int, last_checkpoint: Optional[int], directory: str) -> None:
-    """Moves the pending metrics to the host (one sync) and checks that every loss is finite.
+  def read_back(self, step: int) -> None:
+    """Moves the pending metrics of the steps up to `step` to the host (one sync) and checks
+    that every loss is finite.
 
     Raises:
-      NonFiniteLossError: naming the first bad step and the last good checkpoint, if any.
+      NonFiniteLossError: for the first step whose loss is not finite.
     """
     if not self._pending:
       return
     host = jax.device_get(self._pending)
-    rows = [
-        tuple(float(np.asarray(m[k])[0]) for k in ('loss', 'accuracy', 'learning_rate'))
-        for m in host
-    ]
+    rows = [tuple(float(np.asarray(m[k])[0]) for k in _KEYS) for m in host]
     first_step = step - len(rows) + 1
     self._pending = []
     bad = next((i for i, row in enumerate(rows) if not np.isfinite(row[0])), None)
     if bad is not None:
-      kept = (
-          f'the last good checkpoint (step {last_checkpoint}) in {directory} is intact'
-          if last_checkpoint is not None
-          else f'no checkpoint has been saved yet in {directory}'
-      )
-      raise NonFiniteLossError(
-          f'training loss is {rows[bad][0]} at step {first_step + bad}: stopped; {kept}. Lower '
-          'the learning rate or check the data before running again.'
-      )
+      raise NonFiniteLossError(first_step + bad, rows[bad][0])
     self._unlogged.extend(rows)
     self._epoch_sum += sum(row[0] for row in rows)
     self._epoch_count += len(rows)
 
   def take_row(self) -> dict:
-    """The means of every step read back since the last row (empty if none)."""
+    """The means of every step read back since the last row (empty if none); the learning rate
+    of the last of them."""
     if not self._unlogged:
       return {}
-    loss, accuracy, _ = np.mean(self._unlogged, axis=0)
+    loss, accuracy, _, mix_prob = np.mean(self._unlogged, axis=0)
     row = {
         'train_loss': float(loss),
         'train_accuracy': float(accuracy),
         'learning_rate': self._unlogged[-1][2],
+        'mix_prob': float(mix_prob),
     }
     self._unlogged = []
     return row
@@ -76,10 +83,10 @@ class StepMetrics:
     self._epoch_sum, self._epoch_count = 0.0, 0
     return mean
 
-  def progress(self) -> dict:
-    """What a checkpoint keeps so that a resume continues the epoch's sums."""
-    return {'epoch_loss_sum': self._epoch_sum, 'epoch_loss_count': self._epoch_count}
+  def save_into(self, progress: progress_lib.Progress) -> None:
+    """Writes the epoch's running sums into `progress` (what a checkpoint keeps)."""
+    progress.epoch_loss_sum, progress.epoch_loss_count = self._epoch_sum, self._epoch_count
 
-  def resume(self, progress: dict) -> None:
-    self._epoch_sum = float(progress.get('epoch_loss_sum', 0.0))
-    self._epoch_count = int(progress.get('epoch_loss_count', 0))
+  def resume(self, progress: progress_lib.Progress) -> None:
+    """Continues the epoch's sums of a restored checkpoint."""
+    self._epoch_sum, self._epoch_count = progress.epoch_loss_sum, progress.epoch_loss_count

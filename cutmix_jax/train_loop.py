@@ -5,7 +5,6 @@ ends with the same parameters, bit for bit, as one that was not.
 """
 
 import dataclasses
-import functools
 import json
 import os
 import signal
@@ -19,22 +18,33 @@ import numpy as np
 from tqdm import tqdm
 
 from cutmix_jax import builders
-from cutmix_jax import mixing
-from cutmix_jax import optim
-from cutmix_jax import train_step as steps
+from cutmix_jax import devices
+from cutmix_jax import progress as progress_lib
 from cutmix_jax.checkpointing import Checkpointer
 from cutmix_jax.evaluation import accuracy
 from cutmix_jax.metric_log import MetricLog
-from cutmix_jax.step_metrics import NonFiniteLossError  # noqa: F401  (raised by the loop)
+from cutmix_jax.step_metrics import NonFiniteLossError
 from cutmix_jax.step_metrics import StepMetrics
 
 
 @dataclasses.dataclass
 class TrainResult:
-  """What a run ends with: the host train state and a summary of its figures."""
+  """What a run ends with.
+
+  Attributes:
+    state: the host train state.
+    step: the step it reached.
+    progress: the best eval error and where it was reached (and the epoch sums).
+    last_epoch: the scalars logged at the end of the last finished epoch of this call (its
+      `epoch_train_loss`, and the eval errors if it evaluated); empty if none finished.
+    stopped_by: the signal that stopped the run early, or None.
+  """
 
   state: Any
-  summary: dict
+  step: int
+  progress: progress_lib.Progress
+  last_epoch: dict
+  stopped_by: Optional[str]
 
 
 class StopSignals:
@@ -57,57 +67,20 @@ class StopSignals:
       signal.signal(signum, handler)
 
 
-def step_settings(config, num_classes: int, model, steps_per_epoch: int) -> steps.StepSettings:
-  """The static settings of the train step, from the config, the model and the data."""
-  return steps.StepSettings(
-      seed=config.seed,
-      num_classes=num_classes,
-      label_smoothing=config.label_smoothing,
-      mix=mixing.MixConfig.from_any(config.mix),
-      num_stages=getattr(model, 'num_stages', 0),
-      steps_per_epoch=steps_per_epoch,
-  )
-
-
 class Trainer:
-  """One training run: the compiled steps, the data, the checkpoints and the logs."""
+  """One training run: the built run (data, model, compiled steps), its checkpoints and logs."""
 
   def __init__(self, config, workdir: str):
     self.config, self.workdir = config, workdir
     self.is_main = jax.process_index() == 0
-    self.dataset = builders.load_run_dataset(config)
-    model = builders.build_model(config, self.dataset.num_classes)
-    spe = self.dataset.steps_per_epoch
-    self.steps_per_epoch = spe
-    self.total_steps = (
-        config.num_train_steps if config.num_train_steps > 0 else config.num_epochs * spe
-    )
-    self.schedule = optim.learning_rate_schedule(config.optimizer, config.batch_size, spe)
-    self.initial_state = steps.create_train_state(
-        config.seed,
-        model,
-        self.dataset.image_shape,
-        optim.make_optimizer(config.optimizer, config.batch_size, spe),
-    )
-    settings = step_settings(config, self.dataset.num_classes, model, spe)
-    self.p_train_step = jax.pmap(
-        functools.partial(
-            steps.train_step,
-            settings=settings,
-            preprocess=self.dataset.train_preprocess,
-            learning_rate_fn=self.schedule,
-        ),
-        axis_name=steps.AXIS,
-        donate_argnums=(0,),
-    )
-    self.p_eval_step = jax.pmap(
-        functools.partial(steps.eval_step, preprocess=self.dataset.eval_preprocess),
-        axis_name=steps.AXIS,
-    )
+    self.built = builders.build_run(config)
+    self.dataset = self.built.dataset
+    self.steps_per_epoch = self.built.steps_per_epoch
+    self.total_steps = self.built.total_steps
     self.checkpointer = Checkpointer(os.path.join(workdir, 'checkpoints'), config.keep_checkpoints)
     self.log = MetricLog(workdir, enabled=self.is_main)
     self.metrics = StepMetrics()
-    self.progress = {'best_eval_top1_error': None, 'best_step': None, 'best_epoch': None}
+    self.progress = progress_lib.Progress()
 
   def say(self, message: str) -> None:
     if self.is_main:
@@ -119,24 +92,40 @@ class Trainer:
     Steps that fail to restore are moved aside (one line each); metric rows past the restored
     step are cut, since the steps after it run again.
     """
-    restored = self.checkpointer.restore_newest(self.initial_state, self.say)
+    initial = self.built.initial_state()
+    restored = self.checkpointer.restore_newest(initial, self.say)
     if restored is None:
       self.log.cut_after(0)
-      return self.initial_state
-    step, state, self.progress = restored
+      return initial
+    step, state, saved = restored
+    self.progress = progress_lib.Progress.from_json(saved)
     self.metrics.resume(self.progress)
     self.log.cut_after(step)
     self.say(f'Resuming from the checkpoint at step {step} in {self.checkpointer.directory}')
     return state
 
   def read_metrics(self, step: int) -> None:
-    """Reads the pending step metrics back from the devices (one sync); checks the loss."""
-    self.metrics.read_back(step, self.checkpointer.latest_step(), self.checkpointer.directory)
+    """Reads the pending step metrics back from the devices (one sync); checks the loss.
+
+    Raises:
+      NonFiniteLossError: worded with what was kept (the last good checkpoint, if any).
+    """
+    try:
+      self.metrics.read_back(step)
+    except NonFiniteLossError as error:
+      last = self.checkpointer.latest_step()
+      directory = self.checkpointer.directory
+      kept = (
+          f'the last good checkpoint (step {last}) in {directory} is intact'
+          if last is not None
+          else f'no checkpoint has been saved yet in {directory}'
+      )
+      raise NonFiniteLossError(error.step, error.value, kept) from None
 
   def save(self, state, step: int) -> None:
     self.read_metrics(step)  # never save a state whose loss went non-finite
-    progress = {**self.progress, **self.metrics.progress(), 'step': step}
-    self.checkpointer.save(step, steps.unreplicate(state), progress)
+    self.metrics.save_into(self.progress)
+    self.checkpointer.save(step, devices.unreplicate(state), self.progress.to_json())
 
   def stop_agreed(self, stop: StopSignals, step: int) -> bool:
     """Whether to stop before `step`: this process's signal, or, with several processes, any
@@ -161,7 +150,7 @@ class Trainer:
     )
     last_time, last_step = time.perf_counter(), step
     while step < end and not self.stop_agreed(stop, step):
-      state, metrics = self.p_train_step(state, next(batches))
+      state, metrics = self.built.train_step(state, next(batches))
       self.metrics.add(metrics)
       step += 1
       bar.update(1)
@@ -178,7 +167,7 @@ class Trainer:
             img_s=f'{scalars["images_per_second"]:.0f}',
         )
       every = config.checkpoint_every_steps
-      if every and step % every == 0 and step < end:  # at `end`, end_epoch saves
+      if progress_lib.extra_save_due(step, every_steps=every, epoch_end=end):
         self.save(state, step)
     bar.close()
     return state, step
@@ -187,15 +176,17 @@ class Trainer:
     """Every `eval_every_epochs` epochs and at the end: evaluates, tracks the best top-1 error
     and saves. Every epoch: logs one line."""
     epoch = step // self.steps_per_epoch
-    scalars, due = {}, epoch % self.config.eval_every_epochs == 0 or step == self.total_steps
+    due = progress_lib.eval_due(
+        step,
+        steps_per_epoch=self.steps_per_epoch,
+        eval_every_epochs=self.config.eval_every_epochs,
+        total_steps=self.total_steps,
+    )
+    scalars = {}
     if due:
-      scalars = accuracy.evaluate(self.p_eval_step, state, self.dataset)
-      best = self.progress['best_eval_top1_error']
-      if best is None or scalars['eval_top1_error'] < best:
-        self.progress.update(
-            best_eval_top1_error=scalars['eval_top1_error'], best_step=step, best_epoch=epoch
-        )
-      scalars['best_eval_top1_error'] = self.progress['best_eval_top1_error']
+      scalars = accuracy.evaluate(self.built.evaluator, state)
+      self.progress.record_eval(scalars['eval_top1_error'], step, epoch)
+      scalars['best_eval_top1_error'] = self.progress.best_eval_top1_error
     self.read_metrics(step)
     train_loss = self.metrics.take_epoch_loss()
     scalars['epoch_train_loss'] = train_loss
@@ -203,8 +194,7 @@ class Trainer:
     evaluated = (
         f'  eval top-1 {scalars["eval_top1_error"]:6.2f}%  top-5 '
         f'{scalars["eval_top5_error"]:6.2f}%  best top-1 '
-        f'{self.progress["best_eval_top1_error"]:6.2f}% (epoch '
-        f'{self.progress["best_epoch"]})'
+        f'{self.progress.best_eval_top1_error:6.2f}% (epoch {self.progress.best_epoch})'
         if due
         else ''
     )
@@ -217,9 +207,9 @@ class Trainer:
     """Trains to the end (or to a stop signal) from the workdir's latest checkpoint if any."""
     state = self.restore_or_init()
     step = int(state.step)
-    state = steps.replicate(state)
+    state = devices.replicate(state)
     batches = flax.jax_utils.prefetch_to_device(self.dataset.train_batches(step), 2)
-    summary = {'stopped_by': None}
+    last_epoch, stopped_by = {}, None
     with StopSignals() as stop:
       while step < self.total_steps:
         start = time.perf_counter()
@@ -231,17 +221,16 @@ class Trainer:
           row = self.metrics.take_row()  # the steps since the last log point, read by the save
           if row:
             self.log.write(step, step / self.steps_per_epoch, row)
-          summary['stopped_by'] = stop.received or 'a signal to another process'
+          stopped_by = stop.received or 'a signal to another process'
           self.say(
-              f'Stopped by {summary["stopped_by"]} at step {step}; checkpoint saved in '
+              f'Stopped by {stopped_by} at step {step}; checkpoint saved in '
               f'{self.checkpointer.directory}. Run the same command again to resume.'
           )
           break
-        summary.update(self.end_epoch(state, step, time.perf_counter() - start))
-    summary.update(self.progress, step=step)
+        last_epoch = self.end_epoch(state, step, time.perf_counter() - start)
     self.checkpointer.close()
     self.log.close()
-    return TrainResult(state=steps.unreplicate(state), summary=summary)
+    return TrainResult(devices.unreplicate(state), step, self.progress, last_epoch, stopped_by)
 
 
 def save_config(config, workdir: str) -> None:

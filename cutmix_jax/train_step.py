@@ -1,4 +1,4 @@
-"""The per-device train and eval steps, written for `jax.pmap(..., axis_name=AXIS)`.
+"""The per-device train step, written for `jax.pmap(..., axis_name=devices.AXIS)`.
 
 Everything a step does happens on device: augmentation of the raw batch, mixing (input-level
 `mix_batch`, or a feature-level request to the model), the soft-target loss, and gradients,
@@ -6,26 +6,17 @@ metrics and BatchNorm statistics averaged over the devices.
 """
 
 import dataclasses
-from typing import Any, Callable
+from typing import Callable
 
-import flax
-from flax.training import train_state
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from cutmix_jax import feature_mix
 from cutmix_jax import mixing
 from cutmix_jax import partners
-
-AXIS = 'batch'
-
-
-class TrainState(train_state.TrainState):
-  """Flax TrainState plus the BatchNorm running statistics."""
-
-  batch_stats: Any = None
+from cutmix_jax.devices import AXIS
+from cutmix_jax.train_state import TrainState
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,23 +43,6 @@ class StepSettings:
 def train_key(seed: int):
   """The base key of every per-step draw (augmentation, mixing)."""
   return jax.random.key(seed)
-
-
-def create_train_state(seed: int, model, image_shape, tx) -> TrainState:
-  """Initialises parameters and BatchNorm statistics of `model` for `(H, W, C)` images.
-
-  The init key is an 'rbg' key: with the default threefry, XLA compiles one random program per
-  parameter and the init of a deep net takes minutes to compile on a CPU.
-  """
-  init_key = jax.random.key(seed, impl='rbg')
-  init = jax.jit(lambda key: model.init(key, jnp.zeros((1,) + tuple(image_shape)), train=False))
-  variables = init(init_key)
-  return TrainState.create(
-      apply_fn=model.apply,
-      params=variables['params'],
-      tx=tx,
-      batch_stats=variables.get('batch_stats', {}),
-  )
 
 
 def cross_entropy(logits, targets):
@@ -105,8 +79,8 @@ def train_step(
   """One SGD step on a per-device batch `{'image': (B, H, W, C), 'label': (B,)}`.
 
   Returns:
-    `(new_state, metrics)`; metrics (loss, accuracy against the unmixed labels, learning rate)
-    are averaged over the devices.
+    `(new_state, metrics)`; metrics (loss, accuracy against the unmixed labels, learning rate,
+    the probability that this step's batch was mixed) are averaged over the devices.
   """
   augment_key, mix_key = _step_keys(settings.seed, state.step)
   images = preprocess(augment_key, batch['image'])
@@ -144,48 +118,7 @@ def train_step(
       'loss': loss,
       'accuracy': jnp.mean(jnp.argmax(logits, -1) == batch['label']),
       'learning_rate': learning_rate_fn(state.step),
+      'mix_prob': jnp.asarray(0.0 if mix.method == 'none' else prob, jnp.float32),
   }
   new_state = state.apply_gradients(grads=grads, batch_stats=batch_stats)
   return new_state, jax.lax.pmean(metrics, AXIS)
-
-
-def eval_step(state: TrainState, batch, *, preprocess: Callable):
-  """Sums of loss and top-1/top-5 hits over the unmasked examples of all devices.
-
-  Args:
-    batch: `{'image': (B, H, W, C), 'label': (B,), 'mask': (B,) bool}`; padding has mask False.
-
-  Returns:
-    dict of `loss`, `top1_correct`, `top5_correct`, `count`, summed over every device.
-  """
-  variables = {'params': state.params, 'batch_stats': state.batch_stats}
-  logits = state.apply_fn(variables, preprocess(batch['image']), train=False)
-  labels, mask = batch['label'], batch['mask']
-  num_classes = logits.shape[-1]
-  loss = cross_entropy(logits, jax.nn.one_hot(labels, num_classes))
-  _, top5 = jax.lax.top_k(logits, min(5, num_classes))
-  sums = {
-      'loss': jnp.sum(jnp.where(mask, loss, 0.0)),
-      'top1_correct': jnp.sum(mask & (top5[:, 0] == labels)),
-      'top5_correct': jnp.sum(mask & jnp.any(top5 == labels[:, None], axis=-1)),
-      'count': jnp.sum(mask.astype(jnp.int32)),
-  }
-  return jax.lax.psum(sums, AXIS)
-
-
-def replicate(tree):
-  """Copies a pytree onto every local device, leading axis = device, for the pmapped steps."""
-  return flax.jax_utils.replicate(tree)
-
-
-def unreplicate(tree):
-  """The first device's copy of a replicated pytree (leading axis = device), as NumPy arrays.
-
-  Reads one shard per leaf, so only one copy crosses to the host.
-  """
-
-  def first_copy(x):
-    shard = np.asarray(x.addressable_shards[0].data)
-    return shard.reshape((-1,) + x.shape[1:])[0]
-
-  return jax.tree.map(first_copy, tree)

@@ -173,7 +173,7 @@ def train_one(args, root: str, method: str, seed: int) -> None:
   run = {
       'method': method,
       'seed': seed,
-      'best': result.summary['best_eval_top1_error'],
+      'best': result.progress.best_eval_top1_error,
       'final': errors[-1],
       'minutes': (time.time() - start) / 60,
       'epochs': epochs,

@@ -14,13 +14,13 @@ import pytest
 
 from cutmix_jax import data
 from cutmix_jax.data import augment
-from cutmix_jax.data import dataset as dataset_lib
 from cutmix_jax.data import folder
 from cutmix_jax.data import image_files
 from cutmix_jax.data import layout as layout_lib
 from cutmix_jax.data import loader
 from cutmix_jax.data import memory
 from cutmix_jax.data import shapes
+from cutmix_jax.data import splits
 from cutmix_jax.data import textures
 
 NUM_DEVICES = jax.local_device_count()
@@ -124,8 +124,12 @@ def test_processes_share_each_global_batch(process_count):
   steps = np.concatenate(slices, axis=1)  # (steps, global batch)
   assert steps.shape == (70 // 16, 16)
   assert len(np.unique(steps)) == steps.size  # each example at most once per epoch
-  order = np.random.default_rng([3, 1]).permutation(70)
-  np.testing.assert_array_equal(steps.ravel(), order[: steps.size])
+  # The global order depends on the seed and the epoch only: any process count gives the same.
+  single = layout_lib.train_indices(layout_lib.Layout(16, 16, 0, 1, 8, 8), 3, 1, 70)
+  np.testing.assert_array_equal(steps, single)
+  for seed, epoch in ((3, 2), (4, 1)):
+    other = layout_lib.train_indices(layout_lib.Layout(16, 16, 0, 1, 8, 8), seed, epoch, 70)
+    assert not np.array_equal(other, single)
 
 
 @pytest.mark.parametrize(
@@ -231,10 +235,10 @@ def test_pad_crop_flip_depends_only_on_the_key():
 def test_memory_preprocess_normalizes_after_zero_padding():
   mean, std = (0.5, 0.25, 0.75), (0.5, 0.25, 0.125)
   images = np.full((64, 4, 4, 3), 255, np.uint8)
-  evaluated = augment.memory_eval_preprocess(images, mean=mean, std=std)
+  evaluated = augment.normalize(images, mean=mean, std=std)
   np.testing.assert_allclose(evaluated[0, 0, 0], (np.ones(3) - mean) / std, rtol=1e-6)
   trained = np.asarray(
-      augment.memory_train_preprocess(jax.random.PRNGKey(0), images, mean=mean, std=std, pad=1)
+      augment.crop_flip_normalize(jax.random.PRNGKey(0), images, mean=mean, std=std, pad=1)
   )
   assert trained.dtype == np.float32
   values = np.unique(trained.reshape(-1, 3), axis=0)  # image pixels and zero-padding pixels
@@ -406,7 +410,7 @@ def test_train_per_class_keeps_the_first_files_before_the_holdout(tmp_path):
   _write_folder(tmp_path, 'train', {'a': 12, 'b': 11})
   class_names, files, _ = folder.scan(str(tmp_path))
   config = loader.DataConfig(holdout_per_class=2, train_per_class=3)
-  train, evaluation = dataset_lib.choose_splits(files, None, config, class_names, 'here')
+  train, evaluation = splits.choose(files, None, config, class_names, 'here')
   names = lambda files: [os.path.relpath(p, tmp_path / 'train') for p in files.paths]
   assert names(train) == ['a/1.png', 'a/2.png', 'a/3.png', 'b/1.png', 'b/2.png', 'b/3.png']
   assert names(evaluation) == ['a/11.png', 'a/12.png', 'b/10.png', 'b/11.png']
@@ -421,7 +425,7 @@ def test_train_per_class_keeps_the_first_files_before_the_holdout(tmp_path):
   assert (ds.num_train, ds.num_eval) == (8, 4)
   config = dataclasses.replace(config, train_per_class=10)
   with pytest.raises(ValueError, match=r"here: class 'b' has 9 training examples; train_per_cl"):
-    dataset_lib.choose_splits(files, None, config, class_names, 'here')
+    splits.choose(files, None, config, class_names, 'here')
 
 
 def test_folder_without_split_needs_holdout(tmp_path):
@@ -518,17 +522,20 @@ def test_streamed_folder_batches(large_folder):
   assert (ds.num_train, ds.num_eval, ds.steps_per_epoch) == (26, 7, 3)
   assert ds.image_shape == (48, 48, 3) and ds.mean == augment.IMAGENET_MEAN
   batch = next(ds.train_batches())
-  assert batch['image'].shape == (8, 1, 48, 48, 3) and batch['image'].dtype == np.float32
-  assert np.isfinite(batch['image']).all() and np.abs(batch['image']).max() < 3
+  assert batch['image'].shape == (8, 1, 48, 48, 3) and batch['image'].dtype == np.uint8
   (evaluation,) = list(ds.eval_batches())
-  assert evaluation['image'].shape == (8, 2, 48, 48, 3)
+  assert evaluation['image'].shape == (8, 2, 48, 48, 3) and evaluation['image'].dtype == np.uint8
   np.testing.assert_array_equal(evaluation['mask'].ravel(), np.arange(16) < 7)
-  expected = (np.array(COLOUR) / 255 - augment.IMAGENET_MEAN) / augment.IMAGENET_STD
-  np.testing.assert_allclose(
-      evaluation['image'][evaluation['mask']], np.broadcast_to(expected, (7, 48, 48, 3)), atol=1e-5
+  np.testing.assert_array_equal(  # a constant colour stays itself through crop and resize
+      evaluation['image'][evaluation['mask']], np.broadcast_to(COLOUR, (7, 48, 48, 3))
   )
   np.testing.assert_array_equal(evaluation['label'][evaluation['mask']], [0, 0, 0, 1, 1, 2, 2])
-  np.testing.assert_array_equal(ds.train_preprocess(None, batch['image'][0]), batch['image'][0])
+  # On device: ImageNet normalization only (the host did the augmentation).
+  expected = (np.array(COLOUR) / 255 - augment.IMAGENET_MEAN) / augment.IMAGENET_STD
+  normalized = ds.eval_preprocess(evaluation['image'][0])
+  np.testing.assert_allclose(normalized[0], np.broadcast_to(expected, (48, 48, 3)), atol=1e-5)
+  train_input = ds.train_preprocess(None, batch['image'][0])
+  np.testing.assert_array_equal(train_input, ds.eval_preprocess(batch['image'][0]))
 
 
 @pytest.mark.parametrize('height, width', [(80, 96), (300, 40)])
@@ -682,7 +689,7 @@ def test_tfds_large_images_streamed(tfds_dir):
   assert (ds.num_train, ds.num_eval, ds.steps_per_epoch) == (20, 9, 2)
   first = _take(ds.train_batches(), 3)
   assert first[0]['image'].shape == (8, 1, 32, 32, 3)
-  assert first[0]['image'].dtype == np.float32
+  assert first[0]['image'].dtype == np.uint8
   _assert_batches_equal(_take(load_large().train_batches(start_step=1), 2), first[1:])
   batches = list(ds.eval_batches())
   assert len(batches) == 2
@@ -705,8 +712,8 @@ def test_tfds_train_per_class(tfds_dir):
 
 
 def test_tfds_cifar10_offline_says_how_to_train_offline(tmp_path, monkeypatch):
-  """The default source's real builder up to its download (TFDS needs importlib_resources there),
-  then one line that names the offline set instead of a requests traceback."""
+  """The real cifar10 builder up to its download (TFDS needs importlib_resources there), then one
+  line that names the offline set instead of a requests traceback."""
   import requests  # pylint: disable=g-import-not-at-top
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
 
@@ -715,7 +722,7 @@ def test_tfds_cifar10_offline_says_how_to_train_offline(tmp_path, monkeypatch):
 
   monkeypatch.setattr(tfds.download.DownloadManager, 'download_and_extract', no_network)
   with pytest.raises(
-      OSError, match=r'cifar10 is not in .* downloaded .*--config.data.source=shapes'
+      OSError, match=r'cifar10 is not in .* downloaded .*--config.data.source=cifar10_mini'
   ):
     load('tfds:cifar10', tfds_dir=str(tmp_path), batch_size=8, eval_batch_size=8, seed=0)
 

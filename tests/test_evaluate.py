@@ -4,7 +4,6 @@ A tiny model is trained for one epoch on `shapes` once per module (a few CPU min
 compiles); the metric arithmetic is checked on hand-made maps and boxes with exact answers.
 """
 
-import functools
 import json
 import os
 import shutil
@@ -23,29 +22,39 @@ import pytest
 from cutmix_jax import builders
 from cutmix_jax import mixing
 from cutmix_jax import train_loop
-from cutmix_jax import train_step
+from cutmix_jax import train_state
 from cutmix_jax.checkpointing import Checkpointer
 from cutmix_jax.data import augment
+from cutmix_jax.evaluation import accuracy
+from cutmix_jax.evaluation import adversarial
+from cutmix_jax.evaluation import calibration
 from cutmix_jax.evaluation import cam
-from cutmix_jax.evaluation import checkpoints
+from cutmix_jax.evaluation import corruptions
 from cutmix_jax.evaluation import curves
+from cutmix_jax.evaluation import driver
 from cutmix_jax.evaluation import localization
+from cutmix_jax.evaluation import measure as measure_lib
 from cutmix_jax.evaluation import occlusion
+from cutmix_jax.evaluation import ood
+from cutmix_jax.evaluation import per_class
 from cutmix_jax.evaluation import pictures
 from cutmix_jax.evaluation import report as report_lib
 from cutmix_jax.evaluation import run
 from cutmix_jax.evaluation import training_inputs
+from cutmix_jax.evaluation import workdir as workdir_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NUM_TEST = 96
-OPTIONS = run.EvalOptions(
-    hole_fractions=(0.0, 0.5, 1.0),
-    mixup_lambdas=(0.0, 0.5),
-    num_cam_pictures=8,
-    num_mixing_pictures=4,
-    fgsm_epsilons=(0.0, 8 / 255),
-    ood_sets=('uniform_noise', 'shapes'),
-    corruptions=('gaussian_noise', 'pixelate'),
+MEASURES = (
+    accuracy.Accuracy(),
+    per_class.PerClass(),
+    localization.Localization(num_pictures=8),
+    curves.Curves(),
+    occlusion.Occlusion(hole_fractions=(0.0, 0.5, 1.0), mixup_lambdas=(0.0, 0.5)),
+    adversarial.Fgsm(epsilons=(0.0, 8 / 255)),
+    calibration.Calibration(),
+    ood.OodDetection(sets=('uniform_noise', 'shapes')),
+    corruptions.Corruptions(names=('gaussian_noise', 'pixelate')),
 )
 
 
@@ -67,14 +76,15 @@ def trained(tmp_path_factory):
 @pytest.fixture(scope='module')
 def dataset(trained):
   """The dataset of the trained run."""
-  return builders.load_run_dataset(trained[1])
+  return builders.build_run(trained[1]).dataset
 
 
 @pytest.fixture(scope='module')
 def evaluated(trained):
   """The report of `run.evaluate_run` on the trained workdir, from its saved config.json."""
   workdir, _, _ = trained
-  return run.evaluate_run(checkpoints.load_config(workdir, {}), workdir, OPTIONS)
+  config = workdir_lib.load_config(workdir, {})
+  return run.evaluate_run(config, workdir, MEASURES, num_mixing_pictures=4)
 
 
 # --- Class activation maps -----------------------------------------------------------------------
@@ -97,22 +107,18 @@ def test_normalize_maps_range_and_constant_maps():
   assert np.all(normalized[1][np.asarray(maps[1]) <= 0] == 0.0)  # ReLU before scaling
 
 
-def test_cam_step_of_the_trained_model(trained, dataset):
+def test_cam_values_of_the_trained_model(trained, dataset):
   _, _, result = trained
   batch = next(iter(dataset.eval_batches()))
   batch = {k: v.reshape((-1,) + v.shape[2:]) for k, v in batch.items()}
-  out = jax.jit(lambda s, b: cam.cam_step(s, b, preprocess=dataset.eval_preprocess))(
-      result.state, batch
-  )
+  model = driver.EvalModel(result.state, dataset.eval_preprocess, dataset.mean, dataset.std)
+  out = jax.jit(lambda b: cam.cam_values(model, b, None))(batch)
   maps = np.asarray(out['cam_predicted'])
   assert maps.shape == (len(batch['label']),) + dataset.image_shape[:2]
   assert maps.min() >= 0.0
   np.testing.assert_allclose(maps.max(axis=(1, 2)), 1.0, atol=1e-6)
   # The mean of the unnormalized map plus the bias is the logit (global average pooling).
-  variables = {'params': result.state.params, 'batch_stats': result.state.batch_stats}
-  logits, features = cam.logits_and_features(
-      result.state.apply_fn, variables, dataset.eval_preprocess(batch['image'])
-  )
+  logits, features = model.logits_and_features(batch['image'])
   head = result.state.params['head']
   pooled = (
       np.einsum('nhwc,ck->nk', np.asarray(features), head['kernel']) / np.prod(features.shape[1:3])
@@ -195,10 +201,15 @@ def test_partner_indices_stay_among_real_examples():
 
 
 class _OneBatch:
-  """A stand-in dataset whose eval split is one host batch for one device."""
+  """A stand-in dataset whose eval split is one host batch for one device; the model's input is
+  the uint8 image as float."""
+
+  mean, std = (0.0,), (1.0,)
+  eval_preprocess = staticmethod(lambda images: images.astype(jnp.float32))
 
   def __init__(self, batch):
     self.batch = {k: np.asarray(v)[None] for k, v in batch.items()}
+    self.image_shape = self.batch['image'].shape[2:]
 
   def eval_batches(self):
     return iter([self.batch])
@@ -210,26 +221,23 @@ def test_occlusion_curves_of_a_fixed_model():
   fixed = lambda variables, x, train: jnp.stack(
       [x.mean((1, 2, 3)) - 0.5, 0.5 - x.mean((1, 2, 3))], axis=-1
   )
-  state = train_step.TrainState.create(
+  state = train_state.TrainState.create(
       apply_fn=fixed, params={'w': jnp.zeros(1)}, tx=optax.identity(), batch_stats={}
   )
-  replicated = jax.tree.map(lambda leaf: jnp.asarray(leaf)[None], state)
+  replicated = workdir_lib.Restored(0, jax.tree.map(lambda leaf: jnp.asarray(leaf)[None], state))
   images = np.stack([np.ones((10, 10, 1)), np.zeros((10, 10, 1)), np.ones((10, 10, 1))])
   dataset = _OneBatch(
       {
-          'image': images.astype(np.float32),
+          'image': images.astype(np.uint8),
           'label': np.array([0, 1, 1]),
           'mask': np.array([True, True, False]),
       }
   )
-  p_step = jax.pmap(
-      functools.partial(occlusion.perturbed_step, preprocess=lambda x: x),
-      axis_name=train_step.AXIS,
-      in_axes=(0, 0, None, None),
-      devices=jax.local_devices()[:1],
+  context = measure_lib.Context(
+      None, '', '', dataset, driver.Evaluator(dataset), replicated, replicated
   )
-  spec = occlusion.perturbations(10, 10, (0.0, 0.5, 0.8, 1.0), (0.0, 0.25, 0.75))
-  curves = occlusion.measure(p_step, replicated, dataset, spec)
+  measure = occlusion.Occlusion((0.0, 0.5, 0.8, 1.0), (0.0, 0.25, 0.75))
+  curves = measure.measure(context)
   # Visible share of example 0: centre 1 - f^2 (1, .75, .36, 0), boundary f^2 (0, .25, .64, 1).
   assert curves['centre'] == [100.0, 100.0, 50.0, 50.0]
   assert curves['boundary'] == [50.0, 50.0, 100.0, 100.0]
@@ -289,7 +297,7 @@ def test_report_and_pictures(evaluated):
   on_disk = json.load(open(os.path.join(evaluated['workdir'], 'eval', 'report.json')))
   assert on_disk == evaluated
   assert set(evaluated['pictures']) == {
-      'mixing', 'cam', 'curves', 'occlusion', 'fgsm', 'calibration', 'corruptions'
+      'mixing', 'cam', 'curves', 'per_class', 'occlusion', 'fgsm', 'calibration', 'corruptions'
   }  # fmt: skip
   for path in evaluated['pictures'].values():
     with Image.open(path) as image:
@@ -310,7 +318,7 @@ def test_curves_figure_groups_runs_by_label(tmp_path):
   run_a = {'epoch': [1, 2, 3], 'train_loss': [2.0, 1.0, 0.5], 'eval_epoch': [3],
            'eval_top1_error': [40.0], 'label': 'cutmix'}  # fmt: skip
   by_run = {'a': run_a, 'b': dict(run_a, label='cutmix'), 'c': dict(run_a, label='no mixing')}
-  path = pictures.curves_figure(by_run, str(tmp_path / 'curves.png'))
+  path = curves.Curves().figure(by_run, str(tmp_path / 'curves.png'), 10.0)
   with Image.open(path) as image:
     assert image.format == 'PNG' and image.size == (1000, 380)
 
@@ -339,20 +347,20 @@ def test_robustness_measures_of_the_trained_model(evaluated):
 
 def test_compare_runs_and_the_table(evaluated, tmp_path):
   other = dict(evaluated, run='baseline')
-  comparison = run.compare_runs([evaluated, other], str(tmp_path))
+  comparison = run.compare_runs([evaluated, other], MEASURES, str(tmp_path))
   assert set(comparison['pictures']) == {
-      'curves', 'occlusion', 'fgsm', 'calibration', 'corruptions'
+      'curves', 'per_class', 'occlusion', 'fgsm', 'calibration', 'corruptions'
   }  # fmt: skip
   for path in comparison['pictures'].values():
     with Image.open(path) as image:
       image.verify()
-  table = report_lib.format_table([evaluated, other])
+  table = report_lib.format_table([evaluated, other], MEASURES)
   assert f'centre {evaluated["run"]}' in table and 'centre baseline' in table
   for label in ('visible side (%)', 'ECE (%, 15 bins)', 'FGSM 8/255 acc (%)', 'OOD shapes',
                 'pixelate acc (%)', 'corruptions mean (%)'):  # fmt: skip
     assert label in table, label
   quiet = dict(other, fgsm={'skipped': 'switched off'}, occlusion={'skipped': 'switched off'})
-  table = report_lib.format_table([evaluated, quiet])
+  table = report_lib.format_table([evaluated, quiet], MEASURES)
   assert 'under occlusion' not in table
   assert [line.split()[-1] for line in table.splitlines() if line.startswith('FGSM 8')] == ['off']
 
@@ -360,7 +368,7 @@ def test_compare_runs_and_the_table(evaluated, tmp_path):
 def test_cam_examples_take_the_classes_in_turn():
   kept = [{'label': np.array([0, 0, 0, 1]), 'index': np.arange(4)}, {'label': np.array([1, 2])}]
   kept[1]['index'] = np.arange(4, 6)
-  examples = run.cam_examples(kept, 5, num_classes=3)
+  examples = localization.cam_examples(kept, 5, num_classes=3)
   np.testing.assert_array_equal(examples['label'], [0, 1, 2, 0, 1])
   np.testing.assert_array_equal(examples['index'], [0, 3, 5, 1, 4])
 
@@ -376,10 +384,10 @@ def test_mixing_notes_name_self_and_same_class_pairs():
 
 def test_load_config_applies_overrides(trained):
   workdir, _, _ = trained
-  config = checkpoints.load_config(workdir, {'eval_batch_size': 16, 'mix.prob': 0.25})
+  config = workdir_lib.load_config(workdir, {'eval_batch_size': 16, 'mix.prob': 0.25})
   assert (config.eval_batch_size, config.mix.prob, config.model) == (16, 0.25, tiny_config().model)
-  with pytest.raises(checkpoints.WorkdirError, match='no field'):
-    checkpoints.load_config(workdir, {'no_such_key': 1})
+  with pytest.raises(workdir_lib.WorkdirError, match='no field'):
+    workdir_lib.load_config(workdir, {'no_such_key': 1})
 
 
 def test_restore_best_and_last_of_different_steps(trained, dataset, tmp_path):
@@ -393,8 +401,7 @@ def test_restore_best_and_last_of_different_steps(trained, dataset, tmp_path):
   checkpointer = Checkpointer(os.path.join(run_dir, 'checkpoints'), keep=2)
   checkpointer.save(step + 1, later, {'best_step': step, 'best_eval_top1_error': 0.0})
   checkpointer.close()
-  model = builders.build_model(config, dataset.num_classes)
-  restored = checkpoints.restore_best_and_last(config, run_dir, model, dataset)
+  restored = workdir_lib.restore_best_and_last(builders.build_run(config), run_dir)
   assert (restored['best'].step, restored['last'].step) == (step, step + 1)
   np.testing.assert_array_equal(restored['best'].state.params['head']['bias'], bias)
   np.testing.assert_array_equal(restored['last'].state.params['head']['bias'], bias + 1.0)
@@ -436,8 +443,7 @@ def test_cli_show_mixing_needs_no_checkpoint(tmp_path):
   result = _evaluate_cli(
       '--show-mixing',
       f'--workdir={tmp_path}',
-      '--config.data.source=shapes',  # offline (the default config reads CIFAR-10 from TFDS)
-      '--config.data.train_per_class=0',
+      '--config.data.source=shapes',
       '--config.data.synthetic_num_train=128',
       '--config.data.synthetic_num_test=16',
       '--config.batch_size=64',

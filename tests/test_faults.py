@@ -136,7 +136,7 @@ from conftest import small_run_config
 from cutmix_jax import train_loop
 config = small_run_config(num_epochs=50, log_every_steps=2)
 result = train_loop.train_and_evaluate(config, sys.argv[3])
-print('stopped', result.summary['stopped_by'], 'step', result.summary['step'])
+print('stopped', result.stopped_by, 'step', result.step)
 """
 
 

@@ -7,11 +7,13 @@ gradient of a linear model, AUROC and ECE on hand-made scores, corruptions by th
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import optax
 import pytest
 
-from cutmix_jax import train_step
+from cutmix_jax import devices
+from cutmix_jax import train_state
 from cutmix_jax.data import dataset as dataset_lib
 from cutmix_jax.data import layout as layout_lib
 from cutmix_jax.data import memory
@@ -19,8 +21,12 @@ from cutmix_jax.evaluation import adversarial
 from cutmix_jax.evaluation import calibration
 from cutmix_jax.evaluation import confidence
 from cutmix_jax.evaluation import corruptions
+from cutmix_jax.evaluation import driver
+from cutmix_jax.evaluation import measure
 from cutmix_jax.evaluation import ood
+from cutmix_jax.evaluation import per_class
 from cutmix_jax.evaluation import pixels
+from cutmix_jax.evaluation import workdir
 
 NUM_CLASSES, SIDE = 3, 6
 
@@ -36,7 +42,8 @@ class Linear(nn.Module):
 
 @pytest.fixture(scope='module')
 def linear_run():
-  """`(replicated state, in-memory dataset of 40 eval images)` of a random linear model."""
+  """`(measure context, in-memory dataset of 40 eval images)` of a random linear model, whose
+  replicated state is `context.best.state`."""
   rng = np.random.default_rng(0)
   split = lambda n: memory.ArraySplit(
       rng.integers(0, 256, (n, SIDE, SIDE, 3), dtype=np.uint8),
@@ -47,10 +54,13 @@ def linear_run():
   model = Linear()
   params = model.init(jax.random.key(1), jnp.zeros((1, SIDE, SIDE, 3)))['params']
   params = jax.tree.map(lambda p: p + 0.05 * jax.random.normal(jax.random.key(2), p.shape), params)
-  state = train_step.TrainState.create(
+  state = train_state.TrainState.create(
       apply_fn=model.apply, params=params, tx=optax.sgd(0.0), batch_stats={}
   )
-  return train_step.replicate(state), dataset
+  best = workdir.Restored(0, devices.replicate(state))
+  config = ml_collections.ConfigDict({'eval_batch_size': 16})
+  evaluator = driver.Evaluator(dataset)
+  return measure.Context(config, '', '', dataset, evaluator, best, best), dataset
 
 
 def _eval_split(dataset):
@@ -63,7 +73,8 @@ def _eval_split(dataset):
   return np.concatenate(images).astype(np.float64) / 255.0, np.concatenate(labels)
 
 
-def _closed_form_logits(state, dataset, unit):
+def _closed_form_logits(context, dataset, unit):
+  state = context.best.state
   kernel = np.asarray(jax.device_get(state.params['Dense_0']['kernel'][0]), np.float64)
   bias = np.asarray(jax.device_get(state.params['Dense_0']['bias'][0]), np.float64)
   mean, std = np.asarray(dataset.mean), np.asarray(dataset.std)
@@ -71,9 +82,9 @@ def _closed_form_logits(state, dataset, unit):
 
 
 def test_fgsm_matches_the_closed_form_of_a_linear_model(linear_run):
-  state, dataset = linear_run
+  context, dataset = linear_run
   unit, labels = _eval_split(dataset)
-  logits, kernel, std = _closed_form_logits(state, dataset, unit)
+  logits, kernel, std = _closed_form_logits(context, dataset, unit)
   probs = np.exp(logits - logits.max(1, keepdims=True))
   probs /= probs.sum(1, keepdims=True)
   # d CE / d x = ((softmax - onehot) @ kernel.T) / std, per pixel and channel.
@@ -81,9 +92,9 @@ def test_fgsm_matches_the_closed_form_of_a_linear_model(linear_run):
   expected = []
   for epsilon in adversarial.EPSILONS:
     adversarial_unit = np.clip(unit + epsilon * np.sign(gradient), 0.0, 1.0)
-    adv_logits, _, _ = _closed_form_logits(state, dataset, adversarial_unit)
+    adv_logits, _, _ = _closed_form_logits(context, dataset, adversarial_unit)
     expected.append(100.0 * np.mean(adv_logits.argmax(1) == labels))
-  measured = adversarial.measure(state, dataset)
+  measured = adversarial.Fgsm().measure(context)
   assert measured['epsilons_255'] == pytest.approx([1, 2, 4, 8])
   np.testing.assert_allclose(measured['accuracy'], expected, atol=1e-9)
   assert measured['accuracy'][-1] < 100.0 * np.mean(logits.argmax(1) == labels)
@@ -101,17 +112,33 @@ def test_fgsm_images_step_by_epsilon_and_stay_in_range():
 
 
 def test_confidences_of_the_eval_split(linear_run):
-  state, dataset = linear_run
+  context, dataset = linear_run
   unit, labels = _eval_split(dataset)
-  logits, _, _ = _closed_form_logits(state, dataset, unit)
+  logits, _, _ = _closed_form_logits(context, dataset, unit)
   log_probs = logits - np.log(np.exp(logits).sum(1, keepdims=True))
-  scores = confidence.of_eval_split(state, dataset)
+  scores = confidence.of_eval_split(context.evaluator, context.best.state)
   np.testing.assert_array_equal(scores['label'], labels)
   np.testing.assert_array_equal(scores['predicted'], logits.argmax(1))
   np.testing.assert_allclose(scores['confidence'], np.exp(log_probs.max(1)), rtol=1e-5)
   np.testing.assert_allclose(
       scores['true_log_prob'], log_probs[np.arange(len(labels)), labels], rtol=1e-4, atol=1e-5
   )
+
+
+def test_per_class_error_counts_each_class(linear_run):
+  context, dataset = linear_run
+  unit, labels = _eval_split(dataset)
+  logits, _, _ = _closed_form_logits(context, dataset, unit)
+  measured = per_class.PerClass().measure(context)
+  assert measured['class_names'] == ['a', 'b', 'c']
+  assert measured['count'] == np.bincount(labels, minlength=NUM_CLASSES).tolist()
+  right = logits.argmax(1) == labels
+  expected = [100.0 * (1.0 - right[labels == k].mean()) for k in range(NUM_CLASSES)]
+  np.testing.assert_allclose(measured['top1_error'], expected, atol=1e-9)
+  report = {'run': 'linear', 'per_class': measured}
+  lines = per_class.PerClass().table_lines([report, {'run': 'off', 'per_class': {'skipped': 1}}])
+  worst = int(np.argmax(expected))
+  assert lines[0].split()[-3:] == [measured['class_names'][worst], f'{max(expected):.1f}', 'off']
 
 
 # --- Calibration --------------------------------------------------------------------------------
@@ -174,9 +201,8 @@ def test_ood_noise_sets_and_names():
 
 
 def test_ood_of_noise_against_a_model(linear_run):
-  state, dataset = linear_run
-  in_confidence = confidence.of_eval_split(state, dataset)['confidence']
-  measured = ood.measure(state, dataset, in_confidence, ['uniform_noise'], batch_size=16)
+  context, dataset = linear_run
+  measured = ood.OodDetection(sets=('uniform_noise',)).measure(context)
   assert measured['uniform_noise']['count'] == dataset.num_eval
   assert 0.0 <= measured['uniform_noise']['auroc'] <= 100.0
 
@@ -214,9 +240,10 @@ def test_corruption_definitions():
 
 
 def test_corruptions_measure_is_deterministic(linear_run):
-  state, dataset = linear_run
-  first = corruptions.measure(state, dataset, ['shot_noise', 'contrast'])
-  assert first == corruptions.measure(state, dataset, ['shot_noise', 'contrast'])
+  context, _ = linear_run
+  measure_two = corruptions.Corruptions(names=('shot_noise', 'contrast'))
+  first = measure_two.measure(context)
+  assert first == measure_two.measure(context)
   assert set(first['accuracy']) == {'shot_noise', 'contrast'}
   assert first['mean'] == pytest.approx(np.mean(list(first['mean_by_corruption'].values())))
 
@@ -224,7 +251,7 @@ def test_corruptions_measure_is_deterministic(linear_run):
 def test_unit_pixels_round_trip():
   images = np.random.default_rng(0).integers(0, 256, (2, 3, 3, 3), dtype=np.uint8)
   mean, std = (0.4, 0.5, 0.6), (0.2, 0.25, 0.3)
-  unit = pixels.to_unit(jnp.asarray(images), mean, std)
+  unit = pixels.to_unit(jnp.asarray(images))
   np.testing.assert_allclose(unit, images / 255.0, rtol=1e-6)
   normalized = pixels.normalize(unit, mean, std)
-  np.testing.assert_allclose(pixels.to_unit(normalized, mean, std), unit, atol=1e-6)
+  np.testing.assert_allclose(normalized, (images / 255.0 - mean) / np.array(std), rtol=1e-5)

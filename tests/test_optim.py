@@ -1,7 +1,6 @@
 """The optimiser and schedule: the official code's SGD update and the paper's step schedule."""
 
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import optax
 import pytest
@@ -10,21 +9,27 @@ from cutmix_jax import optim
 
 
 def _optimizer(**fields):
-  """An optimizer section (`config.optimizer`) with the paper's CIFAR values, then `fields`."""
-  opt = ml_collections.ConfigDict(
-      {
-          'learning_rate': 0.25,
-          'reference_batch_size': 0,
-          'momentum': 0.9,
-          'nesterov': True,
-          'weight_decay': 1e-4,
-          'warmup_epochs': 0.0,
-          'decay_epochs': (150, 225),
-          'decay_factor': 0.1,
-      }
+  """The optimizer settings with the paper's CIFAR values, then `fields`."""
+  return optim.OptimizerConfig(
+      **{'learning_rate': 0.25, 'decay_epochs': (150, 225), 'weight_decay': 1e-4, **fields}
   )
-  opt.update(fields)
-  return opt
+
+
+def test_defaults_are_the_official_sgd():
+  opt = optim.OptimizerConfig()
+  assert (opt.momentum, opt.nesterov, opt.weight_decay, opt.decay_factor) == (0.9, True, 1e-4, 0.1)
+
+
+@pytest.mark.parametrize(
+    'fields, message',
+    [
+        ({'learning_rate': 0.0}, 'learning_rate=0.0 must be > 0'),
+        ({'warmup_epochs': 10, 'decay_epochs': (5,)}, r'decay_epochs=\(5,\) must all come after'),
+    ],
+)
+def test_bad_settings_name_the_field(fields, message):
+  with pytest.raises(ValueError, match=message):
+    optim.OptimizerConfig(**fields)
 
 
 def test_step_schedule_boundaries_are_in_epochs():

@@ -16,9 +16,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from cutmix_jax import builders
+from cutmix_jax import devices
 from cutmix_jax import mixing
 from cutmix_jax import optim
 from cutmix_jax import train_loop
+from cutmix_jax import train_state
 from cutmix_jax import train_step as steps
 from cutmix_jax.checkpointing import Checkpointer
 
@@ -29,10 +32,10 @@ def _tree_bytes(tree) -> bytes:
 
 def _restore_final(workdir, config):
   """The state of the latest checkpoint in `workdir`, restored into the shape of `config`'s."""
-  trainer = train_loop.Trainer(config, workdir)
+  template = builders.build_run(config).state_template()
   checkpointer = Checkpointer(os.path.join(workdir, 'checkpoints'), keep=1)
   step = checkpointer.latest_step()
-  state, progress = checkpointer.restore(step, trainer.initial_state)
+  state, progress = checkpointer.restore(step, template)
   checkpointer.close()
   return step, state, progress
 
@@ -52,8 +55,8 @@ def test_end_to_end_on_eight_devices_loss_falls_and_writes_outputs(small_config,
       np.mean([r['train_loss'] for r in train[-3:]])
       < np.mean([r['train_loss'] for r in train[:3]]) - 0.1
   )
-  assert result.summary['best_eval_top1_error'] == min(r['eval_top1_error'] for r in evals)
-  assert result.summary['step'] == 24
+  assert result.progress.best_eval_top1_error == min(r['eval_top1_error'] for r in evals)
+  assert result.step == 24 and result.stopped_by is None
   assert json.load(open(tmp_path / 'config.json'))['mix']['method'] == 'cutmix'
   assert any(name.startswith('events.out.tfevents') for name in os.listdir(tmp_path))
   assert Checkpointer(str(tmp_path / 'checkpoints'), keep=2).all_steps()[-1] == 24
@@ -96,7 +99,11 @@ def test_feature_cutmix_trains_and_nothing_recompiles_after_the_first_epoch(
       },
   )
   result = train_loop.train_and_evaluate(config, str(tmp_path))
-  assert np.isfinite(result.summary['epoch_train_loss'])
+  assert np.isfinite(result.last_epoch['epoch_train_loss'])
+  # The logged probability that a step mixed: 1 for the 16 steps of epochs 1-2, then 0.
+  rows = [json.loads(line) for line in open(tmp_path / 'metrics.jsonl')]
+  probs = {row['step']: row['mix_prob'] for row in rows if 'mix_prob' in row}
+  assert probs == {step: 1.0 if step <= 16 else 0.0 for step in range(2, 25, 2)}
   # Epochs 2 and 3 run the train and eval programs compiled in epoch 1: a random feature stage
   # per step, switching mixing off, metrics, checkpoints and evaluation add no compilation.
   assert (
@@ -120,27 +127,28 @@ class _NoBatchNormNet(nn.Module):
 def test_same_global_batch_same_update_on_one_and_eight_devices(small_config):
   config = small_config(**{'mix.method': 'none'})
   model = _NoBatchNormNet()
-  tx = optim.make_optimizer(config.optimizer, config.batch_size, steps_per_epoch=10)
-  state = steps.create_train_state(0, model, (8, 8, 3), tx)
+  opt = optim.OptimizerConfig(**config.optimizer)
+  tx = optim.make_optimizer(opt, config.batch_size, steps_per_epoch=10)
+  state = train_state.create_train_state(0, model, (8, 8, 3), tx)
   settings = steps.StepSettings(seed=0, num_classes=5, mix=mixing.MixConfig(method='none'))
   step = jax.pmap(
       functools.partial(
           steps.train_step,
           settings=settings,
           preprocess=lambda _, x: x.astype(jnp.float32) / 255,
-          learning_rate_fn=optim.learning_rate_schedule(config.optimizer, config.batch_size, 10),
+          learning_rate_fn=optim.learning_rate_schedule(opt, config.batch_size, 10),
       ),
-      axis_name=steps.AXIS,
+      axis_name=devices.AXIS,
   )
   rng = np.random.default_rng(0)
   images = rng.integers(0, 256, (16, 8, 8, 3), dtype=np.uint8)
   labels = rng.integers(0, 5, (16,)).astype(np.int32)
   results = []
-  for devices in (1, 8):
-    batch = {'image': images.reshape(devices, -1, 8, 8, 3), 'label': labels.reshape(devices, -1)}
-    replicated = jax.tree.map(lambda x, n=devices: np.broadcast_to(x, (n,) + np.shape(x)), state)
+  for count in (1, 8):
+    batch = {'image': images.reshape(count, -1, 8, 8, 3), 'label': labels.reshape(count, -1)}
+    replicated = jax.tree.map(lambda x, n=count: np.broadcast_to(x, (n,) + np.shape(x)), state)
     new_state, metrics = step(replicated, batch)
-    results.append((steps.unreplicate(new_state).params, float(metrics['loss'][0])))
+    results.append((devices.unreplicate(new_state).params, float(metrics['loss'][0])))
   (params_1, loss_1), (params_8, loss_8) = results
   # Only the order of float32 summation differs (one mean of 16 vs a mean of 8 means of 2).
   jax.tree.map(
@@ -216,7 +224,7 @@ from cutmix_jax import train_loop
 config = small_run_config(num_train_steps=6, checkpoint_every_steps=3)
 result = train_loop.train_and_evaluate(config, sys.argv[3])
 digest = hashlib.sha256(b''.join(np.asarray(x).tobytes() for x in jax.tree.leaves(result.state)))
-step = result.summary['step']
+step = result.step
 print('devices', jax.device_count(), 'local', jax.local_device_count(), 'step', step)
 print('state', digest.hexdigest())
 """
@@ -277,10 +285,3 @@ def test_bad_config_stops_with_one_line(tmp_path, flag, message):
   last = out.stderr.strip().splitlines()[-1]
   assert last.startswith('error: ') and message in last, out.stderr[-2000:]
   assert not os.path.exists(tmp_path / 'run' / 'checkpoints')
-
-
-def test_mixing_switches_off_at_off_after_epoch():
-  mix = mixing.MixConfig(method='cutmix', prob=0.5, off_after_epoch=2)
-  probs = [float(steps._mix_prob(mix, jnp.int32(step), 4)) for step in (0, 7, 8, 20)]
-  assert probs == [0.5, 0.5, 0.0, 0.0]
-  assert steps._mix_prob(mixing.MixConfig(prob=0.5), jnp.int32(99), 4) == 0.5

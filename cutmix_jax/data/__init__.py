@@ -1,8 +1,14 @@
 """Input pipelines: `load_dataset(DataConfig(...), ...)` gives a `Dataset` for a pmapped step.
 
-Sources: `shapes` (synthetic, with object boxes), `folder:PATH`, `tfds:NAME[:VERSION]`, one
-module each; `loader` dispatches. Small images are held in memory and augmented on device;
-large ones stream through tf.data. Importing this package does not import TensorFlow.
+Modules, from the top down:
+- `loader`: `DataConfig` (`config.data`) and `load_dataset`, which assembles every source the
+  same way: the split policy (`splits`), then in memory (`memory`) or streamed (`streaming`).
+- sources, one module each, that only list and read (`source.Listing`): `cifar10_mini`,
+  `shapes` and `textures` (with their `drawing` helpers), `folder`, `tfds_source`.
+- `dataset`: the `Dataset` the loop gets; `layout`: which examples each process and step reads.
+- `augment`: on-device crop, flip and normalization; `tf_preprocess`: the host crops of streamed
+  images; `image_files`: decoding one image file; `tensorflow_cpu`: TensorFlow, kept off the GPU.
+Importing this package does not import TensorFlow.
 """
 
 from cutmix_jax.data.dataset import Dataset

@@ -1,11 +1,10 @@
 """On-device preprocessing: pure jittable functions a pmapped step applies per device.
 
-In-memory datasets arrive as raw uint8 `(B, H, W, C)`; their train preprocessing is the paper's
-CIFAR augmentation (zero-padded random crop and horizontal flip, independently per image) and
-then normalization; eval is normalization only. Images streamed through tf.data are already
-augmented and normalized on the host, so their functions only cast to float32. All four share
-the signatures `train(rng, images)` and `eval(images)` once the constants are bound with
-`functools.partial`.
+Every dataset hands the device uint8 `(B, H, W, C)`. The train preprocessing of in-memory sets is
+the paper's CIFAR augmentation (zero-padded random crop and horizontal flip, independently per
+image) and then normalization; images streamed through tf.data are augmented on the host, so
+theirs is normalization only, as eval is for every set. With the constants bound by
+`functools.partial` they share the signatures `train(rng, images)` and `eval(images)`.
 
 Normalization constants, on the [0, 1] pixel scale, by dataset (chosen by its source module):
 - tfds `cifar10` / `cifar100`: the paper's CIFAR constants.
@@ -83,22 +82,12 @@ def crop_pad_for(height: int) -> int:
   return max(1, height // 8)
 
 
-def memory_train_preprocess(rng, images, *, mean, std, pad: int) -> jax.Array:
-  """Train preprocessing of raw uint8 images: `pad_crop_flip`, then `normalize`."""
+def crop_flip_normalize(rng, images, *, mean, std, pad: int) -> jax.Array:
+  """Train preprocessing of in-memory uint8 images: `pad_crop_flip`, then `normalize`."""
   return normalize(pad_crop_flip(rng, images, pad), mean, std)
 
 
-def memory_eval_preprocess(images, *, mean, std) -> jax.Array:
-  """Eval preprocessing of raw uint8 images: `normalize` only."""
-  return normalize(images, mean, std)
-
-
-def streamed_train_preprocess(rng, images) -> jax.Array:
-  """Images from tf.data are augmented and normalized already: cast to float32 only."""
+def normalize_only(rng, images, *, mean, std) -> jax.Array:
+  """Train preprocessing of streamed uint8 images, augmented on the host already: `normalize`."""
   del rng
-  return images.astype(jnp.float32)
-
-
-def streamed_eval_preprocess(images) -> jax.Array:
-  """Images from tf.data are normalized already: cast to float32 only."""
-  return images.astype(jnp.float32)
+  return normalize(images, mean, std)

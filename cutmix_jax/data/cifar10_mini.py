@@ -18,10 +18,9 @@ from typing import Dict, Tuple
 import numpy as np
 
 from cutmix_jax.data import augment
-from cutmix_jax.data import dataset as dataset_lib
 from cutmix_jax.data import image_files
-from cutmix_jax.data import layout as layout_lib
 from cutmix_jax.data import memory
+from cutmix_jax.data import source
 
 CLASS_NAMES = (
     'airplane',
@@ -62,14 +61,10 @@ def read_archive(path=ARCHIVE) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
   return {split: (np.stack(images[split]), np.array(labels[split], np.int32)) for split in SPLITS}
 
 
-def load_dataset(
-    argument: str, config, layout: layout_lib.Layout, seed: int
-) -> dataset_lib.Dataset:
-  """The `cifar10_mini` source of a `loader.DataConfig` (`argument` is empty), held in memory."""
-  del argument
+def list_source(argument: str, config) -> source.Listing:
+  """The `cifar10_mini` source (`argument` is empty), decoded into memory."""
+  del argument, config
   train, evaluation = (memory.ArraySplit(*arrays) for arrays in read_archive().values())
-  train, evaluation = dataset_lib.choose_splits(
-      train, evaluation, config, CLASS_NAMES, 'cifar10_mini'
+  return source.Listing(
+      CLASS_NAMES, train, evaluation, stats=(augment.CIFAR_MEAN, augment.CIFAR_STD)
   )
-  stats = (augment.CIFAR_MEAN, augment.CIFAR_STD)
-  return dataset_lib.from_arrays(train, evaluation, CLASS_NAMES, layout, seed, stats)

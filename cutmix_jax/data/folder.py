@@ -3,8 +3,9 @@
 Classes are the sub-folders of `train/`, sorted by name; a held-out split must have exactly the
 same class folders. Files are listed in numeric-aware name order (`9.jpg` before `10.jpg`).
 Every file in a class folder must be an image with one of `IMAGE_EXTENSIONS`: nothing is skipped.
-Images of at most `memory.MAX_SIDE` px are decoded once into memory; larger ones stream from
-their files through tf.data (`FileSource`; TensorFlow is imported only then).
+The loader decodes images of at most `memory.MAX_SIDE` px once into memory (`read_images`);
+larger ones stream from their files through tf.data (`FileSource`; TensorFlow is imported only
+then).
 """
 
 import concurrent.futures
@@ -16,11 +17,10 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 import tqdm
 
-from cutmix_jax.data import augment
-from cutmix_jax.data import dataset as dataset_lib
 from cutmix_jax.data import image_files
 from cutmix_jax.data import layout as layout_lib
 from cutmix_jax.data import memory
+from cutmix_jax.data import source
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png')
 EVAL_DIRS = ('val', 'test')
@@ -174,28 +174,18 @@ class FileSource:
     return _tf().data.Dataset.from_tensor_slices((paths, files.labels)), paths
 
 
-def load_dataset(root: str, config, layout: layout_lib.Layout, seed: int) -> dataset_lib.Dataset:
-  """The `folder:ROOT` source of a `loader.DataConfig`: in memory if small, else streamed."""
+def list_source(root: str, config) -> source.Listing:
+  """The `folder:ROOT` source: its files, which every split reads at the size of the first."""
+  del config
   class_names, train, evaluation = scan(root)
-  train, evaluation = dataset_lib.choose_splits(
-      train, evaluation, config, class_names, f'folder:{root}'
-  )
   size = image_files.header_size(train.paths[0])
-  if max(size) <= memory.MAX_SIDE:
-    arrays = [
-        memory.ArraySplit(read_images(files, size, f'decoding {split}'), files.labels)
-        for split, files in (('train', train), ('eval', evaluation))
-    ]
-    return dataset_lib.from_arrays(*arrays, class_names, layout, seed)
-  from cutmix_jax.data import streaming  # pylint: disable=g-import-not-at-top  (TensorFlow)
-
-  pipeline = streaming.StreamingPipeline(
-      FileSource(train, evaluation, layout, seed),
-      layout,
-      seed,
-      len(train),
-      len(evaluation),
-      config.image_size,
-      (augment.IMAGENET_MEAN, augment.IMAGENET_STD),
+  return source.Listing(
+      class_names,
+      train,
+      evaluation,
+      image_side=max(size),
+      read=lambda files, name: memory.ArraySplit(
+          read_images(files, size, f'decoding {name}'), files.labels
+      ),
+      stream=FileSource,
   )
-  return dataset_lib.streamed(pipeline, class_names)

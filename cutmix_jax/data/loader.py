@@ -1,11 +1,12 @@
-"""`load_dataset`: `DataConfig.source` names the source; its module loads it.
+"""`load_dataset`: a dataset assembled the same way from whichever source `DataConfig` names.
 
-Sources (`SOURCE_FORMS`): `shapes` and `textures` (synthetic, generated in seconds;
-`shapes.py`, `textures.py`), `folder:PATH`
-(an image folder; `folder.py`) and `tfds:NAME[:VERSION]` (TensorFlow Datasets;
-`tfds_source.py`). Images of at most `memory.MAX_SIDE` px are held in memory as uint8 and
-augmented on device; larger ones stream through tf.data. TensorFlow is imported only when a
-folder or tfds source needs it.
+Sources (`SOURCE_FORMS`, one module each, which lists and reads: `source.Listing`):
+`cifar10_mini` (real CIFAR-10 images shipped with the package; `cifar10_mini.py`), `shapes` and
+`textures` (synthetic, generated in seconds; `shapes.py`, `textures.py`), `folder:PATH` (an
+image folder; `folder.py`) and `tfds:NAME[:VERSION]` (TensorFlow Datasets; `tfds_source.py`).
+Here, once for all of them: the split policy (`splits.choose`), then images of at most
+`memory.MAX_SIDE` px are held in memory as uint8 and augmented on device, larger ones stream
+through tf.data. TensorFlow is imported only when a tfds source or streaming needs it.
 """
 
 import dataclasses
@@ -13,11 +14,14 @@ from typing import Callable, Dict, Tuple
 
 import numpy as np
 
+from cutmix_jax.data import augment
 from cutmix_jax.data import cifar10_mini
 from cutmix_jax.data import dataset as dataset_lib
 from cutmix_jax.data import folder
 from cutmix_jax.data import layout as layout_lib
 from cutmix_jax.data import shapes
+from cutmix_jax.data import source as source_lib
+from cutmix_jax.data import splits
 from cutmix_jax.data import textures
 
 SOURCE_FORMS = ('cifar10_mini', 'shapes', 'textures', 'folder:PATH', 'tfds:NAME[:VERSION]')
@@ -29,7 +33,8 @@ class DataConfig:
   """What a run reads: the fields of `config.data` (`DataConfig(**config.data)`).
 
   Attributes:
-    source: `shapes`, `textures`, `folder:PATH` or `tfds:NAME[:VERSION]` (see `SOURCE_FORMS`).
+    source: `cifar10_mini`, `shapes`, `textures`, `folder:PATH` or `tfds:NAME[:VERSION]` (see
+      `SOURCE_FORMS`).
     tfds_dir: TFDS data directory ('' = TFDS's default); tfds sources only.
     holdout_per_class: if > 0, evaluate on the last N training examples of each class instead
       of the held-out split (needed for a folder without val/ or test/).
@@ -41,7 +46,7 @@ class DataConfig:
     synthetic_num_test: test split size of a generated source.
   """
 
-  source: str = 'shapes'
+  source: str = 'cifar10_mini'
   tfds_dir: str = ''
   holdout_per_class: int = 0
   train_per_class: int = 0
@@ -61,27 +66,25 @@ class DataConfig:
         raise ValueError(f'{name} must be a positive integer; got {value!r}')
 
 
-def _load_tfds(
-    spec: str, config: DataConfig, layout: layout_lib.Layout, seed: int
-) -> dataset_lib.Dataset:
+def _list_tfds(spec: str, config: DataConfig) -> source_lib.Listing:
   from cutmix_jax.data import tfds_source  # pylint: disable=g-import-not-at-top  (TensorFlow)
 
-  return tfds_source.load_dataset(spec, config, layout, seed)
+  return tfds_source.list_source(spec, config)
 
 
-_LOADERS: Dict[str, Callable[[str, DataConfig, layout_lib.Layout, int], dataset_lib.Dataset]] = {
-    'cifar10_mini': cifar10_mini.load_dataset,
-    'shapes': shapes.load_dataset,
-    'textures': textures.load_dataset,
-    'folder': folder.load_dataset,
-    'tfds': _load_tfds,
+_SOURCES: Dict[str, Callable[[str, DataConfig], source_lib.Listing]] = {
+    'cifar10_mini': cifar10_mini.list_source,
+    'shapes': shapes.list_source,
+    'textures': textures.list_source,
+    'folder': folder.list_source,
+    'tfds': _list_tfds,
 }
 
 
 def check_source_name(name: str) -> Tuple[str, str]:
   """Splits `name` into `(prefix, argument)`; raises ValueError for an unknown form."""
   prefix, _, argument = name.partition(':')
-  if prefix not in _LOADERS or (name != prefix if prefix in _BUILT_IN else not argument):
+  if prefix not in _SOURCES or (name != prefix if prefix in _BUILT_IN else not argument):
     raise ValueError(f'unknown dataset {name!r}; valid forms: {", ".join(SOURCE_FORMS)}')
   return prefix, argument
 
@@ -104,4 +107,25 @@ def load_dataset(
   if not isinstance(seed, (int, np.integer)) or seed < 0:
     raise ValueError(f'seed must be a non-negative integer; got {seed!r}')
   layout = layout_lib.Layout.from_jax(batch_size, eval_batch_size)
-  return _LOADERS[prefix](argument, config, layout, seed)
+  listing = _SOURCES[prefix](argument, config)
+  train, evaluation = splits.choose(
+      listing.train, listing.evaluation, config, listing.class_names, config.source
+  )
+  if listing.in_memory:
+    if listing.read is not None:
+      train, evaluation = listing.read(train, 'train'), listing.read(evaluation, 'eval')
+    return dataset_lib.from_arrays(
+        train, evaluation, listing.class_names, layout, seed, listing.stats
+    )
+  from cutmix_jax.data import streaming  # pylint: disable=g-import-not-at-top  (TensorFlow)
+
+  pipeline = streaming.StreamingPipeline(
+      listing.stream(train, evaluation, layout, seed),
+      layout,
+      seed,
+      len(train),
+      len(evaluation),
+      config.image_size,
+  )
+  stats = listing.stats or (augment.IMAGENET_MEAN, augment.IMAGENET_STD)
+  return dataset_lib.streamed(pipeline, listing.class_names, stats)

@@ -17,10 +17,9 @@ from typing import Tuple
 
 import numpy as np
 
-from cutmix_jax.data import dataset as dataset_lib
 from cutmix_jax.data import drawing
-from cutmix_jax.data import layout as layout_lib
 from cutmix_jax.data import memory
+from cutmix_jax.data import source
 
 SHAPES = ('disk', 'square', 'triangle', 'plus', 'ring')
 TEXTURES = ('plain', 'striped')
@@ -152,9 +151,7 @@ def _split(num_examples: int, seed: int) -> memory.ArraySplit:
   return memory.ArraySplit(data.images, data.labels, data.boxes)
 
 
-def load_dataset(
-    argument: str, config, layout: layout_lib.Layout, seed: int
-) -> dataset_lib.Dataset:
-  """The `shapes` source of a `loader.DataConfig` (`argument` is empty), held in memory."""
+def list_source(argument: str, config) -> source.Listing:
+  """The `shapes` source (`argument` is empty) of `config.synthetic_num_*` images."""
   del argument
-  return dataset_lib.from_generator(_split, DATA_SEED, CLASS_NAMES, 'shapes', config, layout, seed)
+  return source.generated(_split, DATA_SEED, CLASS_NAMES, config)

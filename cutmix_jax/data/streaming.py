@@ -1,4 +1,4 @@
-"""The tf.data pipeline for large images: decoded, augmented and normalized on the host.
+"""The tf.data pipeline for large images: decoded and augmented on the host, as uint8.
 
 A source supplies, per epoch, this process's examples in that epoch's order as `(key, label)`
 pairs, where `source.read(key)` gives the encoded image (a file path to read, or the bytes
@@ -28,7 +28,7 @@ def _options():
 
 
 class StreamingPipeline:
-  """Train and eval batches of float32 normalized images, `(D, B/D, image_size, image_size, 3)`.
+  """Train and eval batches of augmented uint8 images, `(D, B/D, image_size, image_size, 3)`.
 
   Args:
     source: a `folder.FileSource` or `tfds_source.TfdsSource`.
@@ -37,7 +37,6 @@ class StreamingPipeline:
     num_train: global number of train examples.
     num_eval: global number of eval examples.
     image_size: side of the square images the model sees.
-    stats: `(mean, std)` per channel on the [0, 1] scale.
   """
 
   def __init__(
@@ -48,7 +47,6 @@ class StreamingPipeline:
       num_train: int,
       num_eval: int,
       image_size: int,
-      stats,
   ):
     self._source = source
     self.layout = layout
@@ -56,11 +54,10 @@ class StreamingPipeline:
     self.num_train = num_train
     self.num_eval = num_eval
     self.image_size = image_size
-    self.mean, self.std = stats
     self.steps_per_epoch = num_train // layout.batch_size
 
   def train_batches(self, start_step: int = 0) -> Iterator[layout_lib.Batch]:
-    """Infinite `{'image': float32, 'label': int32}` batches for steps start_step, ..."""
+    """Infinite `{'image': uint8, 'label': int32}` batches for steps start_step, ..."""
     return layout_lib.resume_epochs(start_step, self.steps_per_epoch, self._epoch_batches)
 
   def _epoch_batches(self, epoch: int, first_step: int) -> Iterator[layout_lib.Batch]:
@@ -71,9 +68,7 @@ class StreamingPipeline:
     def prepare(position, example):
       key, label = example
       example_seed = tf.stack([tf.constant(seed, tf.int64), position])
-      image = tf_preprocess.train_image(
-          self._source.read(key), example_seed, self.image_size, self.mean, self.std
-      )
+      image = tf_preprocess.train_image(self._source.read(key), example_seed, self.image_size)
       return {'image': image, 'label': tf.cast(label, tf.int32)}
 
     dataset = (
@@ -91,9 +86,7 @@ class StreamingPipeline:
     examples, names = self._source.eval_examples()
     size = self.layout.process_eval_batch_size
     prepare = lambda key, label: {
-        'image': tf_preprocess.eval_image(
-            self._source.read(key), self.image_size, self.mean, self.std
-        ),
+        'image': tf_preprocess.eval_image(self._source.read(key), self.image_size),
         'label': tf.cast(label, tf.int32),
     }
     dataset = examples.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).batch(size)

@@ -15,10 +15,9 @@ from typing import Tuple
 
 import numpy as np
 
-from cutmix_jax.data import dataset as dataset_lib
 from cutmix_jax.data import drawing
-from cutmix_jax.data import layout as layout_lib
 from cutmix_jax.data import memory
+from cutmix_jax.data import source
 
 DATA_SEED = 0  # the seed of the `textures` source: the same images whatever the training seed
 _NOISE_STD = 12.0  # pixel noise, on the 0-255 scale
@@ -142,11 +141,7 @@ def generate(num_examples: int, seed: int) -> memory.ArraySplit:
   return memory.ArraySplit(images, labels)
 
 
-def load_dataset(
-    argument: str, config, layout: layout_lib.Layout, seed: int
-) -> dataset_lib.Dataset:
-  """The `textures` source of a `loader.DataConfig` (`argument` is empty), held in memory."""
+def list_source(argument: str, config) -> source.Listing:
+  """The `textures` source (`argument` is empty) of `config.synthetic_num_*` images."""
   del argument
-  return dataset_lib.from_generator(
-      generate, DATA_SEED, CLASS_NAMES, 'textures', config, layout, seed
-  )
+  return source.generated(generate, DATA_SEED, CLASS_NAMES, config)

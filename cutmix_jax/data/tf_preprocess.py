@@ -77,20 +77,21 @@ def decode_window(data, window_fn: Callable):
   return tf.cond(tf.io.is_jpeg(data), jpeg, other)
 
 
-def _resize_and_normalize(image, image_size: int, mean, std):
+def _resize(image, image_size: int):
+  """The crop resized (bilinear, antialiased) to `image_size` square, rounded back to uint8."""
   image = tf.image.resize(image, [image_size, image_size], antialias=True)
   image.set_shape([image_size, image_size, 3])
-  return (image / 255.0 - tf.constant(mean, tf.float32)) / tf.constant(std, tf.float32)
+  return tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
 
 
-def train_image(data, seed, image_size: int, mean, std):
-  """Encoded image -> augmented, normalized float32 `(image_size, image_size, 3)`."""
+def train_image(data, seed, image_size: int):
+  """Encoded image -> augmented uint8 `(image_size, image_size, 3)` (normalized on device)."""
   crop_seed, flip_seed = tf.unstack(tf.random.split(seed, 2))
   image = decode_window(data, lambda shape: random_resized_window(shape, crop_seed))
   image = tf.image.stateless_random_flip_left_right(image, flip_seed)
-  return _resize_and_normalize(image, image_size, mean, std)
+  return _resize(image, image_size)
 
 
-def eval_image(data, image_size: int, mean, std):
-  """Encoded image -> centre-cropped, normalized float32 `(image_size, image_size, 3)`."""
-  return _resize_and_normalize(decode_window(data, centre_window), image_size, mean, std)
+def eval_image(data, image_size: int):
+  """Encoded image -> centre-cropped uint8 `(image_size, image_size, 3)`."""
+  return _resize(decode_window(data, centre_window), image_size)

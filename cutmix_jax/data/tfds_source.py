@@ -2,9 +2,9 @@
 
 Any builder with an `image` Image feature and a `label` ClassLabel feature, a `train` split and
 a `validation` or `test` split (validation first: some sets, like imagenet2012, keep test labels
-hidden). Images of a static size of at most 64 px (cifar10, cifar100, ...) are loaded whole into
-memory; others stream through tf.data, each process reading its own part of every split
-(`tfds.split_for_jax_process`).
+hidden). Images of a static size of at most 64 px (cifar10, cifar100, ...) are read whole into
+memory; others stream through tf.data (`TfdsSource`), each process reading its own part of every
+split (`tfds.split_for_jax_process`).
 """
 
 import dataclasses
@@ -15,10 +15,9 @@ import requests
 import tensorflow_datasets as tfds
 
 from cutmix_jax.data import augment
-from cutmix_jax.data import dataset as dataset_lib
 from cutmix_jax.data import layout as layout_lib
 from cutmix_jax.data import memory
-from cutmix_jax.data import streaming
+from cutmix_jax.data import source
 
 EVAL_SPLITS = ('validation', 'test')
 CIFAR_NAMES = ('cifar10', 'cifar100')
@@ -101,42 +100,43 @@ def _builder(spec: str, tfds_dir: str):
     ) from None
 
 
-def load_dataset(spec: str, config, layout: layout_lib.Layout, seed: int) -> dataset_lib.Dataset:
-  """The `tfds:SPEC` source (`NAME` or `NAME:VERSION`) of a `loader.DataConfig`."""
+@dataclasses.dataclass(frozen=True)
+class StreamedSplit:
+  """A TFDS split that streams: its name and size (it cannot be indexed, so no split policy)."""
+
+  name: str
+  num_examples: int
+
+  def __len__(self) -> int:
+    return self.num_examples
+
+
+def list_source(spec: str, config) -> source.Listing:
+  """The `tfds:SPEC` source (`NAME` or `NAME:VERSION`) from `config.tfds_dir`, downloaded and
+  prepared first if needed: small images are read whole into memory, others stream."""
   builder = _builder(spec, config.tfds_dir)
   try:
     builder.download_and_prepare()
   except requests.exceptions.RequestException as error:  # no network, after TFDS's retries
     raise OSError(
         f'{builder.name} is not in {builder.data_dir} and could not be downloaded '
-        f'({type(error).__name__}); offline, train on the generated set: '
-        '--config.data.source=shapes'
+        f'({type(error).__name__}); offline, train on the built-in set: '
+        '--config.data.source=cifar10_mini'
     ) from error
   _check_features(builder, spec)
   splits = builder.info.splits
   eval_split: Optional[str] = next((s for s in EVAL_SPLITS if s in splits), None)
   class_names = builder.info.features['label'].names
+  stats = (augment.CIFAR_MEAN, augment.CIFAR_STD) if builder.name in CIFAR_NAMES else None
   height, width = builder.info.features['image'].shape[:2]
   if height and width and max(height, width) <= memory.MAX_SIDE:
     train = _read_split(builder, 'train')
     evaluation = _read_split(builder, eval_split) if eval_split else None
-    train, evaluation = dataset_lib.choose_splits(
-        train, evaluation, config, class_names, f'tfds:{spec}'
-    )
-    stats = (augment.CIFAR_MEAN, augment.CIFAR_STD) if builder.name in CIFAR_NAMES else None
-    return dataset_lib.from_arrays(train, evaluation, class_names, layout, seed, stats)
-  for name in ('holdout_per_class', 'train_per_class'):
-    if getattr(config, name):
-      raise ValueError(f'{name} is not supported for streamed tfds datasets (tfds:{spec})')
+    return source.Listing(class_names, train, evaluation, max(height, width), stats=stats)
   if eval_split is None:
     raise ValueError(f'tfds:{spec} has no split among {EVAL_SPLITS} to evaluate on')
-  pipeline = streaming.StreamingPipeline(
-      TfdsSource(builder, eval_split, layout, seed),
-      layout,
-      seed,
-      splits['train'].num_examples,
-      splits[eval_split].num_examples,
-      config.image_size,
-      (augment.IMAGENET_MEAN, augment.IMAGENET_STD),
+  train, evaluation = (StreamedSplit(s, splits[s].num_examples) for s in ('train', eval_split))
+  stream = lambda train, evaluation, layout, seed: TfdsSource(
+      builder, evaluation.name, layout, seed
   )
-  return dataset_lib.streamed(pipeline, class_names)
+  return source.Listing(class_names, train, evaluation, image_side=0, stream=stream, stats=stats)

@@ -5,8 +5,9 @@ The perturbation is made in `[0, 1]` pixel units, before normalization, and the 
 label and the model in eval mode.
 """
 
+import dataclasses
 import functools
-from typing import Callable, Sequence
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -14,7 +15,7 @@ import numpy as np
 import optax
 
 from cutmix_jax.evaluation import pixels
-from cutmix_jax.train_step import AXIS
+from cutmix_jax.evaluation import report
 
 EPSILONS = (1 / 255, 2 / 255, 4 / 255, 8 / 255)
 
@@ -30,38 +31,61 @@ def fgsm_images(logits_fn: Callable, unit_images, labels, epsilon) -> jax.Array:
   return jnp.clip(unit_images + epsilon * step, 0.0, 1.0)
 
 
-def fgsm_step(
-    state, batch, *, mean: Sequence[float], std: Sequence[float], epsilons: Sequence[float]
-):
-  """Correct predictions under FGSM at each epsilon, summed over the unmasked examples of all
-  devices (pure; pmap it over `AXIS`). Returns `{'correct': (E,), 'count': ()}`."""
-  variables = {'params': state.params, 'batch_stats': state.batch_stats}
-  logits_fn = lambda unit: state.apply_fn(variables, pixels.normalize(unit, mean, std), train=False)
-  unit = pixels.to_unit(batch['image'], mean, std)
-  mask = batch['mask']
+def correct_under_fgsm(model, batch, key, epsilons):
+  """Whether each example is still classified right under FGSM at each epsilon (the per-batch
+  work of `driver`): `{'correct': bool (B, E)}`."""
+  del key
+  unit = pixels.to_unit(batch['image'])
   correct = []
   for epsilon in epsilons:
-    adversarial = fgsm_images(logits_fn, unit, batch['label'], epsilon)
-    predicted = jnp.argmax(logits_fn(adversarial), axis=-1)
-    correct.append(jnp.sum((predicted == batch['label']) & mask))
-  sums = {'correct': jnp.stack(correct), 'count': jnp.sum(mask)}
-  return jax.lax.psum(sums, AXIS)
+    adversarial = fgsm_images(model.logits_of_unit, unit, batch['label'], epsilon)
+    correct.append(jnp.argmax(model.logits_of_unit(adversarial), axis=-1) == batch['label'])
+  return {'correct': jnp.stack(correct, axis=-1)}
 
 
-def measure(state, dataset, epsilons: Sequence[float] = EPSILONS) -> dict:
-  """Top-1 accuracy (%) of the replicated `state` under FGSM at each epsilon, over the eval
-  split (each example once)."""
-  p_step = jax.pmap(
-      functools.partial(fgsm_step, mean=dataset.mean, std=dataset.std, epsilons=tuple(epsilons)),
-      axis_name=AXIS,
-  )
-  totals = None
-  for batch in dataset.eval_batches():
-    sums = jax.device_get(p_step(state, batch))
-    totals = sums if totals is None else jax.tree.map(np.add, totals, sums)
-  correct, count = np.asarray(totals['correct'])[0], float(np.asarray(totals['count'])[0])
-  return {
-      'epsilons': [float(e) for e in epsilons],
-      'epsilons_255': [float(e * 255) for e in epsilons],
-      'accuracy': (100.0 * correct / count).tolist(),
-  }
+@dataclasses.dataclass(frozen=True)
+class Fgsm:
+  """Top-1 accuracy (%) of the best checkpoint under FGSM at each epsilon ([0, 1] pixel units).
+
+  Attributes:
+    epsilons: the attack strengths.
+  """
+
+  epsilons: Tuple[float, ...] = EPSILONS
+  name = 'fgsm'
+  title = 'FGSM robustness'
+  flag_help = 'Top-1 accuracy under FGSM at epsilon 1, 2, 4, 8 / 255.'
+
+  def measure(self, context) -> dict:
+    work = functools.partial(correct_under_fgsm, epsilons=tuple(self.epsilons))
+    totals, count = context.evaluator.sums(work, context.best.state)
+    return {
+        'epsilons': [float(e) for e in self.epsilons],
+        'epsilons_255': [float(e * 255) for e in self.epsilons],
+        'accuracy': (100.0 * np.asarray(totals['correct']) / count).tolist(),
+    }
+
+  def figure(self, by_run: Dict[str, dict], path: str, chance: float) -> str:
+    """Top-1 accuracy against epsilon (/255), one line per run; chance dotted."""
+    from cutmix_jax.evaluation import pictures  # pylint: disable=g-import-not-at-top (matplotlib)
+
+    figure = pictures.new_figure((4.5, 3.6))
+    ax = figure.subplots()
+    for name, fgsm in by_run.items():
+      ax.plot(fgsm['epsilons_255'], fgsm['accuracy'], marker='o', markersize=3, label=name)
+    pictures.chance_line(ax, chance)
+    ax.set(title='FGSM', xlabel='epsilon (/255)', ylabel='top-1 accuracy (%)', ylim=(0, 100))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return pictures.save(figure, path)
+
+  def table_lines(self, reports: Sequence[dict]) -> List[str]:
+    measured = report.measured(reports, self.name)
+    if not measured:
+      return []
+    width = report.column_width(reports)
+    lines = []
+    for i, eps in enumerate(measured[0]['epsilons_255']):
+      cells = report.cells(reports, self.name, lambda m, i=i: f'{m["accuracy"][i]:.2f}')
+      lines.append(report.row(f'FGSM {eps:g}/255 acc (%)', cells, width))
+    return lines

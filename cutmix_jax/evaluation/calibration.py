@@ -5,7 +5,13 @@ Mixing methods are known to change calibration (Mixup and CutMix soften the targ
 users of timm-trained models routinely check.
 """
 
+import dataclasses
+from typing import Dict, List, Sequence
+
 import numpy as np
+
+from cutmix_jax.evaluation import confidence
+from cutmix_jax.evaluation import report
 
 NUM_BINS = 15
 
@@ -56,3 +62,60 @@ def summarize(confidence, correct, true_log_prob, num_bins: int = NUM_BINS) -> d
       'nll': float(-np.mean(true_log_prob)),
       'bins': reliability_bins(confidence, correct, num_bins),
   }
+
+
+@dataclasses.dataclass(frozen=True)
+class Calibration:
+  """ECE, NLL and the reliability diagram of the best checkpoint over the eval split.
+
+  Attributes:
+    num_bins: equal-width confidence bins.
+  """
+
+  num_bins: int = NUM_BINS
+  name = 'calibration'
+  title = 'calibration'
+  flag_help = 'Expected calibration error, NLL and the reliability diagram.'
+
+  def measure(self, context) -> dict:
+    scores = confidence.of_eval_split(context.evaluator, context.best.state)
+    correct = scores['predicted'] == scores['label']
+    return summarize(scores['confidence'], correct, scores['true_log_prob'], self.num_bins)
+
+  def figure(self, by_run: Dict[str, dict], path: str, chance: float) -> str:
+    """Reliability diagram: accuracy against confidence per bin, with each run's ECE."""
+    del chance
+    from cutmix_jax.evaluation import pictures  # pylint: disable=g-import-not-at-top (matplotlib)
+
+    figure = pictures.new_figure((4.5, 4.2))
+    ax = figure.subplots()
+    ax.plot([0, 1], [0, 1], color='grey', linestyle=':', linewidth=1, label='calibrated')
+    for name, calibration in by_run.items():
+      bins = calibration['bins']
+      kept = [i for i, c in enumerate(bins['count']) if c]
+      ax.plot(
+          [bins['confidence'][i] for i in kept],
+          [bins['accuracy'][i] for i in kept],
+          marker='o',
+          markersize=3,
+          label=f'{name} (ECE {calibration["ece"]:.1f} %)',
+      )
+    ax.set(title='Reliability', xlabel='confidence', ylabel='accuracy', xlim=(0, 1), ylim=(0, 1))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return pictures.save(figure, path)
+
+  def table_lines(self, reports: Sequence[dict]) -> List[str]:
+    if not report.measured(reports, self.name):
+      return []
+    width = report.column_width(reports)
+    return [
+        report.row(
+            f'ECE (%, {self.num_bins} bins)',
+            report.cells(reports, self.name, lambda m: f'{m["ece"]:.2f}'),
+            width,
+        ),
+        report.row(
+            'NLL (nats)', report.cells(reports, self.name, lambda m: f'{m["nll"]:.3f}'), width
+        ),
+    ]

@@ -6,8 +6,6 @@ bilinearly to the image and normalized to [0, 1] per image. With global average 
 the head, the mean of the unnormalized map plus the head bias is exactly the class logit.
 """
 
-from typing import Callable
-
 import jax
 import jax.numpy as jnp
 
@@ -46,30 +44,22 @@ def class_activation_maps(features, head_kernel, classes, image_size) -> jax.Arr
   return normalize_maps(maps)
 
 
-def logits_and_features(apply_fn: Callable, variables, images):
-  """`(logits (N, K), features (N, h, w, c))` of an eval-mode forward pass."""
-  logits, state = apply_fn(variables, images, train=False, mutable=['intermediates'])
-  (features,) = state['intermediates']['features']
-  return logits, features
-
-
-def cam_step(state, batch, *, preprocess: Callable):
-  """Predictions and CAMs of a per-device eval batch (pure; pmap or jit it).
+def cam_values(model, batch, key):
+  """Predictions and CAMs of a per-device eval batch (the per-batch work of `driver`).
 
   Args:
-    state: a TrainState (`apply_fn`, `params` with a `head`, `batch_stats`).
-    batch: `{'image': (B, H, W, C), 'label': (B,), ...}`.
-    preprocess: the dataset's `eval_preprocess`.
+    model: a `driver.EvalModel` whose parameters have a `head`.
+    batch: `{'image': (B, H, W, C) uint8, 'label': (B,), ...}`.
+    key: unused.
 
   Returns:
     dict of `predicted (B,)` int, `cam_predicted (B, H, W)` (the CAM of the predicted class,
     for top-1 localization) and `cam_true (B, H, W)` (of the true class, for GT-known).
   """
-  variables = {'params': state.params, 'batch_stats': state.batch_stats}
-  images = preprocess(batch['image'])
-  logits, features = logits_and_features(state.apply_fn, variables, images)
+  del key
+  logits, features = model.logits_and_features(batch['image'])
   predicted = jnp.argmax(logits, axis=-1)
-  kernel, size = state.params['head']['kernel'], images.shape[1:3]
+  kernel, size = model.state.params['head']['kernel'], batch['image'].shape[1:3]
   return {
       'predicted': predicted,
       'cam_predicted': class_activation_maps(features, kernel, predicted, size),

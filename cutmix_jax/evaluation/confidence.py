@@ -1,14 +1,12 @@
 """Per-example confidences of a model: the inputs of calibration and OOD detection."""
 
-import functools
-from typing import Callable, Dict, Iterable, Sequence
+from typing import Dict, Iterable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cutmix_jax.evaluation import pixels
-from cutmix_jax.train_step import AXIS
+from cutmix_jax.evaluation import driver
 
 
 def _scores(logits, labels=None) -> Dict[str, jax.Array]:
@@ -22,48 +20,26 @@ def _scores(logits, labels=None) -> Dict[str, jax.Array]:
   return scores
 
 
-def eval_step(state, batch, *, preprocess: Callable):
-  """Max-softmax confidence, prediction and log-probability of the label of a per-device eval
-  batch (pure; pmap it)."""
-  variables = {'params': state.params, 'batch_stats': state.batch_stats}
-  logits = state.apply_fn(variables, preprocess(batch['image']), train=False)
-  return _scores(logits, batch['label'])
+def labelled_scores(model, batch, key):
+  """Max-softmax confidence, prediction and log-probability of the label of each example of a
+  per-device eval batch (the per-batch work of `driver`)."""
+  del key
+  return _scores(model.logits(batch['image']), batch['label'])
 
 
-def unit_step(state, unit_images, *, mean: Sequence[float], std: Sequence[float]):
-  """Max-softmax confidence of per-device `[0, 1]` pixel images with no labels (pure)."""
-  variables = {'params': state.params, 'batch_stats': state.batch_stats}
-  logits = state.apply_fn(variables, pixels.normalize(unit_images, mean, std), train=False)
-  return _scores(logits)
+def unit_scores(model, batch, key):
+  """Max-softmax confidence and prediction of per-device `[0, 1]` float images, no labels."""
+  del key
+  return _scores(model.logits_of_unit(batch['image']))
 
 
-def valid_rows(batch: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
-  """Host arrays `(D, B/D, ...)` with a bool 'mask' flattened to `(B', ...)`: the padding rows
-  (mask False) dropped, and the mask with them."""
-  flat = {k: np.asarray(v).reshape((-1,) + np.shape(v)[2:]) for k, v in batch.items()}
-  keep = flat.pop('mask')
-  return {k: v[keep] for k, v in flat.items()}
-
-
-def of_eval_split(state, dataset) -> Dict[str, np.ndarray]:
-  """Host arrays `(N,)` over the eval split (padding dropped): confidence, predicted, label,
+def of_eval_split(evaluator: driver.Evaluator, state) -> Dict[str, np.ndarray]:
+  """Host arrays `(N,)` over this process's eval examples: confidence, predicted, label,
   true_log_prob."""
-  p_step = jax.pmap(
-      functools.partial(eval_step, preprocess=dataset.eval_preprocess), axis_name=AXIS
-  )
-  rows = []
-  for batch in dataset.eval_batches():
-    scores = jax.device_get(p_step(state, batch))
-    rows.append(valid_rows({**scores, 'label': batch['label'], 'mask': batch['mask']}))
-  return {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
+  return driver.all_rows(evaluator.rows(labelled_scores, state, keep=('label',)))
 
 
-def of_unit_batches(state, batches: Iterable, mean, std) -> np.ndarray:
-  """Max-softmax confidences `(N,)` of `(images, mask)` batches: `[0, 1]` pixel images
-  `(D, B/D, H, W, C)` and bool `(D, B/D)` (False on padding)."""
-  p_step = jax.pmap(functools.partial(unit_step, mean=mean, std=std), axis_name=AXIS)
-  kept = []
-  for images, mask in batches:
-    scores = jax.device_get(p_step(state, images))
-    kept.append(valid_rows({'confidence': scores['confidence'], 'mask': mask})['confidence'])
-  return np.concatenate(kept)
+def of_unit_batches(evaluator: driver.Evaluator, state, batches: Iterable) -> np.ndarray:
+  """Max-softmax confidences `(N,)` of batches `{'image': [0, 1] floats (D, B/D, H, W, C),
+  'mask': bool (D, B/D)}` (False on padding)."""
+  return driver.all_rows(evaluator.rows(unit_scores, state, batches=batches))['confidence']

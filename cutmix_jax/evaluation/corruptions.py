@@ -3,19 +3,20 @@
 Six corruptions at five severities each, in `[0, 1]` pixel units before normalization, with the
 CIFAR-10-C parameters where the corruption is the same (noise, blur, contrast, pixelation);
 brightness adds to every channel (CIFAR-10-C adds in HSV value). Severity 0 is the identity.
-Noise is drawn from a key that depends only on the corruption, the severity and the batch's
-position, so a measurement is deterministic.
+Noise is drawn from a key that depends only on the corruption, the severity, the batch's position
+and the device, so a measurement is deterministic.
 """
 
+import dataclasses
 import functools
-from typing import Dict, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from cutmix_jax.evaluation import pixels
-from cutmix_jax.train_step import AXIS
+from cutmix_jax.evaluation import report
 
 SEVERITIES = (1, 2, 3, 4, 5)
 PARAMETERS: Dict[str, Tuple[float, ...]] = {  # severity 1..5
@@ -72,26 +73,16 @@ def corrupt(name: str, severity: int, unit_images, key) -> jax.Array:
   return jnp.clip(x, 0.0, 1.0)
 
 
-def corrupted_step(
-    state,
-    batch,
-    key,
-    *,
-    name: str,
-    mean: Sequence[float],
-    std: Sequence[float],
-):
-  """Correct predictions at each severity of one corruption, summed over the unmasked examples
-  of all devices (pure; pmap it over `AXIS`; `key` differs per batch and device).
-  Returns `{'correct': (S,), 'count': ()}`."""
-  variables = {'params': state.params, 'batch_stats': state.batch_stats}
-  unit = pixels.to_unit(batch['image'], mean, std)
+def correct_under(model, batch, key, *, name: str):
+  """Whether each example is classified right at each severity of corruption `name` (the
+  per-batch work of `driver`; `key` differs per batch and device): `{'correct': bool (B, S)}`."""
+  unit = pixels.to_unit(batch['image'])
+  key = jax.random.fold_in(key, CORRUPTIONS.index(name))
   correct = []
   for severity in SEVERITIES:
     images = corrupt(name, severity, unit, jax.random.fold_in(key, severity))
-    logits = state.apply_fn(variables, pixels.normalize(images, mean, std), train=False)
-    correct.append(jnp.sum((jnp.argmax(logits, axis=-1) == batch['label']) & batch['mask']))
-  return jax.lax.psum({'correct': jnp.stack(correct), 'count': jnp.sum(batch['mask'])}, AXIS)
+    correct.append(jnp.argmax(model.logits_of_unit(images), axis=-1) == batch['label'])
+  return {'correct': jnp.stack(correct, axis=-1)}
 
 
 def summarize(correct_by_corruption: Dict[str, np.ndarray], count: int) -> dict:
@@ -108,20 +99,61 @@ def summarize(correct_by_corruption: Dict[str, np.ndarray], count: int) -> dict:
   }
 
 
-def measure(state, dataset, names: Sequence[str] = CORRUPTIONS, seed: int = 0) -> dict:
-  """Top-1 accuracy (%) of the replicated `state` under each corruption and severity."""
-  devices = jax.local_device_count()
-  correct, count = {}, 0
-  for name in names:
-    p_step = jax.pmap(
-        functools.partial(corrupted_step, name=name, mean=dataset.mean, std=dataset.std),
-        axis_name=AXIS,
-    )
-    totals, count = 0, 0
-    for index, batch in enumerate(dataset.eval_batches()):
-      key = jax.random.fold_in(jax.random.key(seed), CORRUPTIONS.index(name) * 100_003 + index)
-      sums = jax.device_get(p_step(state, batch, jax.random.split(key, devices)))
-      totals = totals + np.asarray(sums['correct'])[0]
-      count += int(np.asarray(sums['count'])[0])
-    correct[name] = totals
-  return summarize(correct, count)
+@dataclasses.dataclass(frozen=True)
+class Corruptions:
+  """Top-1 accuracy (%) of the best checkpoint under each corruption at 5 severities.
+
+  Attributes:
+    names: the corruptions (keys of `PARAMETERS`).
+  """
+
+  names: Tuple[str, ...] = CORRUPTIONS
+  name = 'corruptions'
+  title = 'corruptions at 5 severities'
+  flag_help = 'Top-1 accuracy under 6 corruptions at 5 severities.'
+
+  def measure(self, context) -> dict:
+    correct, count = {}, 0
+    for corruption in self.names:
+      work = functools.partial(correct_under, name=corruption)
+      totals, count = context.evaluator.sums(work, context.best.state)
+      correct[corruption] = totals['correct']
+    return summarize(correct, count)
+
+  def figure(self, by_run: Dict[str, dict], path: str, chance: float) -> str:
+    """Top-1 accuracy against severity, one panel per corruption, one line per run."""
+    del chance
+    from cutmix_jax.evaluation import pictures  # pylint: disable=g-import-not-at-top (matplotlib)
+
+    names = list(next(iter(by_run.values()))['accuracy'])
+    figure = pictures.new_figure((3.0 * len(names), 3.4))
+    axes = np.atleast_1d(figure.subplots(1, len(names)))
+    for ax, corruption in zip(axes, names):
+      for run, summary in by_run.items():
+        ax.plot(
+            summary['severities'],
+            summary['accuracy'][corruption],
+            marker='o',
+            markersize=3,
+            label=f'{run} (mean {summary["mean"]:.1f})',
+        )
+      ax.set(title=corruption.replace('_', ' '), xlabel='severity', ylim=(0, 100))
+      ax.grid(alpha=0.3)
+    axes[0].set_ylabel('top-1 accuracy (%)')
+    axes[0].legend(fontsize=7)
+    return pictures.save(figure, path)
+
+  def table_lines(self, reports: Sequence[dict]) -> List[str]:
+    measured = report.measured(reports, self.name)
+    if not measured:
+      return []
+    width = report.column_width(reports)
+    lines = []
+    for corruption in measured[0]['mean_by_corruption']:
+      read = lambda m, c=corruption: f'{m["mean_by_corruption"][c]:.2f}'
+      lines.append(
+          report.row(f'{corruption} acc (%)', report.cells(reports, self.name, read), width)
+      )
+    mean = report.cells(reports, self.name, lambda m: f'{m["mean"]:.2f}')
+    lines.append(report.row('corruptions mean (%)', mean, width))
+    return lines

@@ -10,13 +10,13 @@ Every perturbation is one `(keep mask, blend)` pair, so one jitted pass measures
 """
 
 import dataclasses
-from typing import Callable, List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cutmix_jax.train_step import AXIS
+from cutmix_jax.evaluation import report
 
 HOLE_FRACTIONS = tuple(k / 10 for k in range(11))  # 0, 10%, ..., 100% of the image side
 MIXUP_LAMBDAS = tuple(k / 10 for k in range(6))  # partner weight 0, 0.1, ..., 0.5
@@ -82,57 +82,93 @@ def partner_indices(mask) -> jax.Array:
   return jnp.where(mask, (index + 1) % count, index)
 
 
-def perturbed_step(state, batch, keep, blend, *, preprocess: Callable):
-  """Top-1 hits under every perturbation, summed over devices (pure; for `jax.pmap`).
+def hits(model, batch, key, keep, blend):
+  """Top-1 hits of each example under every perturbation (the per-batch work of `driver`).
 
   Args:
-    state: a TrainState.
-    batch: `{'image': (B, H, W, C), 'label': (B,), 'mask': (B,) bool}`.
+    model: a `driver.EvalModel`.
+    batch: `{'image': (B, H, W, C) uint8, 'label': (B,), 'mask': (B,) bool}`.
+    key: unused.
     keep: `(K, H, W)` keep masks (see `Perturbations`).
     blend: `(K,)` partner weights.
-    preprocess: the dataset's `eval_preprocess`.
 
   Returns:
-    `{'correct': int (K,), 'count': int ()}` over the unmasked examples of all devices.
+    `{'correct': bool (B, K)}`.
   """
-  variables = {'params': state.params, 'batch_stats': state.batch_stats}
-  images = preprocess(batch['image'])
+  del key
+  images = model.inputs(batch['image'])
   partners = images[partner_indices(batch['mask'])]
 
-  def hits(keep_and_blend):
+  def correct(keep_and_blend):
     keep_k, blend_k = keep_and_blend
     inputs = keep_k[None, :, :, None] * ((1.0 - blend_k) * images + blend_k * partners)
-    logits = state.apply_fn(variables, inputs, train=False)
-    return jnp.sum(batch['mask'] & (jnp.argmax(logits, axis=-1) == batch['label']))
+    return jnp.argmax(model.logits_of_inputs(inputs), axis=-1) == batch['label']
 
-  sums = {'correct': jax.lax.map(hits, (keep, blend)), 'count': jnp.sum(batch['mask'])}
-  return jax.lax.psum(sums, AXIS)
+  return {'correct': jax.lax.map(correct, (keep, blend)).T}
 
 
-def measure(p_step: Callable, state, dataset, spec: Perturbations) -> dict:
-  """Top-1 accuracy (%) of replicated `state` under every perturbation of `spec`, all eval data.
+_CURVES = (  # curve, its x values, x scale, figure title, x label, table header
+    ('centre', 'hole_fraction', 100, 'Centre occlusion', 'hole side (% of image side)',
+     'hole side (%)'),
+    ('boundary', 'hole_fraction', 100, 'Boundary occlusion', 'visible side (% of image side)',
+     'visible side (%)'),
+    ('mixup', 'mixup_lambda', 1, 'In-between (Mixup) samples', 'weight of the other image',
+     'mixup weight'),
+)  # fmt: skip
 
-  Args:
-    p_step: `jax.pmap` of `perturbed_step` with `in_axes=(0, 0, None, None)`.
-    state: the replicated TrainState.
-    dataset: a `cutmix_jax.data.Dataset`.
-    spec: the perturbations.
 
-  Returns:
-    JSON-ready dict: `fill`, `hole_fraction`, `centre`, `boundary`, `mixup_lambda`, `mixup`.
+@dataclasses.dataclass(frozen=True)
+class Occlusion:
+  """Top-1 accuracy of the best checkpoint under centre / boundary occlusion and Mixup blends.
+
+  Attributes:
+    hole_fractions: sides of the occlusion squares, as fractions of the image side.
+    mixup_lambdas: weights of the other image in the in-between samples.
   """
-  correct, count = np.zeros(len(spec.names), np.int64), 0
-  for batch in dataset.eval_batches():
-    sums = jax.device_get(p_step(state, batch, spec.keep, spec.blend))
-    correct += np.asarray(sums['correct'][0], np.int64)
-    count += int(sums['count'][0])
-  curves = {'fill': FILL}
-  for curve, x_key in (
-      ('centre', 'hole_fraction'),
-      ('boundary', 'hole_fraction'),
-      ('mixup', 'mixup_lambda'),
-  ):
-    rows = [i for i, (name, _) in enumerate(spec.names) if name == curve]
-    curves[x_key] = [spec.names[i][1] for i in rows]
-    curves[curve] = [100.0 * float(correct[i]) / count for i in rows]
-  return curves
+
+  hole_fractions: Tuple[float, ...] = HOLE_FRACTIONS
+  mixup_lambdas: Tuple[float, ...] = MIXUP_LAMBDAS
+  name = 'occlusion'
+  title = 'occlusion robustness'
+  flag_help = 'Top-1 accuracy under centre / boundary occlusion and Mixup blends.'
+
+  def measure(self, context) -> dict:
+    """JSON-ready dict: `fill`, `hole_fraction`, `centre`, `boundary`, `mixup_lambda`, `mixup`."""
+    height, width, _ = context.dataset.image_shape
+    spec = perturbations(height, width, self.hole_fractions, self.mixup_lambdas)
+    totals, count = context.evaluator.sums(hits, context.best.state, spec.keep, spec.blend)
+    curves = {'fill': FILL, 'checkpoint': 'best'}
+    for curve, x_key, *_ in _CURVES:
+      rows = [i for i, (name, _) in enumerate(spec.names) if name == curve]
+      curves[x_key] = [spec.names[i][1] for i in rows]
+      curves[curve] = [100.0 * float(totals['correct'][i]) / count for i in rows]
+    return curves
+
+  def figure(self, by_run: Dict[str, dict], path: str, chance: float) -> str:
+    """Top-1 accuracy against hole side and blend weight, one line per run; chance dotted."""
+    from cutmix_jax.evaluation import pictures  # pylint: disable=g-import-not-at-top (matplotlib)
+
+    figure = pictures.new_figure((13, 3.8))
+    axes = figure.subplots(1, len(_CURVES))
+    for ax, (curve, x_key, scale, title, x_label, _) in zip(axes, _CURVES):
+      for name, curves in by_run.items():
+        x = np.asarray(curves[x_key]) * scale
+        ax.plot(x, curves[curve], marker='o', markersize=3, label=name)
+      pictures.chance_line(ax, chance)
+      ax.set(title=title, xlabel=x_label, ylabel='top-1 accuracy (%)', ylim=(0, 100))
+      ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    return pictures.save(figure, path)
+
+  def table_lines(self, reports: Sequence[dict]) -> List[str]:
+    """Each curve of each run as one row of top-1 accuracies (%) under its x axis."""
+    if any('skipped' in r[self.name] for r in reports):
+      return []
+    first = reports[0][self.name]
+    lines = [f'top-1 accuracy (%) under occlusion (best checkpoint; {first["fill"]}):']
+    for curve, x_key, scale, _, _, header in _CURVES:
+      lines.append(report.row(header, [f'{x * scale:g}' for x in first[x_key]], 6))
+      for r in reports:
+        label = f'{curve} {r["run"]}' if len(reports) > 1 else curve
+        lines.append(report.row(label, [f'{v:.1f}' for v in r[self.name][curve]], 6))
+    return lines

@@ -6,7 +6,8 @@ OOD sets: Gaussian and uniform noise images made here, and any dataset the user 
 input.
 """
 
-from typing import Iterator, Sequence, Tuple
+import dataclasses
+from typing import Iterator, List, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -15,6 +16,7 @@ import numpy as np
 from cutmix_jax import data
 from cutmix_jax.evaluation import confidence
 from cutmix_jax.evaluation import pixels
+from cutmix_jax.evaluation import report
 
 NOISE_SETS = ('gaussian_noise', 'uniform_noise')
 TPR = 0.95
@@ -89,23 +91,30 @@ def summarize(in_scores, out_scores) -> dict:
 
 
 def _noise_batches(name: str, count: int, batch_size: int, image_shape, seed: int) -> Iterator:
-  """`(images, mask)` batches of `count` noise images, `(D, B/D, H, W, C)`, the last padded."""
+  """Batches of `count` noise images, `{'image': (D, B/D, H, W, C), 'mask'}`, the last padded."""
   devices = jax.local_device_count()
   for start in range(0, count, batch_size):
     key = jax.random.fold_in(jax.random.key(seed), start)
     images = noise_images(name, key, (batch_size,) + tuple(image_shape))
     mask = np.arange(start, start + batch_size) < count
-    yield images.reshape((devices, -1) + images.shape[1:]), mask.reshape(devices, -1)
+    yield {
+        'image': images.reshape((devices, -1) + images.shape[1:]),
+        'mask': mask.reshape(devices, -1),
+    }
 
 
-def _dataset_batches(source: str, batch_size: int, image_shape) -> Iterator:
-  """`(images, mask)` batches of the eval split of `source`, `[0, 1]` pixels at the model's size."""
+def _load(source: str, batch_size: int):
   try:
-    other = data.load_dataset(
+    return data.load_dataset(
         data.DataConfig(source=source), batch_size=batch_size, eval_batch_size=batch_size, seed=0
     )
   except (OSError, ValueError) as error:
     raise OodSetError(f'--ood={source}: {error}') from None
+
+
+def _dataset_batches(source: str, batch_size: int, image_shape) -> Iterator:
+  """Batches of the eval split of `source`, `[0, 1]` pixels at the model's size."""
+  other = _load(source, batch_size)
   height, width, channels = image_shape
   if other.image_shape[2] != channels:
     raise OodSetError(
@@ -113,22 +122,50 @@ def _dataset_batches(source: str, batch_size: int, image_shape) -> Iterator:
     )
   for batch in other.eval_batches():
     images = batch['image']
-    unit = pixels.to_unit(images.reshape((-1,) + images.shape[2:]), other.mean, other.std)
-    unit = resize_to(unit, height, width)
-    yield unit.reshape(images.shape[:2] + unit.shape[1:]), batch['mask']
+    unit = resize_to(pixels.to_unit(images.reshape((-1,) + images.shape[2:])), height, width)
+    yield {'image': unit.reshape(images.shape[:2] + unit.shape[1:]), 'mask': batch['mask']}
 
 
-def measure(
-    state, dataset, in_confidence, sets: Sequence[str], batch_size: int, seed: int = 0
-) -> dict:
-  """AUROC and FPR at 95 % TPR of each OOD set (noise names or data sources) against the eval
-  split, whose max-softmax confidences are `in_confidence`."""
-  results = {}
-  for name in sets:
-    if name in NOISE_SETS:
-      batches = _noise_batches(name, dataset.num_eval, batch_size, dataset.image_shape, seed)
-    else:
-      batches = _dataset_batches(name, batch_size, dataset.image_shape)
-    scores = confidence.of_unit_batches(state, batches, dataset.mean, dataset.std)
-    results[name] = summarize(in_confidence, scores)
-  return results
+@dataclasses.dataclass(frozen=True)
+class OodDetection:
+  """AUROC and FPR at 95 % TPR of the max-softmax score of the best checkpoint: the eval split
+  (in-distribution) against each OOD set.
+
+  Attributes:
+    sets: `NOISE_SETS` names or data sources (`shapes`, `folder:PATH`, ...).
+  """
+
+  sets: Tuple[str, ...] = NOISE_SETS
+  name = 'ood'
+  title = 'out-of-distribution detection'
+  flag_help = None  # set by --ood=SETS
+
+  def measure(self, context) -> dict:
+    dataset, state = context.dataset, context.best.state
+    in_scores = confidence.of_eval_split(context.evaluator, state)['confidence']
+    batch_size = context.config.eval_batch_size
+    results = {}
+    for name in self.sets:
+      if name in NOISE_SETS:
+        batches = _noise_batches(name, dataset.num_eval, batch_size, dataset.image_shape, 0)
+      else:
+        batches = _dataset_batches(name, batch_size, dataset.image_shape)
+      out_scores = confidence.of_unit_batches(context.evaluator, state, batches)
+      results[name] = summarize(in_scores, out_scores)
+    return results
+
+  def figure(self, by_run, path, chance):
+    del by_run, path, chance
+    return None
+
+  def table_lines(self, reports: Sequence[dict]) -> List[str]:
+    measured = report.measured(reports, self.name)
+    if not measured:
+      return []
+    width = report.column_width(reports)
+    lines = []
+    for name in measured[0]:
+      read = lambda m, name=name: f'{m[name]["auroc"]:.2f} / {m[name]["fpr_at_95_tpr"]:.1f}'
+      lines.append(report.row(f'OOD {name}', report.cells(reports, self.name, read), width))
+    lines.append('OOD rows: AUROC (%) / FPR at 95 % TPR (%) of the max-softmax score')
+    return lines

@@ -1,5 +1,5 @@
-"""PNG figures: mixed training images, CAM overlays with boxes, the training curves, and one figure
-per robustness measure (occlusion, FGSM, reliability, corruptions).
+"""PNG figures: grids of mixed training images and of CAM overlays with boxes, and the helpers
+with which each measure draws its own figure (in its module).
 
 Figures are drawn on `matplotlib.figure.Figure` objects (Agg canvas), never through pyplot,
 so nothing global changes and no display is needed.
@@ -18,12 +18,9 @@ CAM_COLORMAP = 'inferno'  # perceptually uniform, readable over grey
 _CELL_INCHES = 1.7
 
 
-def to_pixels(images, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
-  """uint8 images `(N, H, W, C)`: uint8 input as it is, normalized floats mapped back to pixels."""
-  images = np.asarray(images)
-  if images.dtype == np.uint8:
-    return images
-  pixels = images * (np.asarray(std) * 255.0) + np.asarray(mean) * 255.0
+def to_pixels(inputs, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+  """uint8 images `(N, H, W, C)` of normalized model inputs (augmented, mixed train batches)."""
+  pixels = np.asarray(inputs) * (np.asarray(std) * 255.0) + np.asarray(mean) * 255.0
   return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
 
 
@@ -180,130 +177,18 @@ def cam_grid(
   return path
 
 
-_CURVES = (
-    ('centre', 'hole_fraction', 100.0, 'Centre occlusion', 'hole side (% of image side)'),
-    ('boundary', 'hole_fraction', 100.0, 'Boundary occlusion', 'visible side (% of image side)'),
-    ('mixup', 'mixup_lambda', 1.0, 'In-between (Mixup) samples', 'weight of the other image'),
-)
+def new_figure(size: Tuple[float, float]) -> Figure:
+  """A figure of `size` inches (constrained layout) for a measure to draw on."""
+  return Figure(figsize=size, layout='constrained')
 
 
-def _chance_line(ax, chance: Optional[float]) -> None:
+def save(figure: Figure, path: str) -> str:
+  """Writes `figure` as a PNG to `path`; returns `path`."""
+  figure.savefig(path, dpi=100)
+  return path
+
+
+def chance_line(ax, chance: Optional[float]) -> None:
+  """A dotted line at the top-1 accuracy (%) of guessing."""
   if chance is not None:
     ax.axhline(chance, color='grey', linestyle=':', linewidth=1, label=f'chance ({chance:.0f} %)')
-
-
-def occlusion_figure(
-    curves_by_run: Dict[str, dict], path: str, chance: Optional[float] = None
-) -> str:
-  """Top-1 accuracy under centre / boundary occlusion and Mixup blends, one line per run.
-
-  Args:
-    curves_by_run: run name -> the dict of `occlusion.measure`.
-    path: where to write the PNG.
-    chance: top-1 accuracy of guessing (100 / K), drawn as a dotted line.
-
-  Returns:
-    `path`.
-  """
-  figure = Figure(figsize=(13, 3.8), layout='constrained')
-  axes = figure.subplots(1, len(_CURVES))
-  for ax, (curve, x_key, scale, title, x_label) in zip(axes, _CURVES):
-    for name, curves in curves_by_run.items():
-      ax.plot(
-          np.asarray(curves[x_key]) * scale, curves[curve], marker='o', markersize=3, label=name
-      )
-    _chance_line(ax, chance)
-    ax.set(title=title, xlabel=x_label, ylabel='top-1 accuracy (%)', ylim=(0, 100))
-    ax.grid(alpha=0.3)
-  axes[0].legend(fontsize=8)
-  figure.savefig(path, dpi=100)
-  return path
-
-
-def fgsm_figure(fgsm_by_run: Dict[str, dict], path: str, chance: Optional[float] = None) -> str:
-  """Top-1 accuracy against the FGSM epsilon (in 1/255 pixel units), one line per run."""
-  figure = Figure(figsize=(4.5, 3.6), layout='constrained')
-  ax = figure.subplots()
-  for name, fgsm in fgsm_by_run.items():
-    ax.plot(fgsm['epsilons_255'], fgsm['accuracy'], marker='o', markersize=3, label=name)
-  _chance_line(ax, chance)
-  ax.set(title='FGSM', xlabel='epsilon (/255)', ylabel='top-1 accuracy (%)', ylim=(0, 100))
-  ax.grid(alpha=0.3)
-  ax.legend(fontsize=8)
-  figure.savefig(path, dpi=100)
-  return path
-
-
-def reliability_figure(calibration_by_run: Dict[str, dict], path: str) -> str:
-  """Reliability diagram: accuracy against confidence per bin, with each run's ECE."""
-  figure = Figure(figsize=(4.5, 4.2), layout='constrained')
-  ax = figure.subplots()
-  ax.plot([0, 1], [0, 1], color='grey', linestyle=':', linewidth=1, label='calibrated')
-  for name, calibration in calibration_by_run.items():
-    bins = calibration['bins']
-    kept = [i for i, c in enumerate(bins['count']) if c]
-    ax.plot(
-        [bins['confidence'][i] for i in kept],
-        [bins['accuracy'][i] for i in kept],
-        marker='o',
-        markersize=3,
-        label=f'{name} (ECE {calibration["ece"]:.1f} %)',
-    )
-  ax.set(title='Reliability', xlabel='confidence', ylabel='accuracy', xlim=(0, 1), ylim=(0, 1))
-  ax.grid(alpha=0.3)
-  ax.legend(fontsize=8)
-  figure.savefig(path, dpi=100)
-  return path
-
-
-def corruption_figure(corruptions_by_run: Dict[str, dict], path: str) -> str:
-  """Top-1 accuracy against severity, one panel per corruption, one line per run."""
-  names = list(next(iter(corruptions_by_run.values()))['accuracy'])
-  figure = Figure(figsize=(3.0 * len(names), 3.4), layout='constrained')
-  axes = np.atleast_1d(figure.subplots(1, len(names)))
-  for ax, corruption in zip(axes, names):
-    for run, summary in corruptions_by_run.items():
-      ax.plot(
-          summary['severities'],
-          summary['accuracy'][corruption],
-          marker='o',
-          markersize=3,
-          label=f'{run} (mean {summary["mean"]:.1f})',
-      )
-    ax.set(title=corruption.replace('_', ' '), xlabel='severity', ylim=(0, 100))
-    ax.grid(alpha=0.3)
-  axes[0].set_ylabel('top-1 accuracy (%)')
-  axes[0].legend(fontsize=7)
-  figure.savefig(path, dpi=100)
-  return path
-
-
-_LINE_STYLES = ('-', '--', ':', '-.')
-
-
-def curves_figure(curves_by_run: Dict[str, dict], path: str) -> str:
-  """Eval top-1 error and train loss against epoch, one line per run (`curves.of_workdir`).
-
-  Runs with the same `label` (mix method) share a colour and differ in line style, so seeds of
-  one method read as one family.
-  """
-  figure = Figure(figsize=(10, 3.8), layout='constrained')
-  error_ax, loss_ax = figure.subplots(1, 2)
-  colours, seen = {}, {}
-  for name, curves in curves_by_run.items():
-    label = curves['label']
-    colour = colours.setdefault(label, f'C{len(colours)}')
-    style = _LINE_STYLES[seen.get(label, 0) % len(_LINE_STYLES)]
-    seen[label] = seen.get(label, 0) + 1
-    line = dict(color=colour, linestyle=style, label=f'{name} ({label})')
-    error_ax.plot(curves['eval_epoch'], curves['eval_top1_error'], marker='o', markersize=3, **line)
-    loss_ax.plot(curves['epoch'], curves['train_loss'], **line)
-  error_ax.set(title='Eval top-1 error', xlabel='epoch', ylabel='top-1 error (%)')
-  loss_ax.set(
-      title='Train loss (mean over the epoch)', xlabel='epoch', ylabel='loss', ylim=(0, None)
-  )
-  for ax in (error_ax, loss_ax):
-    ax.grid(alpha=0.3)
-  loss_ax.legend(fontsize=8)
-  figure.savefig(path, dpi=100)
-  return path

@@ -15,6 +15,8 @@ from cutmix_jax.models import resnet
 from cutmix_jax.models.pyramidnet import PyramidNet
 from cutmix_jax.models.resnet import ResNet
 
+DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16, 'float16': jnp.float16}  # compute
+
 MODELS = {
     'resnet18': resnet.resnet18,
     'resnet34': resnet.resnet34,
@@ -43,4 +45,4 @@ def get_model(name: str, num_classes: int, *, dtype=jnp.float32) -> nn.Module:
   return MODELS[name](num_classes=num_classes, dtype=dtype)
 
 
-__all__ = ['MODELS', 'PyramidNet', 'ResNet', 'get_model']
+__all__ = ['DTYPES', 'MODELS', 'PyramidNet', 'ResNet', 'get_model']

@@ -6,12 +6,8 @@ import os
 from typing import Any, Dict, Mapping
 
 from absl import logging
-import jax
 import ml_collections
-import numpy as np
 
-from cutmix_jax import optim
-from cutmix_jax import train_step as steps
 from cutmix_jax.checkpointing import Checkpointer
 
 
@@ -21,7 +17,8 @@ class WorkdirError(RuntimeError):
 
 @dataclasses.dataclass(frozen=True)
 class Restored:
-  """A restored checkpoint: its `step` and host TrainState `state`."""
+  """A restored checkpoint: its `step` and its TrainState `state` (on the host, or replicated
+  over the local devices for the measures)."""
 
   step: int
   state: Any
@@ -65,21 +62,9 @@ def checkpoint_directory(workdir: str) -> str:
   return directory
 
 
-def _template_state(config, model, dataset):
-  """A TrainState of zeros with the run's structure, shapes and dtypes (nothing is computed)."""
-  abstract = jax.eval_shape(
-      lambda: steps.create_train_state(
-          config.seed,
-          model,
-          dataset.image_shape,
-          optim.make_optimizer(config.optimizer, config.batch_size, dataset.steps_per_epoch),
-      )
-  )
-  return jax.tree.map(lambda leaf: np.zeros(leaf.shape, leaf.dtype), abstract)
-
-
-def restore_best_and_last(config, workdir: str, model, dataset) -> Dict[str, Restored]:
-  """`{'best': ..., 'last': ...}`: the newest checkpoint that restores and the best one.
+def restore_best_and_last(run, workdir: str) -> Dict[str, Restored]:
+  """`{'best': ..., 'last': ...}` of a `builders.Run`: the newest checkpoint that restores and the
+  best one.
 
   The best step is the `best_step` that the newest checkpoint's progress records; a run stopped
   before its first evaluation has none, and then 'best' is the newest checkpoint too, as it is
@@ -89,9 +74,9 @@ def restore_best_and_last(config, workdir: str, model, dataset) -> Dict[str, Res
   Raises:
     WorkdirError: if no checkpoint of the workdir restores.
   """
-  checkpointer = Checkpointer(checkpoint_directory(workdir), config.keep_checkpoints)
+  checkpointer = Checkpointer(checkpoint_directory(workdir), run.config.keep_checkpoints)
   try:
-    template = _template_state(config, model, dataset)
+    template = run.state_template()
     restored = checkpointer.restore_newest(template, lambda line: logging.warning('%s', line))
     if restored is None:
       raise WorkdirError(f'{workdir}: no checkpoint restores (each was moved aside, see above)')

@@ -174,6 +174,18 @@ class FileSource:
     return _tf().data.Dataset.from_tensor_slices((paths, files.labels)), paths
 
 
+def _common_side(size: Tuple[int, int], *splits: Optional[FileList]) -> int:
+  """The largest side of the images if they are small enough for memory and all of `size`;
+  0 (stream them, each resized) if any has another size. Small sets read every header (about
+  a second for CIFAR's 60,000 files); large ones stream whatever their sizes."""
+  if max(size) > memory.MAX_SIDE:
+    return max(size)
+  for files in splits:
+    if files is not None and any(image_files.header_size(p) != size for p in files.paths):
+      return 0
+  return max(size)
+
+
 def list_source(root: str, config) -> source.Listing:
   """The `folder:ROOT` source: its files, which every split reads at the size of the first."""
   del config
@@ -183,7 +195,7 @@ def list_source(root: str, config) -> source.Listing:
       class_names,
       train,
       evaluation,
-      image_side=max(size),
+      image_side=_common_side(size, train, evaluation),
       read=lambda files, name: memory.ArraySplit(
           read_images(files, size, f'decoding {name}'), files.labels
       ),

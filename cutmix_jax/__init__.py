@@ -12,8 +12,8 @@ from cutmix_jax.boxes import box_mask
 from cutmix_jax.boxes import sample_box
 from cutmix_jax.detection import Boxes
 from cutmix_jax.detection import Keypoints
-from cutmix_jax.fmix import fmix
-from cutmix_jax.fmix import fmix_mask
+from cutmix_jax.fourier_mix import fmix
+from cutmix_jax.fourier_mix import fmix_mask
 from cutmix_jax.mask_mix import mix_by_mask
 from cutmix_jax.mixing import METHODS
 from cutmix_jax.mixing import CutMixDraw
@@ -27,9 +27,9 @@ from cutmix_jax.mixing import one_hot
 from cutmix_jax.partners import PARTNERS
 from cutmix_jax.partners import Pairing
 from cutmix_jax.partners import draw_partners
-from cutmix_jax.resizemix import resizemix
-from cutmix_jax.saliencymix import saliency_map
-from cutmix_jax.saliencymix import saliencymix
+from cutmix_jax.resize_mix import resizemix
+from cutmix_jax.saliency_mix import saliency_map
+from cutmix_jax.saliency_mix import saliencymix
 
 __all__ = [
     'Boxes',

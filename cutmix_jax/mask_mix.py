@@ -96,8 +96,13 @@ def check_mask(mask, images) -> None:
 
 
 def mask_weight(mask) -> jax.Array:
-  """The share of pixels taken from the partner: the mask's mean, a scalar or `(N,)`."""
-  return jnp.mean(jnp.asarray(mask, jnp.float32), axis=(-2, -1))
+  """The share of pixels taken from the partner: the mask's mean, a scalar or `(N,)`; for a
+  boolean mask the count over `H * W`, rounded once (as `boxes.box_area_ratio`)."""
+  mask = jnp.asarray(mask)
+  if mask.dtype == jnp.bool_:
+    count = jnp.sum(mask.astype(jnp.int32), axis=(-2, -1))
+    return count.astype(jnp.float32) / (mask.shape[-2] * mask.shape[-1])
+  return jnp.mean(mask.astype(jnp.float32), axis=(-2, -1))
 
 
 def _follow(mask, values, partner_values):
@@ -161,7 +166,12 @@ def mix_by_mask(
       )
   partner_images = pairing.take(images) if partner_images is None else partner_images
   weight = mask_weight(mask) if weight is None else weight
-  mixed = [_follow(mask, images, partner_images), mix_labels(labels, pairing.take(labels), weight)]
+  mixed_images = (
+      _follow(mask, images, partner_images)
+      if mask.dtype == jnp.bool_
+      else blend(broadcast_mask(mask, images), images, partner_images)
+  )
+  mixed = [mixed_images, mix_labels(labels, pairing.take(labels), weight)]
   return tuple(mixed + [_follow(mask, extra, pairing.take(extra)) for extra in extras])
 
 

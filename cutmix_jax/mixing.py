@@ -23,12 +23,12 @@ import jax.numpy as jnp
 
 from cutmix_jax import boxes
 from cutmix_jax import detection
-from cutmix_jax import fmix as fmix_lib
+from cutmix_jax import fourier_mix as fmix_lib
 from cutmix_jax import mask_mix
 from cutmix_jax import op_inputs
 from cutmix_jax import partners as partners_lib
-from cutmix_jax import resizemix as resizemix_lib
-from cutmix_jax import saliencymix as saliencymix_lib
+from cutmix_jax import resize_mix as resizemix_lib
+from cutmix_jax import saliency_mix as saliencymix_lib
 from cutmix_jax.boxes import sample_box
 
 METHODS = ('none', 'cutmix', 'mixup', 'cutout', 'fmix', 'resizemix', 'saliencymix')  # built in

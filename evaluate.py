@@ -130,6 +130,7 @@ def main(argv):
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
   overrides = config_flags.get_override_values(flags.FLAGS['config'])
   logging.set_verbosity(logging.WARNING)  # no INFO lines of every checkpoint read
+  cli.quiet_background_errors()
   try:
     if _SHOW_MIXING.value:
       show_mixing(_workdirs()[0], overrides)

@@ -79,6 +79,7 @@ def main(argv):
   for signum in (signal.SIGTERM, signal.SIGINT):  # the loop takes both over once it trains
     signal.signal(signum, _stopped_before_training)
   logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
+  cli.quiet_background_errors()
   initialize_distributed()
   import jax  # pylint: disable=import-outside-toplevel
 

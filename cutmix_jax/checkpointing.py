@@ -44,12 +44,20 @@ def saved_steps(directory: str) -> List[int]:
 
 
 def _one_line(error: BaseException) -> str:
-  text = ' '.join(str(error.args[0] if error.args else error).split())
-  return f'{type(error).__name__}: {text[:200]}'
+  """`Type: message` on one line, its start and its end if long; a message that is only an
+  object's repr (some TensorStore errors) gives way to the first text among its arguments."""
+  text = str(error)
+  if text.startswith('<'):
+    text = next((a for a in error.args if isinstance(a, str) and not a.startswith('<')), '')
+  text = ' '.join(text.split())
+  if len(text) > 240:  # TensorStore puts the cause (the OS error) last
+    text = f'{text[:140]} ... {text[-90:]}'
+  return f'{type(error).__name__}: {text}'
 
 
 def _shapes(tree) -> Dict[str, Tuple[int, ...]]:
   """`'path/to/leaf' -> shape` of a state dict or of its saved metadata."""
+  tree = getattr(tree, 'tree', tree)  # orbax's TreeMetadata holds the tree
   flat = traverse_util.flatten_dict(tree, sep='/') if isinstance(tree, dict) else {}
   return {path: tuple(getattr(leaf, 'shape', np.shape(leaf))) for path, leaf in flat.items()}
 
@@ -70,9 +78,9 @@ def describe_mismatch(saved: Dict[str, tuple], expected: Dict[str, tuple]) -> st
   for label, paths in (('only in the checkpoint', extra), ('only in this run', missing)):
     if paths:
       parts.append(f'{len(paths)} arrays {label} (e.g. {paths[0]})')
-  touched = {p.split('/')[0] for p in missing + extra + resized}
-  what = ' and '.join(sorted({'params': 'model', 'batch_stats': 'model', 'opt_state': 'optimizer'}
-                             .get(t, t) for t in touched))  # fmt: skip
+  parts_of = {'params': 'model', 'batch_stats': 'model', 'opt_state': 'optimizer'}
+  touched = {parts_of.get(p.split('/')[0], p.split('/')[0]) for p in missing + extra + resized}
+  what = ' and '.join(sorted(touched))
   return f'a different {what}: ' + '; '.join(parts)
 
 
@@ -98,7 +106,19 @@ class Checkpointer:
         ]
     )
     self._options = ocp.CheckpointManagerOptions(preservation_policy=policy, create=True)
-    self._manager = ocp.CheckpointManager(self.directory, options=self._options)
+    self._manager = self._open()
+
+  def _open(self) -> ocp.CheckpointManager:
+    """The orbax manager, told the handlers of both items so that it can read their metadata
+    before any save or restore."""
+    registry = ocp.handlers.DefaultCheckpointHandlerRegistry()
+    for item, save, restore in (
+        ('state', ocp.args.StandardSave, ocp.args.StandardRestore),
+        ('progress', ocp.args.JsonSave, ocp.args.JsonRestore),
+    ):
+      registry.add(item, save)
+      registry.add(item, restore)
+    return ocp.CheckpointManager(self.directory, options=self._options, handler_registry=registry)
 
   def latest_step(self) -> Optional[int]:
     """The newest saved step, or None."""
@@ -190,7 +210,7 @@ class Checkpointer:
         target = os.path.join(self.directory, f'corrupt-{step}-{suffix}')
       os.rename(os.path.join(self.directory, str(step)), target)
     multihost_utils.sync_global_devices(f'checkpoint {step} moved aside')
-    self._manager = ocp.CheckpointManager(self.directory, options=self._options)  # re-list steps
+    self._manager = self._open()  # re-list the steps
     return target
 
   def close(self) -> None:

@@ -1,8 +1,10 @@
 """What the command lines (`train.py`, `evaluate.py`) share: the config flag, one-line errors."""
 
 import difflib
+import logging as std_logging
 import os
 import sys
+import threading
 from typing import List
 
 from absl import flags
@@ -120,6 +122,31 @@ def parse_flags(argv):
     sys.exit(f'error: {one_line(error)}')
   except (AttributeError, KeyError) as error:
     exit_unknown_config_key(argv, error)
+
+
+class _NoThreadTracebacks(std_logging.Filter):
+  """Drops the log records with a traceback that orbax writes (from its worker threads, or
+  while waiting for them): the error itself reaches the main thread and its one line."""
+
+  def filter(self, record) -> bool:
+    return not (record.exc_info and f'{os.sep}orbax{os.sep}' in record.pathname)
+
+
+def _unraisable(report) -> None:
+  """Late callbacks of TensorStore into the event loop of a failed restore, closed by then."""
+  if not (report.exc_type is RuntimeError and 'Event loop is closed' in str(report.exc_value)):
+    sys.__unraisablehook__(report)
+
+
+def quiet_background_errors() -> None:
+  """No tracebacks from worker threads (orbax's saves and restores): the main thread reports
+  what failed in one line, and a second report from the thread that raised it, or from an
+  event loop closed under it, would bury that line."""
+  threading.excepthook = lambda args: None
+  sys.unraisablehook = _unraisable
+  std_logging.getLogger('absl').addFilter(_NoThreadTracebacks())
+  for name in ('asyncio', 'concurrent.futures'):
+    std_logging.getLogger(name).setLevel(std_logging.CRITICAL)
 
 
 def check_writable_directory(path: str, flag: str) -> None:

@@ -322,7 +322,7 @@ def test_a_save_that_fails_stops_in_one_line(tmp_path):
 def test_a_full_disk_stops_in_one_line(tmp_path):
   disk = tmp_path / 'disk'
   disk.mkdir()
-  if subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=1500k', 'tmpfs', str(disk)],
+  if subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=400k', 'tmpfs', str(disk)],
                     capture_output=True).returncode:  # fmt: skip
     pytest.skip('mounting a small tmpfs needs privileges this machine does not give')
   try:

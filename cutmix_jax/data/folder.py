@@ -175,14 +175,30 @@ class FileSource:
 
 
 def _common_side(size: Tuple[int, int], *splits: Optional[FileList]) -> int:
-  """The largest side of the images if they are small enough for memory and all of `size`;
-  0 (stream them, each resized) if any has another size. Small sets read every header (about
-  a second for CIFAR's 60,000 files); large ones stream whatever their sizes."""
+  """The side that decides memory or streaming, whatever file sorts first: images of at most
+  `memory.MAX_SIDE` px that all have the first one's size stay in memory; a set with any larger
+  image streams (each resized). Small sets read every header (about a second for CIFAR's
+  60,000 files) to know.
+
+  Raises:
+    ValueError: small images of different sizes (memory needs one), naming one.
+  """
   if max(size) > memory.MAX_SIDE:
     return max(size)
+  odd = None
   for files in splits:
-    if files is not None and any(image_files.header_size(p) != size for p in files.paths):
-      return 0
+    for path in [] if files is None else files.paths:
+      other = image_files.header_size(path)
+      if max(other) > memory.MAX_SIDE:
+        return max(other)
+      if other != size and odd is None:
+        odd = (path, other)
+  if odd is not None:
+    path, (height, width) = odd
+    raise ValueError(
+        f'{path} is {height}x{width}; all images of an in-memory folder dataset must be '
+        f'{size[0]}x{size[1]} (the size of the first)'
+    )
   return max(size)
 
 

@@ -33,7 +33,8 @@ from cutmix_jax.evaluation import workdir as workdir_lib
 
 _CONFIG = cli.define_config_flag(
     'Config file, for --show-mixing only; a run is evaluated with its own config.json. '
-    '--config.key=value overrides fields of either.'
+    '--config.key=value overrides fields of either.',
+    fields_of="the run's config.json",
 )
 _WORKDIR = flags.DEFINE_string(
     'workdir', 'runs/default', 'Training workdir to evaluate; several separated by commas.'

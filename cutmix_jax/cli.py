@@ -100,9 +100,12 @@ def exit_repeated_override(argv: List[str]) -> None:
       seen.add(key)
 
 
-def define_config_flag(help_text: str):
+def define_config_flag(help_text: str, fields_of: str = ''):
   """`--config` (default configs/default.py); ml_collections applies `--config.key=value` as it
-  defines the flag, so a missing or broken file or an unknown key fails here, before any work."""
+  defines the flag, so a missing or broken file or an unknown key fails here, before any work.
+
+  `fields_of` names, in that error, what the overrides apply to when no `--config` is given
+  (evaluate.py: the run's config.json)."""
   path = _config_file(sys.argv)
   if not os.path.isfile(path.split(':', 1)[0]):
     sys.exit(f'error: --config={path}: no such config file')
@@ -111,7 +114,8 @@ def define_config_flag(help_text: str):
   try:
     return config_flags.DEFINE_config_file('config', DEFAULT_CONFIG, help_text, lock_config=True)
   except (AttributeError, KeyError) as error:
-    exit_unknown_config_key(sys.argv, error)
+    given = any(arg == '--config' or arg.startswith('--config=') for arg in sys.argv[1:])
+    exit_unknown_config_key(sys.argv, error, source='' if given else fields_of)
 
 
 def parse_flags(argv):

@@ -67,6 +67,12 @@ def test_workdir_that_is_a_file(tmp_path):
   _assert_one_error_line(*_evaluate(f'--workdir={workdir}'), str(workdir))
 
 
+def test_evaluate_names_the_runs_config_for_an_unknown_field(tmp_path):
+  # evaluate.py applies overrides to the run's config.json, not to configs/default.py.
+  code, output = _evaluate(f'--workdir={tmp_path}', '--config.data.seed=1')
+  _assert_one_error_line(code, output, "the run's config.json has no such field", '--config.seed')
+
+
 def test_workdir_that_cannot_be_written():
   _assert_one_error_line(*_run(train_cli_args('/sys/cutmix_jax_run')), 'is not writable')
 

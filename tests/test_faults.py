@@ -39,6 +39,9 @@ def _evaluate(*flags):
   return _run([sys.executable, os.path.join(REPO, 'evaluate.py'), *flags])
 
 
+_ACCURACY_ONLY = ('--nofgsm', '--nocorruptions', '--noocclusion', '--ood=')
+
+
 def _damage(step_dir):
   """Truncates every data file of a checkpoint step, as a crash during a copy would."""
   for path in glob.glob(os.path.join(step_dir, 'state', 'd', '*')):
@@ -50,7 +53,7 @@ def test_damaged_newest_checkpoint_falls_back_to_the_older_one(tmp_path):
   code, output = _run(train_cli_args(tmp_path, num_epochs=2))
   assert code == 0, output
   _damage(tmp_path / 'checkpoints' / '16')
-  code, output = _evaluate(f'--workdir={tmp_path}')
+  code, output = _evaluate(f'--workdir={tmp_path}', *_ACCURACY_ONLY)
   assert code == 0, output
   assert 'checkpoint step 16' in output and 'does not restore' in output
   assert os.path.isdir(tmp_path / 'checkpoints' / 'corrupt-16')  # moved aside, not deleted
@@ -114,21 +117,30 @@ def _assert_same_rows(rows, expected):
     assert row == pytest.approx(want, rel=1e-6), row['step']
 
 
-def test_saves_between_log_points_drop_no_step_metrics(tmp_path):
-  plain, saving = tmp_path / 'plain', tmp_path / 'saving'
-  assert _run(train_cli_args(plain, num_epochs=1, log_every_steps=4))[0] == 0
-  assert (
-      _run(train_cli_args(saving, num_epochs=1, log_every_steps=4, checkpoint_every_steps=3))[0]
-      == 0
-  )
-  # The save at step 3 reads steps 1-3 back; the row at step 4 must still cover steps 1-4.
-  _assert_same_rows(_rows(saving), _rows(plain))
+# Rows logged every 3 steps (8 steps an epoch); the runs below save or stop between log points.
+_ROWS = {'num_epochs': 3, 'log_every_steps': 3}
 
 
-def test_resume_after_sigkill_keeps_one_row_per_step_and_whole_epoch_losses(tmp_path):
-  overrides = {'num_epochs': 2, 'log_every_steps': 1, 'checkpoint_every_steps': 3}
-  straight = tmp_path / 'straight'
-  assert _run(train_cli_args(straight, **overrides))[0] == 0
+@pytest.fixture(scope='module')
+def straight_rows(tmp_path_factory):
+  """The metrics rows of an uninterrupted run without extra saves: what every run must log."""
+  workdir = tmp_path_factory.mktemp('straight') / 'run'
+  code, output = _run(train_cli_args(workdir, **_ROWS))
+  assert code == 0, output[-3000:]
+  return _rows(workdir)
+
+
+def test_saves_between_log_points_drop_no_step_metrics(tmp_path, straight_rows):
+  saving = tmp_path / 'saving'
+  assert _run(train_cli_args(saving, **_ROWS, checkpoint_every_steps=5))[0] == 0
+  # The save at step 5 reads steps 4-5 back; the row at step 6 must still cover steps 4-6.
+  _assert_same_rows(_rows(saving), straight_rows)
+
+
+def test_resume_after_sigkill_keeps_one_row_per_step_and_whole_epoch_losses(
+    tmp_path, straight_rows
+):
+  overrides = {**_ROWS, 'checkpoint_every_steps': 5}
   killed = tmp_path / 'killed'
   process = subprocess.Popen(
       train_cli_args(killed, **overrides),
@@ -138,14 +150,14 @@ def test_resume_after_sigkill_keeps_one_row_per_step_and_whole_epoch_losses(tmp_
       text=True,
   )
   metrics = killed / 'metrics.jsonl'
-  wait_for(lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 12, process)
-  process.send_signal(signal.SIGKILL)  # after step 11 at least: steps past the save at 9 rerun
+  wait_for(lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 6, process)
+  process.send_signal(signal.SIGKILL)  # past step 12: a resume reruns steps after a save
   process.wait()
   assert _run(train_cli_args(killed, **overrides))[0] == 0
   rows = _rows(killed)
   steps = [(r['step'], 'epoch_train_loss' in r) for r in rows]
   assert len(steps) == len(set(steps))  # one row per logged step (and one epoch row)
-  _assert_same_rows(rows, _rows(straight))  # and epoch losses cover whole epochs
+  _assert_same_rows(rows, straight_rows)  # and epoch losses cover whole epochs
 
 
 _STOP_SCRIPT = """
@@ -295,19 +307,17 @@ def test_a_broken_metrics_tail_does_not_stop_a_resume(workdir):
   assert code == 0 and 'Traceback' not in output, output[-3000:]
 
 
-def test_a_stop_between_log_points_adds_no_row(tmp_path):
-  overrides = {'num_epochs': 3, 'log_every_steps': 3}
-  straight, stopped = tmp_path / 'straight', tmp_path / 'stopped'
-  assert _run(train_cli_args(straight, **overrides))[0] == 0
-  process = subprocess.Popen(train_cli_args(stopped, **overrides), cwd=REPO, text=True,
+def test_a_stop_between_log_points_adds_no_row(tmp_path, straight_rows):
+  stopped = tmp_path / 'stopped'
+  process = subprocess.Popen(train_cli_args(stopped, **_ROWS), cwd=REPO, text=True,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
   metrics = stopped / 'metrics.jsonl'
   wait_for(lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 2, process)
   process.send_signal(signal.SIGTERM)
   output = process.communicate(timeout=300)[0]
   assert process.returncode == 0 and 'Stopped by SIGTERM' in output, output[-3000:]
-  assert _run(train_cli_args(stopped, **overrides))[0] == 0
-  _assert_same_rows(_rows(stopped), _rows(straight))
+  assert _run(train_cli_args(stopped, **_ROWS))[0] == 0
+  _assert_same_rows(_rows(stopped), straight_rows)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -340,8 +350,7 @@ def test_a_full_disk_stops_in_one_line(tmp_path):
 
 def test_evaluate_on_a_damaged_newest_checkpoint_is_quiet(workdir):
   _damage(workdir / 'checkpoints' / '8')
-  code, output = _evaluate(f'--workdir={workdir}', '--nofgsm', '--nocorruptions', '--noocclusion',
-                           '--ood=')  # fmt: skip
+  code, output = _evaluate(f'--workdir={workdir}', *_ACCURACY_ONLY)
   assert code == 1, output[-3000:]  # the only checkpoint is damaged: nothing restores
   assert 'Traceback' not in output and 'Event loop is closed' not in output, output[-3000:]
   assert 'pybind11' not in output and 'moved to' in output

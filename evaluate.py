@@ -23,6 +23,7 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from cutmix_jax import checkpointing
 from cutmix_jax import cli
 from cutmix_jax import config_checks
 from cutmix_jax.evaluation import ood
@@ -32,7 +33,8 @@ from cutmix_jax.evaluation import workdir as workdir_lib
 
 _CONFIG = cli.define_config_flag(
     'Config file, for --show-mixing only; a run is evaluated with its own config.json. '
-    '--config.key=value overrides fields of either.'
+    '--config.key=value overrides fields of either.',
+    fields_of="the run's config.json",
 )
 _WORKDIR = flags.DEFINE_string(
     'workdir', 'runs/default', 'Training workdir to evaluate; several separated by commas.'
@@ -100,15 +102,20 @@ def chosen_measures() -> list:
 def evaluate_all(workdirs, overrides: dict) -> None:
   """Evaluates each workdir, prints its table, then all side by side if there are several."""
   measures = chosen_measures()
-  ood.check_sets(next((m.sets for m in measures if m.name == 'ood'), ()))
+  ood.check_sets(next((m.sets for m in measures if m.name == 'ood'), ()), load=True)
   configs = [workdir_lib.load_config(w, overrides) for w in workdirs]
   checked = [config_checks.check_config(config) for config in configs]
   for workdir in workdirs:  # every workdir is checked before the long work starts
     workdir_lib.checkpoint_directory(workdir)
     cli.check_writable_directory(os.path.join(workdir, run.EVAL_DIR), f'--workdir={workdir}: eval')
+  names = run.run_names(workdirs)
+  trained_on = {(c.data.source, c.model) for c in configs}
+  if len(trained_on) > 1:
+    differ = ', '.join(f'{data} / {model}' for data, model in sorted(trained_on))
+    print(f'note: the runs differ in data or model: {differ}')
   reports = []
-  for workdir, config, sections in zip(workdirs, configs, checked):
-    reports.append(run.evaluate_run(config, workdir, measures, sections=sections))
+  for workdir, config, sections, name in zip(workdirs, configs, checked, names):
+    reports.append(run.evaluate_run(config, workdir, measures, sections=sections, name=name))
     print(report.format_table(reports[-1:], measures))
     written = list(reports[-1]['pictures'].values())
     written.append(os.path.join(workdir, run.EVAL_DIR, 'report.json'))
@@ -124,12 +131,18 @@ def main(argv):
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
   overrides = config_flags.get_override_values(flags.FLAGS['config'])
   logging.set_verbosity(logging.WARNING)  # no INFO lines of every checkpoint read
+  cli.quiet_background_errors()
   try:
     if _SHOW_MIXING.value:
       show_mixing(_workdirs()[0], overrides)
     else:
       evaluate_all(_workdirs(), overrides)
-  except (workdir_lib.WorkdirError, config_checks.ConfigError, ood.OodSetError) as error:
+  except (
+      workdir_lib.WorkdirError,
+      config_checks.ConfigError,
+      ood.OodSetError,
+      checkpointing.CheckpointMismatchError,
+  ) as error:
     sys.exit(f'error: {error}')
 
 

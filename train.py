@@ -6,6 +6,7 @@ A workdir that holds a checkpoint resumes from it. Multi-host: see README ("Mult
 """
 
 import os
+import signal
 import sys
 
 from absl import app
@@ -33,6 +34,12 @@ _PROCESS_ID = flags.DEFINE_integer(
     int(os.environ.get('JAX_PROCESS_ID', '-1')),
     'Multi-process: this process index (or env JAX_PROCESS_ID).',
 )
+_ALLOW_CONFIG_CHANGE = flags.DEFINE_bool(
+    'allow_config_change',
+    False,
+    'Resume a workdir with settings that change the run (model, data, mixing, optimizer, seed, '
+    'batch); the old config is kept in config_history.jsonl.',
+)
 _DISTRIBUTED = flags.DEFINE_bool(
     'distributed',
     False,
@@ -52,24 +59,51 @@ def initialize_distributed() -> None:
     jax.distributed.initialize()
 
 
+def stop(message: str, code: int = 1) -> None:
+  """Ends the process with one `error:` line, at once: orbax may still hold threads of a failed
+  save that would keep a normal exit waiting forever."""
+  sys.stdout.flush()
+  sys.stderr.write(f'error: {message}\n')
+  sys.stderr.flush()
+  os._exit(code)  # pylint: disable=protected-access
+
+
+def _stopped_before_training(signum, _frame) -> None:
+  name = signal.Signals(signum).name
+  stop(f'stopped by {name} before training began; nothing was saved', 128 + signum)
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  for signum in (signal.SIGTERM, signal.SIGINT):  # the loop takes both over once it trains
+    signal.signal(signum, _stopped_before_training)
   logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
+  cli.quiet_background_errors()
   initialize_distributed()
   import jax  # pylint: disable=import-outside-toplevel
 
+  from cutmix_jax import checkpointing  # pylint: disable=import-outside-toplevel
   from cutmix_jax import config_checks  # pylint: disable=import-outside-toplevel
   from cutmix_jax import train_loop  # pylint: disable=import-outside-toplevel
 
   if jax.process_index() == 0:
     cli.check_writable_directory(_WORKDIR.value, '--workdir')
   try:
-    result = train_loop.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
-  except OSError as error:  # ml_collections loads the config file lazily, on first use
-    sys.exit(f'error: {cli.one_line(error)}')
-  except (config_checks.ConfigError, train_loop.NonFiniteLossError) as error:
-    sys.exit(f'error: {error}')
+    result = train_loop.train_and_evaluate(
+        _CONFIG.value, _WORKDIR.value, allow_config_change=_ALLOW_CONFIG_CHANGE.value
+    )
+  except (
+      config_checks.ConfigError,
+      train_loop.NonFiniteLossError,
+      train_loop.ConfigChangeError,
+      checkpointing.CheckpointMismatchError,
+  ) as error:
+    stop(str(error))
+  except OSError as error:  # a failed save or write (disk full, read-only), a config file
+    stop(cli.one_line(error))
+  for signum in (signal.SIGTERM, signal.SIGINT):
+    signal.signal(signum, signal.SIG_DFL)
   progress = result.progress
   if progress.best_eval_top1_error is not None:
     print(

@@ -188,14 +188,14 @@ def report(out: str) -> str:
     lines += step_lines(steps) + ['']
   if mixing:
     lines += [
-        '### The CutMix op against the `images[perm]` gather (fastest of the calls)',
+        '### The mixing ops against the `images[perm]` gather (fastest of the calls)',
         '',
-        '| batch | dtype | cutmix ms | gather ms | ratio |',
-        '|---|---|---|---|---|',
+        '| op | batch | dtype | op ms | gather ms | ratio |',
+        '|---|---|---|---|---|---|',
     ]
     lines += [
-        f'| {tuple(r["shape"])} | {r["dtype"]} | {r["cutmix_ms"]:.3f} | '
-        f'{r["gather_ms"]:.3f} | {r["cutmix_ms"] / r["gather_ms"]:.2f} |'
+        f'| {r["op"]} | {tuple(r["shape"])} | {r["dtype"]} | {r["op_ms"]:.3f} | '
+        f'{r["gather_ms"]:.3f} | {r["op_ms"] / r["gather_ms"]:.2f} |'
         for r in mixing['rows']
     ] + ['']
   if e2e:

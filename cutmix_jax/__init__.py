@@ -1,35 +1,59 @@
-"""cutmix_jax: CutMix (Yun et al., ICCV 2019) in JAX, with Mixup and Cutout baselines.
+"""cutmix_jax: CutMix (Yun et al., ICCV 2019) and its family in JAX, with Mixup and Cutout.
 
 The mixing ops are pure functions of an explicit `jax.random` key and work under `jax.jit` (also
-over a sharded mesh), `jax.vmap`, `jax.pmap` and `jax.shard_map`. Importing this package does not
-import TensorFlow.
+over a sharded mesh), `jax.vmap`, `jax.pmap` and `jax.shard_map`. Each returns
+`(images, labels, *extras)`. They are built on one primitive, `mix_by_mask` (the partner's pixels
+where a mask says, the label by the mask's mean), with the partners from `draw_partners`: a new
+method is a mask. Importing this package does not import TensorFlow.
 """
 
 from cutmix_jax.boxes import box_area_ratio
 from cutmix_jax.boxes import box_mask
 from cutmix_jax.boxes import sample_box
+from cutmix_jax.detection import Boxes
+from cutmix_jax.detection import Keypoints
+from cutmix_jax.fourier_mix import fmix
+from cutmix_jax.fourier_mix import fmix_mask
+from cutmix_jax.mask_mix import mix_by_mask
 from cutmix_jax.mixing import METHODS
+from cutmix_jax.mixing import CutMixDraw
 from cutmix_jax.mixing import MixConfig
-from cutmix_jax.mixing import MixInfo
 from cutmix_jax.mixing import cutmix
 from cutmix_jax.mixing import cutout
+from cutmix_jax.mixing import draw_cutmix
 from cutmix_jax.mixing import mix_batch
 from cutmix_jax.mixing import mixup
 from cutmix_jax.mixing import one_hot
 from cutmix_jax.partners import PARTNERS
+from cutmix_jax.partners import Pairing
+from cutmix_jax.partners import draw_partners
+from cutmix_jax.resize_mix import resizemix
+from cutmix_jax.saliency_mix import saliency_map
+from cutmix_jax.saliency_mix import saliencymix
 
 __all__ = [
+    'Boxes',
+    'CutMixDraw',
+    'Keypoints',
     'METHODS',
     'MixConfig',
-    'MixInfo',
     'PARTNERS',
+    'Pairing',
     'box_area_ratio',
     'box_mask',
     'cutmix',
     'cutout',
+    'draw_cutmix',
+    'draw_partners',
+    'fmix',
+    'fmix_mask',
     'mix_batch',
+    'mix_by_mask',
     'mixup',
     'one_hot',
+    'resizemix',
+    'saliency_map',
+    'saliencymix',
     'sample_box',
 ]
 __version__ = '0.1.0'

@@ -1,12 +1,33 @@
-"""Orbax checkpoints in `WORKDIR/checkpoints`: the last k and the best are kept."""
+"""Orbax checkpoints in `WORKDIR/checkpoints`: the last k and the best are kept.
+
+Retention is orbax's `preservation_policy`: the newest `keep_checkpoints` steps, and the step
+with the lowest eval top-1 error among those saved with it (steps saved between evaluations
+carry no metrics and are kept only while they are among the newest). A checkpoint that does not
+restore is told apart from one that is only *different*: a structure other than the run's
+(another model, number of classes or optimizer) is refused with one line and left alone; only a
+damaged one (truncated, missing, unreadable) is moved aside. A save that fails raises
+`CheckpointSaveError`, which the command line turns into one line.
+"""
 
 import os
-from typing import Any, Callable, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import flax
+from flax import traverse_util
 import jax
 from jax.experimental import multihost_utils
+import numpy as np
 import orbax.checkpoint as ocp
+
+BEST_METRIC = 'eval_top1_error'  # lower is better
+
+
+class CheckpointMismatchError(ValueError):
+  """A healthy checkpoint whose structure differs from the run's state; one line, nothing moved."""
+
+
+class CheckpointSaveError(OSError):
+  """A checkpoint could not be written; one line naming the path and the cause."""
 
 
 def check_keep(keep) -> None:
@@ -15,19 +36,89 @@ def check_keep(keep) -> None:
     raise ValueError(f'keep_checkpoints must be an integer >= 1; got {keep!r}')
 
 
+def saved_steps(directory: str) -> List[int]:
+  """The steps saved in a checkpoint directory, in order, read from its folder names only."""
+  if not os.path.isdir(directory):
+    return []
+  return sorted(int(name) for name in os.listdir(directory) if name.isdigit())
+
+
+def _one_line(error: BaseException) -> str:
+  """`Type: message` on one line, its start and its end if long; a message that is only an
+  object's repr (some TensorStore errors) gives way to the first text among its arguments."""
+  text = str(error)
+  if text.startswith('<'):
+    text = next((a for a in error.args if isinstance(a, str) and not a.startswith('<')), '')
+  text = ' '.join(text.split())
+  if len(text) > 240:  # TensorStore puts the cause (the OS error) last
+    text = f'{text[:140]} ... {text[-90:]}'
+  return f'{type(error).__name__}: {text}'
+
+
+def _shapes(tree) -> Dict[str, Tuple[int, ...]]:
+  """`'path/to/leaf' -> shape` of a state dict or of its saved metadata."""
+  tree = getattr(tree, 'tree', tree)  # orbax's TreeMetadata holds the tree
+  flat = traverse_util.flatten_dict(tree, sep='/') if isinstance(tree, dict) else {}
+  return {path: tuple(getattr(leaf, 'shape', np.shape(leaf))) for path, leaf in flat.items()}
+
+
+def describe_mismatch(saved: Dict[str, tuple], expected: Dict[str, tuple]) -> str:
+  """What differs between a checkpoint's structure and the run's, in words, or '' if nothing."""
+  missing = sorted(set(expected) - set(saved))
+  extra = sorted(set(saved) - set(expected))
+  resized = [p for p in sorted(set(saved) & set(expected)) if saved[p] != expected[p]]
+  if not (missing or extra or resized):
+    return ''
+  parts = []
+  if any(p.startswith('params/head/') for p in resized):
+    head = next(p for p in resized if p.startswith('params/head/'))
+    parts.append(f'number of classes ({head} is {saved[head]} there, {expected[head]} here)')
+  elif resized:
+    parts.append(f'shapes ({resized[0]} is {saved[resized[0]]} there, {expected[resized[0]]} here)')
+  for label, paths in (('only in the checkpoint', extra), ('only in this run', missing)):
+    if paths:
+      parts.append(f'{len(paths)} arrays {label} (e.g. {paths[0]})')
+  parts_of = {'params': 'model', 'batch_stats': 'model', 'opt_state': 'optimizer'}
+  touched = {parts_of.get(p.split('/')[0], p.split('/')[0]) for p in missing + extra + resized}
+  what = ' and '.join(sorted(touched))
+  return f'a different {what}: ' + '; '.join(parts)
+
+
 class Checkpointer:
-  """Saves and restores `(train state, progress)`; prunes all but the last k and the best.
+  """Saves and restores `(train state, progress)`; keeps the last k and the best.
 
   The state is saved as host arrays (its `flax.serialization` state dict), so a restore is
-  bitwise exact; `progress` is a small JSON dict (epoch, best error and its step, ...).
+  bitwise exact; `progress` is a small JSON dict (the loop's `Progress`).
   """
 
   def __init__(self, directory: str, keep: int):
     check_keep(keep)
     self.directory = os.path.abspath(directory)
-    self._keep = keep
-    self._options = ocp.CheckpointManagerOptions(max_to_keep=None, create=True)
-    self._manager = ocp.CheckpointManager(self.directory, options=self._options)
+    policy = ocp.checkpoint_managers.AnyPreservationPolicy(
+        [
+            ocp.checkpoint_managers.LatestN(n=keep),
+            ocp.checkpoint_managers.BestN(
+                get_metric_fn=lambda metrics: metrics[BEST_METRIC],
+                reverse=True,  # sorted high to low: the last one, kept, is the lowest error
+                n=1,
+                keep_checkpoints_without_metrics=False,
+            ),
+        ]
+    )
+    self._options = ocp.CheckpointManagerOptions(preservation_policy=policy, create=True)
+    self._manager = self._open()
+
+  def _open(self) -> ocp.CheckpointManager:
+    """The orbax manager, told the handlers of both items so that it can read their metadata
+    before any save or restore."""
+    registry = ocp.handlers.DefaultCheckpointHandlerRegistry()
+    for item, save, restore in (
+        ('state', ocp.args.StandardSave, ocp.args.StandardRestore),
+        ('progress', ocp.args.JsonSave, ocp.args.JsonRestore),
+    ):
+      registry.add(item, save)
+      registry.add(item, restore)
+    return ocp.CheckpointManager(self.directory, options=self._options, handler_registry=registry)
 
   def latest_step(self) -> Optional[int]:
     """The newest saved step, or None."""
@@ -36,19 +127,29 @@ class Checkpointer:
   def all_steps(self):
     return sorted(self._manager.all_steps())
 
-  def save(self, step: int, state: Any, progress: dict) -> None:
-    """Saves host `state` and `progress` at `step`, waits for it, then prunes old steps."""
+  def save(self, step: int, state: Any, progress: dict, metrics: Optional[dict] = None) -> None:
+    """Saves host `state` and `progress` at `step` (with the eval `metrics`, if it evaluated),
+    waits for it; older steps go as the preservation policy says.
+
+    Raises:
+      CheckpointSaveError: the step could not be written (the newest good one stays).
+    """
     args = ocp.args.Composite(
         state=ocp.args.StandardSave(flax.serialization.to_state_dict(state)),
         progress=ocp.args.JsonSave(progress),
     )
-    self._manager.save(step, args=args, force=True)
-    self._manager.wait_until_finished()
-    saved = self.all_steps()
-    keep = set(saved[-self._keep :]) | {progress.get('best_step')}
-    for old in saved:
-      if old not in keep:
-        self._manager.delete(old)
+    try:
+      self._manager.save(step, args=args, metrics=metrics, force=True)
+      self._manager.wait_until_finished()
+    except Exception as error:  # pylint: disable=broad-except  (orbax raises many kinds)
+      raise CheckpointSaveError(
+          f'cannot save the checkpoint of step {step} in {self.directory} ({_one_line(error)}); '
+          f'the newest good one is step {self._newest_other(step)}'
+      ) from error
+
+  def _newest_other(self, step: int):
+    older = [s for s in saved_steps(self.directory) if s != step]
+    return older[-1] if older else 'none (nothing was saved yet)'
 
   def restore(self, step: int, target: Any) -> Tuple[Any, dict]:
     """Restores `(state, progress)` saved at `step`, with `target`'s structure and types."""
@@ -59,6 +160,21 @@ class Checkpointer:
     restored = self._manager.restore(step, args=args)
     return flax.serialization.from_state_dict(target, restored['state']), dict(restored['progress'])
 
+  def check_structure(self, step: int, target: Any) -> None:
+    """Raises CheckpointMismatchError if the saved arrays of `step` are not `target`'s.
+
+    An unreadable structure is damage, not a mismatch: that raises whatever orbax raises.
+    """
+    saved = _shapes(self._manager.item_metadata(step)['state'])
+    expected = _shapes(flax.serialization.to_state_dict(target))
+    differs = describe_mismatch(saved, expected)
+    if differs:
+      raise CheckpointMismatchError(
+          f'the checkpoint of step {step} in {self.directory} holds {differs}; it is not '
+          'damaged and was left as it is: use the config it was trained with (config.json '
+          'beside it), or another --workdir'
+      )
+
   def restore_newest(
       self, target: Any, say: Callable[[str], None]
   ) -> Optional[Tuple[int, Any, dict]]:
@@ -67,15 +183,20 @@ class Checkpointer:
     A step that fails (a file truncated or deleted: orbax and TensorStore raise many kinds of
     error for that) is reported in one line and moved aside to `corrupt-<step>` in the same
     directory, so that nothing is deleted and the run can save that step again.
+
+    Raises:
+      CheckpointMismatchError: for a healthy step of another structure (nothing is moved).
     """
     for step in reversed(self.all_steps()):
       try:
+        self.check_structure(step, target)
         return (step, *self.restore(step, target))
+      except CheckpointMismatchError:
+        raise
       except Exception as error:  # pylint: disable=broad-except  (any damage: move it aside)
-        reason = ' '.join(str(error).split())[:200]
         say(
             f'checkpoint step {step} in {self.directory} does not restore '
-            f'({type(error).__name__}: {reason}); moved to {self._move_aside(step)}'
+            f'({_one_line(error)}); moved to {self._move_aside(step)}'
         )
     return None
 
@@ -89,7 +210,7 @@ class Checkpointer:
         target = os.path.join(self.directory, f'corrupt-{step}-{suffix}')
       os.rename(os.path.join(self.directory, str(step)), target)
     multihost_utils.sync_global_devices(f'checkpoint {step} moved aside')
-    self._manager = ocp.CheckpointManager(self.directory, options=self._options)  # re-list steps
+    self._manager = self._open()  # re-list the steps
     return target
 
   def close(self) -> None:

@@ -1,13 +1,16 @@
 """What the command lines (`train.py`, `evaluate.py`) share: the config flag, one-line errors."""
 
 import difflib
+import logging as std_logging
 import os
-import runpy
 import sys
+import threading
 from typing import List
 
 from absl import flags
 from ml_collections import config_flags
+
+from cutmix_jax import config_files
 
 # configs/default.py beside the command (train.py, evaluate.py), which the package does not install.
 DEFAULT_CONFIG = os.path.join(
@@ -30,8 +33,20 @@ def _config_file(argv: List[str]) -> str:
   return DEFAULT_CONFIG
 
 
-def _config_keys(path: str) -> List[str]:
-  """Every dotted field name of the config that `path` builds."""
+def _load_config_file(path: str):
+  """The config that `path` builds; a file that does not build one stops with one line."""
+  try:
+    return config_files.load(path.split(':', 1)[0])
+  except SyntaxError as error:
+    sys.exit(f'error: --config={path}: syntax error at line {error.lineno}: {error.msg}')
+  except config_files.NoConfigFunctionError:
+    sys.exit(f'error: --config={path} has no get_config() function')
+  except Exception as error:  # pylint: disable=broad-except  (any error of the user's file)
+    sys.exit(f'error: --config={path}: get_config() failed: {type(error).__name__}: {error}')
+
+
+def _config_keys(config) -> List[str]:
+  """Every dotted field name of a config."""
 
   def walk(node, prefix):
     for key, value in node.items():
@@ -40,32 +55,67 @@ def _config_keys(path: str) -> List[str]:
       else:
         yield f'{prefix}{key}'
 
-  return list(walk(runpy.run_path(path)['get_config']().to_dict(), ''))
+  return list(walk(config.to_dict(), ''))
 
 
-def exit_unknown_config_key(argv: List[str], error: Exception) -> None:
-  """Stops with one line naming the `--config.KEY` override that is no field, and the closest."""
+def closest_key(key: str, keys: List[str]) -> str:
+  """The field a mistyped `key` most likely means: one with the same last name elsewhere (a
+  field under the wrong section), else the closest spelling; '' if none is close."""
+  leaf = key.rsplit('.', 1)[-1]
+  same_leaf = [k for k in keys if k.rsplit('.', 1)[-1] == leaf]
+  if same_leaf:
+    return same_leaf[0]
+  leaves = {k.rsplit('.', 1)[-1]: k for k in keys}
+  close_leaf = difflib.get_close_matches(leaf, list(leaves), n=1, cutoff=0.8)
+  if close_leaf:
+    return leaves[close_leaf[0]]
+  close = difflib.get_close_matches(key, keys, n=1)
+  return close[0] if close else ''
+
+
+def exit_unknown_config_key(argv: List[str], error: Exception, source: str = '') -> None:
+  """Stops with one line naming the `--config.KEY` override that is no field, and the closest.
+
+  `source` names where the fields come from (default: the --config file)."""
   path = _config_file(argv)
-  keys = _config_keys(path)
+  keys = _config_keys(_load_config_file(path))
   for arg in argv[1:]:
     key = arg[len('--config.') :].split('=', 1)[0] if arg.startswith('--config.') else None
     if key is not None and key not in keys:
-      close = difflib.get_close_matches(key, keys, n=1)
-      hint = f'; did you mean --config.{close[0]}?' if close else ''
-      sys.exit(f'error: --config.{key}: {path} has no such field{hint}')
+      close = closest_key(key, keys)
+      hint = f'; did you mean --config.{close}?' if close else ''
+      sys.exit(f'error: --config.{key}: {source or path} has no such field{hint}')
   sys.exit(f'error: {one_line(error)}')
 
 
-def define_config_flag(help_text: str):
+def exit_repeated_override(argv: List[str]) -> None:
+  """Stops with one line if a `--config.KEY` is given twice (absl would merge or keep the
+  last one, silently)."""
+  seen = set()
+  for arg in argv[1:]:
+    if arg.startswith('--config.'):
+      key = arg.split('=', 1)[0]
+      if key in seen:
+        sys.exit(f'error: {key} is given twice; give each field once')
+      seen.add(key)
+
+
+def define_config_flag(help_text: str, fields_of: str = ''):
   """`--config` (default configs/default.py); ml_collections applies `--config.key=value` as it
-  defines the flag, so a missing file or an unknown key fails here, before any work."""
+  defines the flag, so a missing or broken file or an unknown key fails here, before any work.
+
+  `fields_of` names, in that error, what the overrides apply to when no `--config` is given
+  (evaluate.py: the run's config.json)."""
   path = _config_file(sys.argv)
   if not os.path.isfile(path.split(':', 1)[0]):
     sys.exit(f'error: --config={path}: no such config file')
+  _load_config_file(path)
+  exit_repeated_override(sys.argv)
   try:
     return config_flags.DEFINE_config_file('config', DEFAULT_CONFIG, help_text, lock_config=True)
   except (AttributeError, KeyError) as error:
-    exit_unknown_config_key(sys.argv, error)
+    given = any(arg == '--config' or arg.startswith('--config=') for arg in sys.argv[1:])
+    exit_unknown_config_key(sys.argv, error, source='' if given else fields_of)
 
 
 def parse_flags(argv):
@@ -76,6 +126,31 @@ def parse_flags(argv):
     sys.exit(f'error: {one_line(error)}')
   except (AttributeError, KeyError) as error:
     exit_unknown_config_key(argv, error)
+
+
+class _NoThreadTracebacks(std_logging.Filter):
+  """Drops the log records with a traceback that orbax writes (from its worker threads, or
+  while waiting for them): the error itself reaches the main thread and its one line."""
+
+  def filter(self, record) -> bool:
+    return not (record.exc_info and f'{os.sep}orbax{os.sep}' in record.pathname)
+
+
+def _unraisable(report) -> None:
+  """Late callbacks of TensorStore into the event loop of a failed restore, closed by then."""
+  if not (report.exc_type is RuntimeError and 'Event loop is closed' in str(report.exc_value)):
+    sys.__unraisablehook__(report)
+
+
+def quiet_background_errors() -> None:
+  """No tracebacks from worker threads (orbax's saves and restores): the main thread reports
+  what failed in one line, and a second report from the thread that raised it, or from an
+  event loop closed under it, would bury that line."""
+  threading.excepthook = lambda args: None
+  sys.unraisablehook = _unraisable
+  std_logging.getLogger('absl').addFilter(_NoThreadTracebacks())
+  for name in ('asyncio', 'concurrent.futures'):
+    std_logging.getLogger(name).setLevel(std_logging.CRITICAL)
 
 
 def check_writable_directory(path: str, flag: str) -> None:

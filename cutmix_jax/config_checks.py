@@ -10,6 +10,8 @@ nothing downstream converts or checks a section again.
 
 import dataclasses
 
+from absl import logging
+
 from cutmix_jax import checkpointing
 from cutmix_jax import data
 from cutmix_jax import mixing
@@ -69,4 +71,13 @@ def check_config(config) -> Sections:
       ('keep_checkpoints', lambda: checkpointing.check_keep(config.keep_checkpoints)),
   ):
     _section(key, check)
+  late = [e for e in sections.optimizer.decay_epochs if e >= config.num_epochs]
+  if late and config.num_train_steps <= 0:
+    logging.warning(
+        'config.optimizer.decay_epochs=%s: %s at or past the end of training (num_epochs=%s); '
+        'the learning rate never decays there',
+        sections.optimizer.decay_epochs,
+        late,
+        config.num_epochs,
+    )
   return sections

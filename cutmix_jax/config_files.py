@@ -13,6 +13,10 @@ import runpy
 import ml_collections
 
 
+class NoConfigFunctionError(ValueError):
+  """A config file without a `get_config()`."""
+
+
 def load(path: str, relative_to: str = '') -> ml_collections.ConfigDict:
   """The config that `get_config()` of the file at `path` builds.
 
@@ -23,7 +27,10 @@ def load(path: str, relative_to: str = '') -> ml_collections.ConfigDict:
   """
   if relative_to:
     path = os.path.join(os.path.dirname(os.path.abspath(relative_to)), path)
-  return runpy.run_path(path)['get_config']()
+  module = runpy.run_path(path)
+  if not callable(module.get('get_config')):
+    raise NoConfigFunctionError(f'{path} has no get_config() function')
+  return module['get_config']()
 
 
 def section(defaults) -> ml_collections.ConfigDict:

@@ -13,7 +13,10 @@ import flax
 import jax
 import jax.numpy as jnp
 
+from cutmix_jax import boxes
+from cutmix_jax import mask_mix
 from cutmix_jax import mixing
+from cutmix_jax import partners
 
 COLLECTION = 'feature_mix'  # the mutable collection where a mixing model sows the label ratio
 
@@ -35,16 +38,24 @@ class FeatureMix:
   box_key: jax.Array
 
   @classmethod
-  def draw(cls, rng, batch_size: int, alpha: float, num_stages: int) -> 'FeatureMix':
-    """Draws a request whose stage is uniform over `0..num_stages`.
+  def draw(cls, rng, images, alpha: float, num_stages: int) -> 'FeatureMix':
+    """Draws a request whose stage is uniform over `0..num_stages`, for this device's `images`.
 
-    With the stage forced to 0, the result equals `cutmix(mix_key, ...)` for the same key, where
-    `stage_key, mix_key = jax.random.split(rng)`.
+    The partners, lam and box key are `mixing.draw_cutmix(mix_key, images, partners='device')`
+    with `stage_key, mix_key = jax.random.split(rng)`: the very draw of input-level CutMix, so at
+    stage 0 the result equals `cutmix(mix_key, images, ..., partners='device')`.
     """
     stage_key, mix_key = jax.random.split(rng)
-    permutation, lam, box_key = mixing.draw_partners_and_lam(mix_key, batch_size, alpha)
+    draw = mixing.draw_cutmix(mix_key, images, alpha=alpha, partners='device')
     stage = jax.random.randint(stage_key, (), 0, num_stages + 1)
-    return cls(stage=stage, permutation=permutation, lam=lam, box_key=box_key)
+    return cls(
+        stage=stage, permutation=draw.pairing.permutation, lam=draw.lam, box_key=draw.box_key
+    )
+
+  def box(self, height: int, width: int) -> boxes.Box:
+    """The box in a map of `height x width` (the stage's own coordinates)."""
+    pairing = partners.Pairing(self.permutation, self.permutation, self.permutation.shape[0])
+    return mixing.CutMixDraw(pairing, self.lam, self.box_key).box(height, width)
 
 
 def mix_at_stage(request: Optional[FeatureMix], stage_index: int, features, ratio):
@@ -64,10 +75,10 @@ def mix_at_stage(request: Optional[FeatureMix], stage_index: int, features, rati
 
   def mix(operands):
     maps, _ = operands
-    mixed, _, ratio = mixing.paste_partner_box(
-        request.box_key, request.lam, maps, maps[request.permutation]
-    )
-    return mixed, ratio
+    box = request.box(maps.shape[1], maps.shape[2])
+    mask = mask_mix.broadcast_mask(mask_mix.box_masks(box, maps.shape[1], maps.shape[2]), maps)
+    mixed = mask_mix.select_pixels(mask, maps[request.permutation], maps)
+    return mixed, boxes.box_area_ratio(box, maps.shape[1], maps.shape[2])
 
   return jax.lax.cond(
       request.stage == stage_index,
@@ -77,11 +88,11 @@ def mix_at_stage(request: Optional[FeatureMix], stage_index: int, features, rati
   )
 
 
-def draw_request(rng, batch_size: int, mix: mixing.MixConfig, num_stages: int, prob=None):
-  """The request of one minibatch: switched off (stage -1) with probability `1 - prob`
-  (default `mix.prob`; may be traced)."""
+def draw_request(rng, images, mix: mixing.MixConfig, num_stages: int, prob=None):
+  """The request of one minibatch (this device's `images`, `rng` folded per device already):
+  switched off (stage -1) with probability `1 - prob` (default `mix.prob`; may be traced)."""
   apply_key, draw_key = jax.random.split(rng)
-  request = FeatureMix.draw(draw_key, batch_size, mix.alpha, num_stages)
+  request = FeatureMix.draw(draw_key, images, mix.alpha, num_stages)
   apply = jax.random.uniform(apply_key) < (mix.prob if prob is None else prob)
   return request.replace(stage=jnp.where(apply, request.stage, -1))
 

@@ -69,6 +69,17 @@ class MetricLog:
       f.writelines(json.dumps(row) + '\n' for row in kept)
     self._jsonl = open(self._path, 'a', encoding='utf-8')
 
+  def start_fresh(self, say) -> None:
+    """A run that starts from step 0: rows of an earlier run (its checkpoints are gone) are
+    moved to `metrics.jsonl.old-<time>`, with a line, never deleted."""
+    if not self.enabled or not read_rows(os.path.dirname(self._path)):
+      return
+    self._jsonl.close()
+    kept = f'{self._path}.old-{time.strftime("%Y%m%d-%H%M%S")}'
+    os.replace(self._path, kept)
+    say(f'No checkpoint to resume from, but metrics.jsonl held rows: moved to {kept}')
+    self._jsonl = open(self._path, 'a', encoding='utf-8')
+
   def write(self, step: int, epoch: float, scalars: dict) -> None:
     if not self.enabled:
       return

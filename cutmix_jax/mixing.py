@@ -1,97 +1,93 @@
-"""On-device mixing ops: CutMix, Mixup and Cutout as pure functions of a `jax.random` key.
+"""On-device mixing ops: CutMix, Mixup and Cutout as pure functions of a `jax.random` key, and
+the train step's entry point (`MixConfig`, `mix_batch`).
 
 Everything here is shape-static and branch-free on traced values, so it runs unchanged under
-`jax.jit` (also over a sharded mesh), `jax.vmap`, `jax.pmap` and `jax.shard_map`. The box is a
-boolean mask built from broadcast index comparisons and blending is a select: no host sync, no
-dynamic shapes. Who mixes with whom, on one device or across many, is `cutmix_jax.partners`.
+`jax.jit` (also over a sharded mesh), `jax.vmap`, `jax.pmap` and `jax.shard_map`. Every op is a
+mask and a label weight handed to `mask_mix.mix_by_mask`; who mixes with whom, on one device or
+across many, is `cutmix_jax.partners`; the CutMix family's other members are `fmix`,
+`resizemix` and `saliencymix`.
 
 Conventions: images are NHWC `(N, H, W, C)`, or clips `(N, T, H, W, C)` that get one box per clip
 across time, of any dtype (kept); labels are integer `(N,)` with `num_classes=K`, or soft targets
-`(N, K)` (see `one_hot`); mixed labels are float.
+`(N, K)` (see `one_hot`); mixed labels are float. Every op returns
+`(images, labels, *extras)`: extra targets (dense maps, boxes, keypoints) come back in the order
+they were passed, so the common call stays `images, labels = op(key, images, labels)`.
 """
 
 import dataclasses
-from typing import Any, NamedTuple, Optional, Sequence, Tuple
+import importlib
+from typing import Any, Callable, NamedTuple, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
 
 from cutmix_jax import boxes
+from cutmix_jax import detection
+from cutmix_jax import fourier_mix as fmix_lib
+from cutmix_jax import mask_mix
 from cutmix_jax import op_inputs
 from cutmix_jax import partners as partners_lib
-from cutmix_jax.boxes import box_area_ratio
-from cutmix_jax.boxes import box_mask
+from cutmix_jax import resize_mix as resizemix_lib
+from cutmix_jax import saliency_mix as saliencymix_lib
 from cutmix_jax.boxes import sample_box
 
-METHODS = ('none', 'cutmix', 'mixup', 'cutout')
+METHODS = ('none', 'cutmix', 'mixup', 'cutout', 'fmix', 'resizemix', 'saliencymix')  # built in
 LEVELS = ('input', 'feature')  # where CutMix mixes: the images, or a random stage's features
 check_images = op_inputs.check_images
 
 
-class MixInfo(NamedTuple):
-  """What a mixing call drew, for users who transform their own targets (detection boxes).
+class CutMixDraw(NamedTuple):
+  """What one CutMix call draws: the partners, lam and the key of the box.
+
+  The box is drawn last, in the coordinates of whatever is mixed (`box`), so input-level CutMix
+  and feature-level CutMix (`cutmix_jax.feature_mix`, at any stage's resolution) share one draw.
 
   Attributes:
-    permutation: `(N,)` int32 partner of each example, an index into the batch the draw covers
-      (the global batch with partners='global' under `pmap`; see `cutmix_jax.partners`).
-    lam: the Beta draw, a scalar or `(N,)`.
-    box: CutMix's `(y1, y2, x1, x2)`, scalars or `(N,)` (zeros for Mixup).
-    ratio: the label weight of the partner, a scalar or `(N,)`.
+    pairing: the partners (`partners.Pairing`).
+    lam: the Beta draw: a scalar, or with per_example one per image of the whole drawn batch
+      (`(pairing.size,)`; `local_lam` is this call's share).
+    box_key: the key of the box position(s).
+    per_example: one lam and box per image.
+    minmax: timm's box sides `(low, high)`, or () for the official sampler.
   """
 
-  permutation: jax.Array
+  pairing: partners_lib.Pairing
   lam: jax.Array
-  box: Tuple[jax.Array, ...]
-  ratio: jax.Array
+  box_key: jax.Array
+  per_example: bool = False
+  minmax: Tuple[float, ...] = ()
+
+  def box(self, height: int, width: int) -> boxes.Box:
+    """The box(es) `(y1, y2, x1, x2)` in an `H x W` map: scalars, or `(n,)` with per_example."""
+    count = self.pairing.size if self.per_example else 0
+    box = _draw_boxes(self.box_key, self.lam, count, height, width, self.minmax)
+    return tuple(self.pairing.local(edge) for edge in box) if self.per_example else box
+
+  @property
+  def local_lam(self) -> jax.Array:
+    """lam of this call's rows."""
+    return self.pairing.local(self.lam) if self.per_example else self.lam
 
 
-def select_pixels(mask, on_true, on_false):
-  """`jnp.where(mask, on_true, on_false)` on the raw bits of the pixels: exact for any dtype.
+def draw_cutmix(
+    rng,
+    images,
+    *,
+    alpha=1.0,
+    per_example: bool = False,
+    minmax: Optional[Sequence[float]] = None,
+    partners: str = 'global',
+    axis_name: Optional[str] = None,
+) -> CutMixDraw:
+  """The partners, lam and box key of a CutMix call, as `cutmix` draws them from `rng`.
 
-  XLA:CPU has no native bfloat16 select and converts through float32; selecting the same-width
-  unsigned integers moves the same bytes and runs about twice as fast there (no change on GPU).
+  Args as `cutmix`; `images` only lend their batch (its size and layout).
   """
-  dtype = on_false.dtype
-  bits = {2: jnp.uint16, 4: jnp.uint32, 8: jnp.uint64}.get(jnp.dtype(dtype).itemsize)
-  if bits is None:
-    return jnp.where(mask, on_true, on_false)
-  as_bits = lambda x: jax.lax.bitcast_convert_type(x.astype(dtype), bits)
-  chosen = jnp.where(mask, as_bits(on_true), as_bits(on_false))
-  return jax.lax.bitcast_convert_type(chosen, dtype)
-
-
-def _broadcast_box(mask, like, per_example: bool):
-  """`mask` `(H, W)` or `(N, H, W)` shaped to broadcast against `like`: `(N, H, W)`,
-  `(N, H, W, C)` (images or dense targets) or `(N, T, H, W, C)` (clips)."""
-  mask = mask if per_example else mask[None]
-  if like.ndim == 5:
-    mask = mask[:, None]
-  return mask[..., None] if like.ndim >= 4 else mask
-
-
-def mix_labels(labels, partner_labels, ratio):
-  """`(1 - ratio) * labels + ratio * partner_labels`, ratio a scalar or `(N,)`."""
-  ratio = jnp.asarray(ratio, jnp.float32)
-  if ratio.ndim == 1:
-    ratio = ratio[:, None]
-  return ((1.0 - ratio) * labels + ratio * partner_labels).astype(labels.dtype)
-
-
-# ---------------------------------------------------------------------------------------------
-# CutMix
-# ---------------------------------------------------------------------------------------------
-def draw_partners_and_lam(rng, batch_size: int, alpha, per_example: bool = False):
-  """Partners, lam and the box key of one device's batch, as `cutmix` draws them from `rng`.
-
-  Returns:
-    `(permutation (N,) int32, lam (scalar, or (N,) if per_example), box_key)`. Feature-level
-    mixing (`cutmix_jax.feature_mix`) starts here, so the same key gives the same partners, lam
-    and box at any layer as `cutmix` with partners='device' gives at the input.
-  """
-  key_perm, key_lam, key_box = jax.random.split(rng, 3)
-  permutation = jax.random.permutation(key_perm, batch_size).astype(jnp.int32)
-  lam = jax.random.beta(key_lam, alpha, alpha, (batch_size,) if per_example else ())
-  return permutation, lam, key_box
+  boxes.check_minmax(minmax)
+  pairing, lam, key_box = mask_mix.draw_partners_and_lam(
+      rng, images, alpha, partners, axis_name, per_example
+  )
+  return CutMixDraw(pairing, lam, key_box, per_example, tuple(minmax or ()))
 
 
 def _draw_boxes(box_key, lam, count: int, height: int, width: int, minmax):
@@ -105,52 +101,22 @@ def _draw_boxes(box_key, lam, count: int, height: int, width: int, minmax):
   return jax.vmap(sample)(jax.random.split(box_key, count), lam)
 
 
-def paste_box(box, images, partner_images, per_example: bool = False):
-  """Replaces `box` of each image (one box, or one per image) by the same box of its partner.
-
-  Returns:
-    `(mixed_images, ratio)`: ratio is the exact pasted area over `H * W`.
-  """
-  height, width = images.shape[-3], images.shape[-2]
-  masks = _box_masks(box, height, width, per_example)
-  mixed = select_pixels(_broadcast_box(masks, images, per_example), partner_images, images)
-  return mixed, box_area_ratio(box, height, width)
-
-
-def paste_partner_box(box_key, lam, images, partner_images, per_example=False, minmax=None):
-  """Draws the box(es) from `box_key` and `lam` and pastes them (see `paste_box`).
-
-  Args:
-    box_key: key of the box positions.
-    lam: scalar (one box for the batch) or `(N,)` (one box per image, with per_example=True).
-    images: `(N, H, W, C)` images or feature maps, or clips `(N, T, H, W, C)`.
-    partner_images: the partner of each, of the same shape.
-    per_example: whether `lam` holds one value per image.
-    minmax: timm's `cutmix_minmax` box sides, or None for the official sampler.
-
-  Returns:
-    `(mixed_images, box, ratio)`.
-  """
-  count = images.shape[0] if per_example else 0
-  box = _draw_boxes(box_key, lam, count, images.shape[-3], images.shape[-2], minmax)
-  mixed, ratio = paste_box(box, images, partner_images, per_example)
-  return mixed, box, ratio
-
-
+# ---------------------------------------------------------------------------------------------
+# CutMix
+# ---------------------------------------------------------------------------------------------
 def cutmix(
     rng,
     images,
     labels,
-    *,
+    *extras,
     alpha=1.0,
     per_example: bool = False,
     num_classes: Optional[int] = None,
-    masks=None,
     minmax: Optional[Sequence[float]] = None,
     correct_lam: bool = True,
     partners: str = 'global',
     axis_name: Optional[str] = None,
-    return_info: bool = False,
+    min_visible: float = detection.MIN_VISIBLE,
 ):
   """CutMix (Yun et al., 2019): paste a box from a partner image, mix labels by its area.
 
@@ -161,80 +127,55 @@ def cutmix(
     rng: a `jax.random` key (the same on every device under `pmap`; see `cutmix_jax.partners`).
     images: `(N, H, W, C)` images or `(N, T, H, W, C)` clips (one box per clip), any dtype.
     labels: soft targets `(N, K)`, or integer labels `(N,)` with `num_classes`.
+    *extras: targets that follow the paste: dense maps `(N, H, W[, K])` (segmentation) take the
+      same pixels; `detection.Boxes` and `detection.Keypoints` keep what stays visible and gain
+      the partner's inside the box (`(N, 2M)` out of `(N, M)`).
     alpha: Beta parameter (the paper's beta), > 0; may be traced.
     per_example: False is the paper (one lam and one box per batch); True draws an independent
       lam and box for each image.
     num_classes: K, for integer labels.
-    masks: optional dense targets `(N, H, W)` or `(N, H, W, K)` (segmentation), mixed with the
-      same boxes and partners.
     minmax: timm's `cutmix_minmax` `(low, high)`: box sides uniform in those fractions of the
       image, placed inside it, lam unused for the box; labels always follow the exact area.
     correct_lam: True (the official code) weighs the partner's label by the exact clipped box
       area; False by the sampled `1 - lam` (timm's `correct_lam=False`).
     partners: 'global' (the paper: one draw for the whole batch, across devices) or 'device'.
     axis_name: the `pmap` / `shard_map` axis of the batch, if any.
-    return_info: also return a `MixInfo` (partners, lam, box, ratio).
+    min_visible: boxes: the share of a box's area that must stay visible for it to be kept.
 
   Returns:
-    `(mixed_images, mixed_labels)`, then `mixed_masks` if `masks` was given, then the `MixInfo`
-    if asked. Images keep their shape and dtype; labels are float `(N, K)`.
+    `(mixed_images, mixed_labels, *mixed_extras)`, the extras in the order given. Images keep
+    their shape and dtype; labels are float `(N, K)`. The draw itself: `draw_cutmix`.
   """
   op_inputs.check_images(images)
   labels = op_inputs.soft_targets(labels, images.shape[0], num_classes)
-  op_inputs.check_alpha(alpha)
-  boxes.check_minmax(minmax)
-  partners_lib.check_partners(partners)
-  key = partners_lib.step_key(rng, partners, axis_name)
-  key_pair, key_lam, key_box = jax.random.split(key, 3)
-  pairing = partners_lib.pair_up(key_pair, images, partners, axis_name)
-  height, width = images.shape[-3], images.shape[-2]
-  count = pairing.size if per_example else 0  # per example: drawn for the whole batch
-  lam = jax.random.beta(key_lam, alpha, alpha, (count,) if per_example else ())
-  box = _draw_boxes(key_box, lam, count, height, width, minmax)
-  if per_example:
-    lam, box = pairing.local(lam), tuple(pairing.local(edge) for edge in box)
-  mixed, ratio = paste_box(box, images, pairing.take(images), per_example)
-  weight = ratio if correct_lam or minmax else 1.0 - lam
-  outputs = [mixed, mix_labels(labels, pairing.take(labels), weight)]
-  if masks is not None:
-    box_masks = _box_masks(box, height, width, per_example)
-    outputs.append(
-        select_pixels(_broadcast_box(box_masks, masks, per_example), pairing.take(masks), masks)
-    )
-  if return_info:
-    outputs.append(MixInfo(pairing.permutation, lam, box, weight))
-  return tuple(outputs)
-
-
-def _box_masks(box, height: int, width: int, per_example: bool):
-  if per_example:
-    return jax.vmap(box_mask, in_axes=(0, None, None))(box, height, width)
-  return box_mask(box, height, width)
+  draw = draw_cutmix(
+      rng,
+      images,
+      alpha=alpha,
+      per_example=per_example,
+      minmax=minmax,
+      partners=partners,
+      axis_name=axis_name,
+  )
+  box = draw.box(images.shape[-3], images.shape[-2])
+  weight = None if correct_lam or minmax else 1.0 - draw.local_lam
+  return mask_mix.paste_rectangle(
+      images, labels, box, draw.pairing, extras, weight=weight, min_visible=min_visible
+  )
 
 
 # ---------------------------------------------------------------------------------------------
 # Baselines
 # ---------------------------------------------------------------------------------------------
-def _blend(lam, images, partner_images):
-  """`lam * x + (1 - lam) * x_partner` in float32, back in the images' dtype; integer images
-  (uint8) are rounded to the nearest value, not truncated."""
-  mixed = lam * images.astype(jnp.float32) + (1.0 - lam) * partner_images.astype(jnp.float32)
-  if jnp.issubdtype(images.dtype, jnp.integer):
-    info = jnp.iinfo(images.dtype)
-    mixed = jnp.clip(jnp.round(mixed), info.min, info.max)
-  return mixed.astype(images.dtype)
-
-
 def mixup(
     rng,
     images,
     labels,
-    *,
+    *extras,
     alpha=1.0,
     num_classes: Optional[int] = None,
     partners: str = 'global',
     axis_name: Optional[str] = None,
-    return_info: bool = False,
 ):
   """Mixup (Zhang et al., 2018): `lam * x + (1 - lam) * x[perm]`, labels with the same lam.
 
@@ -243,60 +184,61 @@ def mixup(
     images: `(N, H, W, C)` or `(N, T, H, W, C)`, any dtype: float images keep their dtype;
       integer images (uint8) come back rounded to the nearest integer, so 1.546 becomes 2.
     labels: soft targets `(N, K)`, or integer labels `(N,)` with `num_classes`.
+    *extras: float dense maps `(N, H, W[, K])`, blended with the same lam.
     alpha: Beta parameter, > 0; may be traced.
     num_classes: K, for integer labels.
     partners: 'global' or 'device' (see `cutmix`).
     axis_name: the `pmap` / `shard_map` axis of the batch, if any.
-    return_info: also return a `MixInfo` (its box is zeros).
 
   Returns:
-    `(mixed_images, mixed_labels)` (then the `MixInfo` if asked).
+    `(mixed_images, mixed_labels, *mixed_extras)`.
   """
   op_inputs.check_images(images)
-  labels = op_inputs.soft_targets(labels, images.shape[0], num_classes)
-  op_inputs.check_alpha(alpha)
-  partners_lib.check_partners(partners)
-  key = partners_lib.step_key(rng, partners, axis_name)
-  key_pair, key_lam, _ = jax.random.split(key, 3)
-  pairing = partners_lib.pair_up(key_pair, images, partners, axis_name)
-  lam = jax.random.beta(key_lam, alpha, alpha)
-  outputs = (
-      _blend(lam, images, pairing.take(images)),
-      mix_labels(labels, pairing.take(labels), 1.0 - lam),
+  if any(detection.is_geometric(extra) for extra in extras):
+    raise ValueError('mixup blends whole images: boxes and keypoints follow only cutmix')
+  pairing, lam, _ = mask_mix.draw_partners_and_lam(rng, images, alpha, partners, axis_name)
+  mask = jnp.full(images.shape[-3:-1], 1.0 - lam, jnp.float32)
+  return mask_mix.mix_by_mask(
+      images, labels, mask, pairing, *extras, weight=1.0 - lam, num_classes=num_classes
   )
-  if return_info:
-    zero = jnp.zeros((), jnp.int32)
-    outputs += (MixInfo(pairing.permutation, lam, (zero,) * 4, 1.0 - lam),)
-  return outputs
 
 
-def cutout(rng, images, labels, *, size: int, num_classes: Optional[int] = None):
+def cutout(rng, images, labels, *extras, size: int, num_classes: Optional[int] = None):
   """Cutout (DeVries & Taylor, 2017): zero a square at a uniformly drawn centre, per image.
 
   The square's edges are `clip(centre -/+ size // 2, 0, dim)` as in the Cutout reference code, so
   an unclipped square has side `2 * (size // 2)` (an odd size rounds down). Clips get one square
-  per clip across time. Labels are unchanged (made float soft targets).
+  per clip across time. Labels are unchanged (made float soft targets); it is `mix_by_mask`
+  with a black partner image and label weight 0.
 
   Args:
     rng: a `jax.random` key.
     images: `(N, H, W, C)` or `(N, T, H, W, C)`, any dtype.
     labels: soft targets `(N, K)`, or integer labels `(N,)` with `num_classes`.
+    *extras: dense maps, boxes or keypoints: unchanged (Cutout hides pixels, no object moves).
     size: side of the square in pixels, a positive Python or NumPy integer.
     num_classes: K, for integer labels.
 
   Returns:
-    `(images_with_holes, labels)`.
+    `(images_with_holes, labels, *extras)`.
   """
   height, width = op_inputs.check_images(images)
-  labels = op_inputs.soft_targets(labels, images.shape[0], num_classes)
   half = op_inputs.check_size(size) // 2
   keys = jax.random.split(rng, images.shape[0])
   holes = jax.vmap(boxes.box_around_random_centre, in_axes=(0, None, None, None, None))(
       keys, half, half, height, width
   )
-  masks = _box_masks(holes, height, width, per_example=True)
-  mask = _broadcast_box(masks, images, per_example=True)
-  return select_pixels(mask, jnp.zeros_like(images), images), labels
+  itself = partners_lib.Pairing.themselves(images.shape[0])
+  mixed = mask_mix.mix_by_mask(
+      images,
+      labels,
+      mask_mix.box_masks(holes, height, width),
+      itself,
+      weight=0.0,
+      num_classes=num_classes,
+      partner_images=jnp.zeros_like(images),
+  )
+  return (*mixed, *extras)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -316,11 +258,7 @@ def one_hot(labels, num_classes: int, smoothing: float = 0.0, dtype=jnp.float32)
   `[0, K)` raise ValueError (under `jit` they cannot be checked and give a zero row).
   """
   check_label_smoothing(smoothing)
-  known = op_inputs.concrete_array(labels)
-  if known is not None and known.size and not (0 <= known.min() and known.max() < num_classes):
-    raise ValueError(
-        f'labels must be in [0, {num_classes}); got values from {known.min()} to {known.max()}'
-    )
+  op_inputs.check_label_range(labels, num_classes)
   targets = jax.nn.one_hot(labels, num_classes, dtype=jnp.float32)
   return ((1.0 - smoothing) * targets + smoothing / num_classes).astype(dtype)
 
@@ -330,8 +268,10 @@ class MixConfig:
   """How a train step mixes each batch (the fields of `config.mix`).
 
   Attributes:
-    method: one of `METHODS`: 'none', 'cutmix', 'mixup', 'cutout'.
-    alpha: Beta(alpha, alpha) parameter of CutMix and Mixup (the paper's beta), > 0.
+    method: one of `METHODS` ('none', 'cutmix', 'mixup', 'cutout', 'fmix', 'resizemix',
+      'saliencymix'), or your own op as 'module.path:function' (`resolve_method`).
+    alpha: Beta(alpha, alpha) parameter of CutMix, Mixup, FMix and SaliencyMix (the paper's
+      beta), > 0.
     prob: probability that a batch is mixed at all (the official code's `cutmix_prob`).
     switch_prob: with method 'cutmix', the probability that a mixed batch uses Mixup instead.
       This is P(Mixup); timm's `switch_prob` is the opposite, P(CutMix) when both are on.
@@ -343,6 +283,8 @@ class MixConfig:
     correct_lam: weigh the partner's label by the exact box area (True, the official code) or
       by the sampled lam (False).
     cutout_size: side of the Cutout square in pixels.
+    fmix_decay_power: FMix's spectral decay (its paper's delta).
+    resizemix_scale: ResizeMix's range of the box side, as fractions of the image side.
     partners: 'global' (one permutation, lam and box for the global batch, the paper at any
       device count) or 'device' (drawn within each device's share; see `cutmix_jax.partners`).
     level: one of `LEVELS`. 'input' mixes the images (`mix_batch`); 'feature' is the paper's
@@ -361,13 +303,22 @@ class MixConfig:
   cutmix_minmax: Tuple[float, ...] = ()
   correct_lam: bool = True
   cutout_size: int = 16
+  fmix_decay_power: float = fmix_lib.DECAY_POWER
+  resizemix_scale: Tuple[float, ...] = resizemix_lib.SCALE
   partners: str = 'global'
   level: str = 'input'
   off_after_epoch: int = 0
 
   def __post_init__(self):
-    if self.method not in METHODS:
-      raise ValueError(f'unknown mix method {self.method!r}; valid methods: {", ".join(METHODS)}')
+    for name in ('cutmix_minmax', 'resizemix_scale'):
+      object.__setattr__(self, name, tuple(getattr(self, name)))
+    if ':' in self.method:
+      resolve_method(self.method)
+    elif self.method not in METHODS:
+      raise ValueError(
+          f'unknown mix method {self.method!r}; valid methods: {", ".join(METHODS)}, or your '
+          "own op as 'module.path:function'"
+      )
     if self.level not in LEVELS:
       raise ValueError(f'unknown mix level {self.level!r}; valid levels: {", ".join(LEVELS)}')
     partners_lib.check_partners(self.partners)
@@ -378,6 +329,7 @@ class MixConfig:
       op_inputs.check_range(name, getattr(self, name), 0.0, 1.0)
     op_inputs.check_size(self.cutout_size)
     boxes.check_minmax(self.cutmix_minmax)
+    resizemix_lib.check_scale(self.resizemix_scale)
     if not (isinstance(self.off_after_epoch, int) and self.off_after_epoch >= 0):
       raise ValueError(f'off_after_epoch must be an integer >= 0; got {self.off_after_epoch!r}')
     feature = (self.method, self.per_example, self.switch_prob, self.partners, self.cutmix_minmax)
@@ -400,22 +352,31 @@ class MixConfig:
         if isinstance(config, dict)
         else lambda name, default: getattr(config, name, default)
     )
-    fields = {f.name: get(f.name, f.default) for f in dataclasses.fields(cls)}
-    fields['cutmix_minmax'] = tuple(fields['cutmix_minmax'])
-    return cls(**fields)
+    return cls(**{f.name: get(f.name, f.default) for f in dataclasses.fields(cls)})
 
 
-def _mix_unconditionally(rng, images, labels, config: MixConfig, alpha, axis_name):
-  """The mix of `config.method` (and the CutMix / Mixup switch); keys are folded per device
-  by the ops themselves where the partners or the holes are drawn per device."""
+def resolve_method(name: str) -> Callable:
+  """Your own mixing op, named 'module.path:function': a function with the built-in ops'
+  signature, `op(rng, images, labels, *, alpha, partners, axis_name) -> (images, labels)`.
+
+  Raises:
+    ValueError: one line, if the module does not import or has no such function.
+  """
+  module_name, _, attribute = name.partition(':')
+  try:
+    module = importlib.import_module(module_name)
+  except ImportError as error:
+    raise ValueError(f'mix method {name!r}: cannot import {module_name!r} ({error})') from None
+  op = getattr(module, attribute, None)
+  if not callable(op):
+    raise ValueError(f'mix method {name!r}: {module_name} has no function {attribute!r}')
+  return op
+
+
+def _cutmix_or_switch(rng, images, labels, config: MixConfig, alpha, axis_name):
+  """CutMix, or with `switch_prob` Mixup instead (with its own `mixup_alpha`, if set)."""
   key_switch, key_mix = jax.random.split(rng)
   shared = dict(partners=config.partners, axis_name=axis_name)
-  if config.method == 'cutout':
-    holes_key = partners_lib.step_key(key_mix, 'device', axis_name)
-    return cutout(holes_key, images, labels, size=config.cutout_size)
-  mixup_alpha = config.mixup_alpha or alpha
-  if config.method == 'mixup':
-    return mixup(key_mix, images, labels, alpha=alpha, **shared)
   by_cutmix = lambda: cutmix(
       key_mix,
       images,
@@ -428,9 +389,39 @@ def _mix_unconditionally(rng, images, labels, config: MixConfig, alpha, axis_nam
   )
   if config.switch_prob == 0.0:
     return by_cutmix()
-  by_mixup = lambda: mixup(key_mix, images, labels, alpha=mixup_alpha, **shared)
+  by_mixup = lambda: mixup(key_mix, images, labels, alpha=config.mixup_alpha or alpha, **shared)
   key_switch = partners_lib.step_key(key_switch, config.partners, axis_name)
   return jax.lax.cond(jax.random.uniform(key_switch) < config.switch_prob, by_mixup, by_cutmix)
+
+
+# method -> how `mix_batch` calls it: (key, images, soft labels, config, alpha, axis_name)
+_OPS = {
+    'cutmix': _cutmix_or_switch,
+    'mixup': lambda key, x, y, c, alpha, axis: mixup(
+        key, x, y, alpha=alpha, partners=c.partners, axis_name=axis
+    ),
+    'cutout': lambda key, x, y, c, alpha, axis: cutout(
+        partners_lib.step_key(key, 'device', axis), x, y, size=c.cutout_size
+    ),
+    'fmix': lambda key, x, y, c, alpha, axis: fmix_lib.fmix(
+        key, x, y, alpha=alpha, decay_power=c.fmix_decay_power, partners=c.partners, axis_name=axis
+    ),
+    'resizemix': lambda key, x, y, c, alpha, axis: resizemix_lib.resizemix(
+        key, x, y, scale=c.resizemix_scale, partners=c.partners, axis_name=axis
+    ),
+    'saliencymix': lambda key, x, y, c, alpha, axis: saliencymix_lib.saliencymix(
+        key, x, y, alpha=alpha, partners=c.partners, axis_name=axis
+    ),
+}
+
+
+def _mix_unconditionally(rng, images, labels, config: MixConfig, alpha, axis_name):
+  """The mix of `config.method`; keys are folded per device by the ops themselves where the
+  partners or the holes are drawn per device."""
+  if config.method in _OPS:
+    return _OPS[config.method](rng, images, labels, config, alpha, axis_name)
+  op = resolve_method(config.method)
+  return op(rng, images, labels, alpha=alpha, partners=config.partners, axis_name=axis_name)[:2]
 
 
 def mix_batch(rng, images, labels, config, *, prob=None, alpha=None, axis_name=None):

@@ -62,6 +62,16 @@ def check_images(images) -> Tuple[int, int]:
   return shape[-3], shape[-2]
 
 
+def check_label_range(labels, num_classes: int) -> None:
+  """Raises ValueError if concrete integer labels fall outside `[0, K)` (under `jit` they cannot
+  be checked: they give a zero row)."""
+  known = concrete_array(labels)
+  if known is not None and known.size and not (0 <= known.min() and known.max() < num_classes):
+    raise ValueError(
+        f'labels must be in [0, {num_classes}); got values from {known.min()} to {known.max()}'
+    )
+
+
 def soft_targets(labels, batch_size: int, num_classes: Optional[int]) -> jax.Array:
   """Float soft targets `(N, K)` from integer labels `(N,)` (with `num_classes`) or `(N, K)`.
 
@@ -73,6 +83,7 @@ def soft_targets(labels, batch_size: int, num_classes: Optional[int]) -> jax.Arr
       raise ValueError(
           f'integer labels of shape {shape} need num_classes=K (or pass soft targets (N, K))'
       )
+    check_label_range(labels, num_classes)
     labels = jax.nn.one_hot(labels, num_classes, dtype=jnp.float32)
   elif len(shape) != 2:
     raise ValueError(

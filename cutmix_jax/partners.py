@@ -70,6 +70,7 @@ class Pairing:
     size: the number of examples that batch holds.
     axis_name: with 'global' partners under `pmap` / `shard_map`, the axis to gather over.
     groups: with 'device' partners under `jit`, the number of shards the batch is grouped by.
+    identity: every row is its own partner (`themselves`).
   """
 
   permutation: jax.Array
@@ -77,9 +78,18 @@ class Pairing:
   size: int
   axis_name: Optional[str] = None
   groups: int = 1
+  identity: bool = False
+
+  @classmethod
+  def themselves(cls, n: int) -> 'Pairing':
+    """Every row its own partner (Cutout: nothing comes from another image)."""
+    rows = jnp.arange(n, dtype=jnp.int32)
+    return cls(rows, rows, n, identity=True)
 
   def take(self, values):
     """The partner's value for each row: `values` is `(n, ...)`, like this call's batch."""
+    if self.identity:
+      return values
     if self.axis_name is not None:
       every = jax.lax.all_gather(values, self.axis_name, tiled=True)
       return every[self.permutation]
@@ -99,14 +109,21 @@ class Pairing:
     return values if self.axis_name is None else values[self.rows]
 
 
+def _axis_size(axis_name: str) -> int:
+  """The number of devices along a `pmap` / `shard_map` axis (a Python int)."""
+  size = getattr(jax.lax, 'axis_size', None)
+  return size(axis_name) if size else jax.lax.psum(1, axis_name)
+
+
 def pair_up(rng, batch, partners: str, axis_name: Optional[str]) -> Pairing:
   """Draws the partners of this call's `batch` (an array `(n, ...)`) from key `rng`.
 
   `rng` is the key from `step_key`: the same on every device for 'global', folded for 'device'.
+  Along an axis of one device, 'global' is 'device': nothing is gathered.
   """
   n = batch.shape[0]
-  if axis_name is not None and partners == 'global':
-    size = jax.lax.psum(1, axis_name)
+  if axis_name is not None and partners == 'global' and _axis_size(axis_name) > 1:
+    size = _axis_size(axis_name)
     start = jax.lax.axis_index(axis_name) * n
     rows = start + jnp.arange(n, dtype=jnp.int32)
     permutation = jax.random.permutation(rng, n * size).astype(jnp.int32)[rows]
@@ -124,3 +141,21 @@ def pair_up(rng, batch, partners: str, axis_name: Optional[str]) -> Pairing:
   local = jax.vmap(lambda k: jax.random.permutation(k, n // groups))(keys).astype(jnp.int32)
   offsets = (jnp.arange(groups, dtype=jnp.int32) * (n // groups))[:, None]
   return Pairing((local + offsets).reshape(n), rows, n, groups=groups)
+
+
+def draw_partners(rng, batch, partners: str = 'global', axis_name: Optional[str] = None) -> Pairing:
+  """The partners of a batch for `mask_mix.mix_by_mask` (or any mixing of your own).
+
+  Args:
+    rng: a `jax.random` key (the same on every device under `pmap` / `shard_map`).
+    batch: any array `(n, ...)` of the batch (its images): its length, and under sharded `jit`
+      its sharding, tell how the batch is laid out.
+    partners: 'global' (one permutation of the whole batch, across devices) or 'device' (within
+      each device's share).
+    axis_name: the `pmap` / `shard_map` axis of the batch, if any.
+
+  Returns:
+    A `Pairing`: `pairing.take(values)` gives each row's partner's value.
+  """
+  check_partners(partners)
+  return pair_up(step_key(rng, partners, axis_name), batch, partners, axis_name)

@@ -7,7 +7,7 @@ save is due at a step is a pure function of the step and the config.
 """
 
 import dataclasses
-from typing import Optional
+from typing import List, Optional
 
 
 @dataclasses.dataclass
@@ -20,6 +20,9 @@ class Progress:
     best_epoch: its epoch.
     epoch_loss_sum: sum of the train losses of the current epoch's steps so far.
     epoch_loss_count: how many steps that sum holds.
+    unlogged_rows: the metrics (loss, accuracy, learning rate, mix prob) of the steps read back
+      since the last row of `metrics.jsonl` (a save between log points): the next row takes
+      them in, interrupted or not.
   """
 
   best_eval_top1_error: Optional[float] = None
@@ -27,6 +30,7 @@ class Progress:
   best_epoch: Optional[int] = None
   epoch_loss_sum: float = 0.0
   epoch_loss_count: int = 0
+  unlogged_rows: List[List[float]] = dataclasses.field(default_factory=list)
 
   def record_eval(self, top1_error: float, step: int, epoch: int) -> None:
     """Keeps `top1_error` as the best if it is lower than every earlier one."""

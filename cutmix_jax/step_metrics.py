@@ -84,9 +84,12 @@ class StepMetrics:
     return mean
 
   def save_into(self, progress: progress_lib.Progress) -> None:
-    """Writes the epoch's running sums into `progress` (what a checkpoint keeps)."""
+    """Writes the epoch's running sums and the rows not logged yet into `progress` (what a
+    checkpoint keeps)."""
     progress.epoch_loss_sum, progress.epoch_loss_count = self._epoch_sum, self._epoch_count
+    progress.unlogged_rows = [list(row) for row in self._unlogged]
 
   def resume(self, progress: progress_lib.Progress) -> None:
-    """Continues the epoch's sums of a restored checkpoint."""
+    """Continues the epoch's sums and the unlogged rows of a restored checkpoint."""
     self._epoch_sum, self._epoch_count = progress.epoch_loss_sum, progress.epoch_loss_count
+    self._unlogged = [tuple(row) for row in progress.unlogged_rows]

@@ -18,9 +18,12 @@ import numpy as np
 from tqdm import tqdm
 
 from cutmix_jax import builders
+from cutmix_jax import checkpointing
+from cutmix_jax import config_history
 from cutmix_jax import devices
 from cutmix_jax import progress as progress_lib
 from cutmix_jax.checkpointing import Checkpointer
+from cutmix_jax.config_history import ConfigChangeError  # noqa: F401  (raised here)
 from cutmix_jax.evaluation import accuracy
 from cutmix_jax.metric_log import MetricLog
 from cutmix_jax.step_metrics import NonFiniteLossError
@@ -95,7 +98,7 @@ class Trainer:
     initial = self.built.initial_state()
     restored = self.checkpointer.restore_newest(initial, self.say)
     if restored is None:
-      self.log.cut_after(0)
+      self.log.start_fresh(self.say)
       return initial
     step, state, saved = restored
     self.progress = progress_lib.Progress.from_json(saved)
@@ -122,10 +125,11 @@ class Trainer:
       )
       raise NonFiniteLossError(error.step, error.value, kept) from None
 
-  def save(self, state, step: int) -> None:
+  def save(self, state, step: int, metrics: Optional[dict] = None) -> None:
+    """Saves a checkpoint of `step` (with its eval `metrics`, for keeping the best one)."""
     self.read_metrics(step)  # never save a state whose loss went non-finite
     self.metrics.save_into(self.progress)
-    self.checkpointer.save(step, devices.unreplicate(state), self.progress.to_json())
+    self.checkpointer.save(step, devices.unreplicate(state), self.progress.to_json(), metrics)
 
   def stop_agreed(self, stop: StopSignals, step: int) -> bool:
     """Whether to stop before `step`: this process's signal, or, with several processes, any
@@ -200,7 +204,7 @@ class Trainer:
     )
     self.say(f'epoch {epoch:3d}  train loss {train_loss:.4f}{evaluated}  [{seconds:.0f} s]')
     if due:
-      self.save(state, step)
+      self.save(state, step, {checkpointing.BEST_METRIC: scalars['eval_top1_error']})
     return scalars
 
   def run(self) -> TrainResult:
@@ -217,10 +221,7 @@ class Trainer:
         state, step = self.train_epoch(state, batches, step, end, stop)
         if step < end:  # stopped by a signal (here, or in another process)
           if self.checkpointer.latest_step() != step:  # an epoch end may have saved it already
-            self.save(state, step)
-          row = self.metrics.take_row()  # the steps since the last log point, read by the save
-          if row:
-            self.log.write(step, step / self.steps_per_epoch, row)
+            self.save(state, step)  # the steps since the last log point go into its progress
           stopped_by = stop.received or 'a signal to another process'
           self.say(
               f'Stopped by {stopped_by} at step {step}; checkpoint saved in '
@@ -242,8 +243,17 @@ def save_config(config, workdir: str) -> None:
     json.dump(config.to_dict(), f, indent=2, sort_keys=True, default=str)
 
 
-def train_and_evaluate(config, workdir: str) -> TrainResult:
-  """Trains `config` in `workdir`, resuming from its latest checkpoint if there is one."""
+def train_and_evaluate(config, workdir: str, allow_config_change: bool = False) -> TrainResult:
+  """Trains `config` in `workdir`, resuming from its latest checkpoint if there is one.
+
+  Raises:
+    ConfigChangeError: when resuming with run-shaping settings other than the workdir's (unless
+      `allow_config_change`); nothing in the workdir is touched then.
+  """
+  saved = checkpointing.saved_steps(os.path.join(workdir, 'checkpoints'))
+  if saved:
+    say = lambda line: tqdm.write(line) if jax.process_index() == 0 else None
+    config_history.check_resume(config, workdir, saved[-1], allow_config_change, say)
   trainer = Trainer(config, workdir)
   save_config(config, workdir)
   return trainer.run()

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import optax
 
 from cutmix_jax import feature_mix
+from cutmix_jax import mask_mix
 from cutmix_jax import mixing
 from cutmix_jax import partners
 from cutmix_jax.devices import AXIS
@@ -89,9 +90,7 @@ def train_step(
   request = None
   if mix.level == 'feature':
     device_key = partners.step_key(mix_key, 'device', AXIS)
-    request = feature_mix.draw_request(
-        device_key, images.shape[0], mix, settings.num_stages, prob=prob
-    )
+    request = feature_mix.draw_request(device_key, images, mix, settings.num_stages, prob=prob)
   else:
     images, targets = mixing.mix_batch(mix_key, images, targets, mix, prob=prob, axis_name=AXIS)
 
@@ -108,7 +107,7 @@ def train_step(
         mutable=['batch_stats', feature_mix.COLLECTION],
     )
     partner_targets = targets[request.permutation]
-    mixed = mixing.mix_labels(targets, partner_targets, feature_mix.sown_ratio(updates))
+    mixed = mask_mix.mix_labels(targets, partner_targets, feature_mix.sown_ratio(updates))
     return cross_entropy(logits, mixed).mean(), (logits, updates)
 
   (loss, (logits, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)

@@ -30,7 +30,7 @@ SMALL_RUN = {
     'num_epochs': 2,
     'model': 'resnet_cifar8',
     'dtype': 'float32',
-    'optimizer.decay_epochs': (2, 3),
+    'optimizer.decay_epochs': (),  # a constant learning rate
     'eval_every_epochs': 1,
     'log_every_steps': 2,
     'progress_bar': False,
@@ -61,7 +61,8 @@ def small_config():
 
 def train_cli_args(workdir, **overrides):
   """Command line of `python train.py` for the small run plus overrides (`a__b` = `a.b`)."""
-  flags = [f'--config.{k.replace("__", ".")}={v}' for k, v in {**SMALL_RUN, **overrides}.items()]
+  dotted = {**SMALL_RUN, **{k.replace('__', '.'): v for k, v in overrides.items()}}
+  flags = [f'--config.{k}={v}' for k, v in dotted.items()]
   return [sys.executable, os.path.join(REPO, 'train.py'), f'--workdir={workdir}'] + flags
 
 

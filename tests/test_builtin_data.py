@@ -154,7 +154,7 @@ def test_training_and_evaluating_built_in_data_never_import_tensorflow(tmp_path)
     os.makedirs(folder / split / 'thing')
     for i in range(count):
       Image.new('RGB', (40, 40), (10 * i, 0, 0)).save(folder / split / 'thing' / f'{i}.png')
-  quick = ['--nofgsm', '--nocorruptions', '--noocclusion', '--config.eval_batch_size=16',
+  quick = ['--nofgsm', '--nocorruptions', '--noocclusion', '--config.eval_batch_size=1000',
            f'--ood=shapes,textures,folder:{folder}']  # fmt: skip
   out, imported = _run_without_tensorflow('evaluate.py', f'--workdir={workdir}', *quick)
   assert 'OOD textures' in out and imported == []

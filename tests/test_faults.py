@@ -6,6 +6,7 @@ import glob
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from conftest import REPO
 from conftest import start_two_processes
 from conftest import train_cli_args
 from conftest import wait_for
+from PIL import Image
 import pytest
 
 from cutmix_jax.checkpointing import Checkpointer
@@ -37,6 +39,9 @@ def _evaluate(*flags):
   return _run([sys.executable, os.path.join(REPO, 'evaluate.py'), *flags])
 
 
+_ACCURACY_ONLY = ('--nofgsm', '--nocorruptions', '--noocclusion', '--ood=')
+
+
 def _damage(step_dir):
   """Truncates every data file of a checkpoint step, as a crash during a copy would."""
   for path in glob.glob(os.path.join(step_dir, 'state', 'd', '*')):
@@ -48,7 +53,7 @@ def test_damaged_newest_checkpoint_falls_back_to_the_older_one(tmp_path):
   code, output = _run(train_cli_args(tmp_path, num_epochs=2))
   assert code == 0, output
   _damage(tmp_path / 'checkpoints' / '16')
-  code, output = _evaluate(f'--workdir={tmp_path}')
+  code, output = _evaluate(f'--workdir={tmp_path}', *_ACCURACY_ONLY)
   assert code == 0, output
   assert 'checkpoint step 16' in output and 'does not restore' in output
   assert os.path.isdir(tmp_path / 'checkpoints' / 'corrupt-16')  # moved aside, not deleted
@@ -65,21 +70,39 @@ def test_workdir_that_is_a_file(tmp_path):
   _assert_one_error_line(*_evaluate(f'--workdir={workdir}'), str(workdir))
 
 
+def test_evaluate_names_the_runs_config_for_an_unknown_field(tmp_path):
+  # evaluate.py applies overrides to the run's config.json, not to configs/default.py.
+  code, output = _evaluate(f'--workdir={tmp_path}', '--config.data.seed=1')
+  _assert_one_error_line(code, output, "the run's config.json has no such field", '--config.seed')
+
+
 def test_workdir_that_cannot_be_written():
   _assert_one_error_line(*_run(train_cli_args('/sys/cutmix_jax_run')), 'is not writable')
 
 
 @pytest.mark.parametrize(
-    'flags, needles',
+    'overrides, flags, needles',
     [
-        (['--config.data.source=tfds:cifar1'], ["unknown TFDS dataset 'cifar1'", 'cifar10']),
-        (['--config=configs/does_not_exist.py'], ['no such config file']),
-        (['--config.mix.alhpa=1'], ['--config.mix.alhpa', 'did you mean --config.mix.alpha?']),
-        (['--config.optimizer.learning_rate=1e30'], ['no checkpoint has been saved yet']),
+        ({'data__source': 'tfds:cifar1'}, [], ["unknown TFDS dataset 'cifar1'", 'cifar10']),
+        ({}, ['--config=configs/does_not_exist.py'], ['no such config file']),
+        ({}, ['--config.mix.alhpa=1'], ['--config.mix.alhpa', 'did you mean --config.mix.alpha?']),
+        ({}, ['--config.data.seed=1'], ['did you mean --config.seed?']),  # a field elsewhere
+        ({}, ['--config.eval_batchsize=8'], ['did you mean --config.eval_batch_size?']),
+        ({'optimizer__learning_rate': 1e30}, [], ['no checkpoint has been saved yet']),
+        ({}, ['--config.num_epochs=3'], ['--config.num_epochs is given twice']),
+        (
+            {'data__source': 'folder:{one_class}'},
+            [],
+            ['has 1 class; classification needs 2 or more'],
+        ),
     ],
 )
-def test_mistakes_stop_with_one_line(tmp_path, flags, needles):
-  _assert_one_error_line(*_run(train_cli_args(tmp_path) + flags), *needles)
+def test_mistakes_stop_with_one_line(tmp_path, overrides, flags, needles):
+  one_class = tmp_path / 'one_class' / 'train' / 'cat'
+  one_class.mkdir(parents=True)
+  Image.new('RGB', (8, 8)).save(one_class / '0.png')
+  overrides = {k: str(v).format(one_class=tmp_path / 'one_class') for k, v in overrides.items()}
+  _assert_one_error_line(*_run(train_cli_args(tmp_path / 'run', **overrides) + flags), *needles)
 
 
 def _rows(workdir):
@@ -94,21 +117,30 @@ def _assert_same_rows(rows, expected):
     assert row == pytest.approx(want, rel=1e-6), row['step']
 
 
-def test_saves_between_log_points_drop_no_step_metrics(tmp_path):
-  plain, saving = tmp_path / 'plain', tmp_path / 'saving'
-  assert _run(train_cli_args(plain, num_epochs=1, log_every_steps=4))[0] == 0
-  assert (
-      _run(train_cli_args(saving, num_epochs=1, log_every_steps=4, checkpoint_every_steps=3))[0]
-      == 0
-  )
-  # The save at step 3 reads steps 1-3 back; the row at step 4 must still cover steps 1-4.
-  _assert_same_rows(_rows(saving), _rows(plain))
+# Rows logged every 3 steps (8 steps an epoch); the runs below save or stop between log points.
+_ROWS = {'num_epochs': 3, 'log_every_steps': 3}
 
 
-def test_resume_after_sigkill_keeps_one_row_per_step_and_whole_epoch_losses(tmp_path):
-  overrides = {'num_epochs': 2, 'log_every_steps': 1, 'checkpoint_every_steps': 3}
-  straight = tmp_path / 'straight'
-  assert _run(train_cli_args(straight, **overrides))[0] == 0
+@pytest.fixture(scope='module')
+def straight_rows(tmp_path_factory):
+  """The metrics rows of an uninterrupted run without extra saves: what every run must log."""
+  workdir = tmp_path_factory.mktemp('straight') / 'run'
+  code, output = _run(train_cli_args(workdir, **_ROWS))
+  assert code == 0, output[-3000:]
+  return _rows(workdir)
+
+
+def test_saves_between_log_points_drop_no_step_metrics(tmp_path, straight_rows):
+  saving = tmp_path / 'saving'
+  assert _run(train_cli_args(saving, **_ROWS, checkpoint_every_steps=5))[0] == 0
+  # The save at step 5 reads steps 4-5 back; the row at step 6 must still cover steps 4-6.
+  _assert_same_rows(_rows(saving), straight_rows)
+
+
+def test_resume_after_sigkill_keeps_one_row_per_step_and_whole_epoch_losses(
+    tmp_path, straight_rows
+):
+  overrides = {**_ROWS, 'checkpoint_every_steps': 5}
   killed = tmp_path / 'killed'
   process = subprocess.Popen(
       train_cli_args(killed, **overrides),
@@ -118,14 +150,14 @@ def test_resume_after_sigkill_keeps_one_row_per_step_and_whole_epoch_losses(tmp_
       text=True,
   )
   metrics = killed / 'metrics.jsonl'
-  wait_for(lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 12, process)
-  process.send_signal(signal.SIGKILL)  # after step 11 at least: steps past the save at 9 rerun
+  wait_for(lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 6, process)
+  process.send_signal(signal.SIGKILL)  # past step 12: a resume reruns steps after a save
   process.wait()
   assert _run(train_cli_args(killed, **overrides))[0] == 0
   rows = _rows(killed)
   steps = [(r['step'], 'epoch_train_loss' in r) for r in rows]
   assert len(steps) == len(set(steps))  # one row per logged step (and one epoch row)
-  _assert_same_rows(rows, _rows(straight))  # and epoch losses cover whole epochs
+  _assert_same_rows(rows, straight_rows)  # and epoch losses cover whole epochs
 
 
 _STOP_SCRIPT = """
@@ -189,6 +221,177 @@ def test_fuzz_invalid_configs_stop_with_one_line(tmp_path):
   cases = [(key, rng.choice(values)) for key, values in sorted(_INVALID.items())]
   for i, (key, value) in enumerate(cases):
     workdir = tmp_path / f'run{i}'
-    code, output = _run(train_cli_args(workdir) + [f'--config.{key}={value}'])
+    code, output = _run(train_cli_args(workdir, **{key.replace('.', '__'): value}))
     _assert_one_error_line(code, output)
     assert not (workdir / 'checkpoints').exists(), (key, value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Nothing lost: a config that does not match, deleted checkpoints, rows after interruptions
+# ---------------------------------------------------------------------------------------------
+def _snapshot(workdir):
+  """Every file under `workdir` with its size and mtime: what 'nothing changed' compares."""
+  found = {}
+  for root, _, files in os.walk(workdir):
+    for name in files:
+      path = os.path.join(root, name)
+      found[os.path.relpath(path, workdir)] = (os.path.getsize(path), os.path.getmtime(path))
+  return found
+
+
+@pytest.fixture(scope='module')
+def trained_workdir(tmp_path_factory):
+  """A finished small run (one epoch), copied fresh for each test that changes it."""
+  workdir = tmp_path_factory.mktemp('trained') / 'run'
+  code, output = _run(train_cli_args(workdir, num_epochs=1))
+  assert code == 0, output
+  return workdir
+
+
+@pytest.fixture
+def workdir(trained_workdir, tmp_path):
+  copy = tmp_path / 'run'
+  shutil.copytree(trained_workdir, copy)
+  return copy
+
+
+def test_another_model_never_touches_the_run(workdir):
+  before = _snapshot(workdir)
+  code, output = _run(train_cli_args(workdir, num_epochs=1, model='resnet_cifar20'))
+  _assert_one_error_line(code, output, "model 'resnet_cifar8' -> 'resnet_cifar20'", 'step 8')
+  assert _snapshot(workdir) == before
+  code, output = _evaluate(f'--workdir={workdir}', '--config.model=resnet_cifar20')
+  _assert_one_error_line(code, output, 'holds a different model', 'not damaged')
+  assert _snapshot(workdir) == before  # nothing moved aside, no eval files
+  code, output = _run(train_cli_args(workdir, num_epochs=2))  # the run goes on as it was
+  assert code == 0 and 'Resuming from the checkpoint at step 8' in output, output[-3000:]
+
+
+def test_other_settings_are_refused_unless_allowed(workdir):
+  before = _snapshot(workdir)
+  changed = {'num_epochs': 2, 'mix__method': 'none', 'optimizer__learning_rate': 0.5}
+  code, output = _run(train_cli_args(workdir, **changed))
+  _assert_one_error_line(
+      code, output, "mix.method 'cutmix' -> 'none'", 'optimizer.learning_rate 0.1 -> 0.5',
+      '--allow_config_change',
+  )  # fmt: skip
+  assert _snapshot(workdir) == before
+  code, output = _run(train_cli_args(workdir, **changed) + ['--allow_config_change'])
+  assert code == 0, output[-3000:]
+  assert 'Config changed at step 8 (--allow_config_change)' in output
+  history = [json.loads(line) for line in open(workdir / 'config_history.jsonl')]
+  assert history[0]['until_step'] == 8 and history[0]['config']['mix']['method'] == 'cutmix'
+  assert json.load(open(workdir / 'config.json'))['mix']['method'] == 'none'
+
+
+def test_cadence_changes_pass_with_a_line(workdir):
+  code, output = _run(train_cli_args(workdir, num_epochs=2, log_every_steps=4))
+  assert code == 0, output[-3000:]
+  assert 'new cadence settings' in output and 'log_every_steps 2 -> 4' in output
+
+
+def test_deleted_checkpoints_keep_the_old_rows(workdir):
+  shutil.rmtree(workdir / 'checkpoints')
+  rows = (workdir / 'metrics.jsonl').read_text()
+  code, output = _run(train_cli_args(workdir, num_epochs=1))
+  assert code == 0, output[-3000:]
+  (kept,) = glob.glob(str(workdir / 'metrics.jsonl.old-*'))
+  assert open(kept).read() == rows and f'moved to {kept}' in output
+  assert _rows(workdir)[0]['step'] == 2  # a new history from step 0
+
+
+def test_a_broken_metrics_tail_does_not_stop_a_resume(workdir):
+  with open(workdir / 'metrics.jsonl', 'ab') as f:
+    f.write(b'{"step": 9, "tr\xff\xfe')  # a crash in the middle of a line, bytes cut
+  code, output = _run(train_cli_args(workdir, num_epochs=2))
+  assert code == 0 and 'Traceback' not in output, output[-3000:]
+
+
+def test_a_stop_between_log_points_adds_no_row(tmp_path, straight_rows):
+  stopped = tmp_path / 'stopped'
+  process = subprocess.Popen(train_cli_args(stopped, **_ROWS), cwd=REPO, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+  metrics = stopped / 'metrics.jsonl'
+  wait_for(lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 2, process)
+  process.send_signal(signal.SIGTERM)
+  output = process.communicate(timeout=300)[0]
+  assert process.returncode == 0 and 'Stopped by SIGTERM' in output, output[-3000:]
+  assert _run(train_cli_args(stopped, **_ROWS))[0] == 0
+  _assert_same_rows(_rows(stopped), straight_rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Faults that must stop cleanly, in one line
+# ---------------------------------------------------------------------------------------------
+def test_a_save_that_fails_stops_in_one_line(tmp_path):
+  checkpoints = tmp_path / 'run' / 'checkpoints'
+  checkpoints.mkdir(parents=True)
+  if subprocess.run(['chattr', '+i', str(checkpoints)], capture_output=True).returncode:
+    pytest.skip('chattr +i is not available on this file system')
+  try:
+    code, output = _run(train_cli_args(tmp_path / 'run', num_epochs=1), timeout=300)
+  finally:
+    subprocess.run(['chattr', '-i', str(checkpoints)], check=True)
+  _assert_one_error_line(code, output, 'cannot save the checkpoint of step', str(checkpoints))
+
+
+def test_a_full_disk_stops_in_one_line(tmp_path):
+  disk = tmp_path / 'disk'
+  disk.mkdir()
+  if subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=400k', 'tmpfs', str(disk)],
+                    capture_output=True).returncode:  # fmt: skip
+    pytest.skip('mounting a small tmpfs needs privileges this machine does not give')
+  try:
+    code, output = _run(train_cli_args(disk / 'run', num_epochs=1), timeout=300)
+  finally:
+    subprocess.run(['umount', str(disk)], check=True)
+  _assert_one_error_line(code, output, 'No space left on device')
+
+
+def test_evaluate_on_a_damaged_newest_checkpoint_is_quiet(workdir):
+  _damage(workdir / 'checkpoints' / '8')
+  code, output = _evaluate(f'--workdir={workdir}', *_ACCURACY_ONLY)
+  assert code == 1, output[-3000:]  # the only checkpoint is damaged: nothing restores
+  assert 'Traceback' not in output and 'Event loop is closed' not in output, output[-3000:]
+  assert 'pybind11' not in output and 'moved to' in output
+
+
+@pytest.mark.parametrize(
+    'text, needle',
+    [('def get_config(:\n', 'syntax error at line 1'), ('x = 1\n', 'has no get_config() function')],
+)
+def test_a_broken_config_file_is_one_line(tmp_path, text, needle):
+  path = tmp_path / 'config.py'
+  path.write_text(text)
+  args = [sys.executable, os.path.join(REPO, 'train.py'), f'--config={path}',
+          f'--workdir={tmp_path / "run"}']  # fmt: skip
+  _assert_one_error_line(*_run(args), needle)
+
+
+@pytest.mark.parametrize('signum, code', [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_during_start_up_says_so(tmp_path, signum, code):
+  process = subprocess.Popen(train_cli_args(tmp_path / 'run'), cwd=REPO, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+  wait_for(lambda: (tmp_path / 'run').exists(), process)  # the workdir check: start-up
+  process.send_signal(signum)
+  output = process.communicate(timeout=300)[0]
+  if 'Stopped by' in output:
+    pytest.skip('start-up was over before the signal came')
+  assert process.returncode == code and 'Traceback' not in output, output[-3000:]
+  assert output.strip().splitlines()[-1].startswith('error: stopped by')
+
+
+def test_ood_sets_are_checked_before_the_first_measure(workdir, tmp_path):
+  plain = tmp_path / 'plain'
+  for name in ('a', 'b'):
+    (plain / name).mkdir(parents=True)
+    for i in range(3):
+      Image.new('RGB', (20, 20), (40 * i, 0, 0)).save(plain / name / f'{i}.png')
+  code, output = _evaluate(f'--workdir={workdir}', '--nofgsm', '--nocorruptions', '--noocclusion',
+                           f'--ood=folder:{plain}')  # fmt: skip
+  assert code == 0, output[-3000:]
+  report = json.load(open(workdir / 'eval' / 'report.json'))
+  assert report['ood'][f'folder:{plain}']['count'] == 6  # a plain folder of class folders
+  code, output = _evaluate(f'--workdir={workdir}', f'--ood=folder:{tmp_path / "missing"}')
+  _assert_one_error_line(code, output, 'missing')
+  assert 'occlusion' not in output  # no measure ran before the bad set stopped it

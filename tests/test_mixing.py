@@ -7,7 +7,6 @@ import pytest
 from scipy import stats
 
 import cutmix_jax as cm
-from cutmix_jax import mixing
 
 N, H, W = 12, 32, 32
 
@@ -30,14 +29,9 @@ def _decode(pixel_values, height=H, width=W):
 
 
 def _expected_box_and_perm(key, batch=N, per_example=False, alpha=1.0):
-  perm, lam, box_key = mixing.draw_partners_and_lam(key, batch, alpha, per_example)
-  if per_example:
-    boxes = jax.vmap(cm.sample_box, in_axes=(0, 0, None, None))(
-        jax.random.split(box_key, batch), lam, H, W
-    )
-  else:
-    boxes = cm.sample_box(box_key, lam, H, W)
-  return np.asarray(perm), [np.asarray(b) for b in boxes]
+  """The partners and box(es) of `cutmix(key, ...)`, from its public draw."""
+  draw = cm.draw_cutmix(key, jnp.zeros((batch, H, W, 1)), alpha=alpha, per_example=per_example)
+  return np.asarray(draw.pairing.permutation), [np.asarray(b) for b in draw.box(H, W)]
 
 
 def _single_rectangle(mask):
@@ -125,10 +119,10 @@ def test_area_ratio_distribution_matches_official_algorithm():
   images = jnp.zeros((2, height, width, 1))
   labels = jnp.array([[1.0, 0.0], [0.0, 1.0]])
   keys = jax.random.split(jax.random.key(2024), draws)
-  perm_keys = jax.vmap(lambda k: mixing.draw_partners_and_lam(k, 2, 1.0))(keys)
+  perms = jax.vmap(lambda k: cm.draw_cutmix(k, images).pairing.permutation)(keys)
   _, mixed_labels = jax.vmap(lambda k: cm.cutmix(k, images, labels))(keys)
   # The partner weight is the area ratio (image 0's partner is 1 when perm swaps, else itself).
-  ratios = np.where(np.asarray(perm_keys[0])[:, 0] == 1, np.asarray(mixed_labels)[:, 0, 1], np.nan)
+  ratios = np.where(np.asarray(perms)[:, 0] == 1, np.asarray(mixed_labels)[:, 0, 1], np.nan)
   ours = ratios[~np.isnan(ratios)]
   rng = np.random.default_rng(0)
   official = _official_area_ratios(rng, draws, height, width)
@@ -187,11 +181,10 @@ def test_mixup_uses_one_lam_for_pixels_and_labels():
   images = jax.random.uniform(jax.random.key(1), (N, 8, 8, 3))
   labels = _distinct_labels()
   mixed, mixed_labels = cm.mixup(jax.random.key(5), images, labels, alpha=1.0)
-  perm, lam, _ = mixing.draw_partners_and_lam(jax.random.key(5), N, 1.0)
+  perm = cm.draw_cutmix(jax.random.key(5), images).pairing.permutation  # the same partners
   for n in range(N):
     if perm[n] != n:
       own = float(mixed_labels[n, n])
-      np.testing.assert_allclose(own, lam, atol=1e-6)
       np.testing.assert_allclose(mixed[n], own * images[n] + (1 - own) * images[perm[n]], atol=1e-5)
 
 
@@ -322,22 +315,19 @@ def test_integer_soft_targets_are_promoted_not_truncated():
 
 def test_mixup_of_uint8_images_rounds_to_nearest():
   images = jnp.stack([jnp.full((4, 4, 3), 1, jnp.uint8), jnp.full((4, 4, 3), 2, jnp.uint8)])
-  mixed, _, info = cm.mixup(
-      jax.random.key(3), images, jnp.arange(2), num_classes=2, return_info=True
-  )
-  lam, partner = float(info.lam), np.asarray(info.permutation)
-  expected = np.rint(lam * np.array([1.0, 2.0]) + (1 - lam) * np.array([1.0, 2.0])[partner])
+  mixed, labels = cm.mixup(jax.random.key(3), images, jnp.arange(2), num_classes=2)
+  partner = np.asarray(cm.draw_cutmix(jax.random.key(3), images).pairing.permutation)
+  own = float(labels[0, 0]) if partner[0] != 0 else 1.0  # lam, the weight kept on each image
+  expected = np.rint(own * np.array([1.0, 2.0]) + (1 - own) * np.array([1.0, 2.0])[partner])
   assert mixed.dtype == jnp.uint8
   np.testing.assert_array_equal(np.asarray(mixed)[:, 0, 0, 0], expected)
 
 
 def test_clips_get_one_box_per_clip_across_time():
   clips = jax.random.normal(jax.random.key(0), (6, 5, 16, 16, 3))
-  mixed, _, info = cm.cutmix(
-      jax.random.key(4), clips, jnp.arange(6), num_classes=6, return_info=True
-  )
+  mixed, _ = cm.cutmix(jax.random.key(4), clips, jnp.arange(6), num_classes=6)
   changed = np.asarray(mixed != clips).any(axis=-1)  # (N, T, H, W)
-  moved = np.asarray(info.permutation) != np.arange(6)
+  moved = np.asarray(cm.draw_cutmix(jax.random.key(4), clips).pairing.permutation) != np.arange(6)
   assert moved.any()
   for frames in changed[moved]:
     assert (frames == frames[0]).all() and frames[0].any()  # the same box in every frame
@@ -388,44 +378,39 @@ def test_segmentation_masks_follow_the_same_boxes_and_partners(per_example):
       jnp.broadcast_to(jnp.arange(8)[:, None, None], (8, 16, 16)),
       jax.nn.one_hot(jnp.broadcast_to(jnp.arange(8)[:, None, None], (8, 16, 16)), 8),
   ):
-    mixed, _, mixed_masks, info = cm.cutmix(
-        jax.random.key(6),
-        images,
-        jnp.arange(8),
-        num_classes=8,
-        masks=masks,
-        per_example=per_example,
-        return_info=True,
+    key = jax.random.key(6)
+    mixed, labels, mixed_masks = cm.cutmix(
+        key, images, jnp.arange(8), masks, num_classes=8, per_example=per_example
     )
     source = np.asarray(mixed)[..., 0]  # which image each pixel came from
     ids = np.asarray(mixed_masks) if masks.ndim == 3 else np.asarray(mixed_masks).argmax(-1)
     np.testing.assert_array_equal(ids, source)
-    assert np.isin(np.asarray(info.permutation), np.arange(8)).all()
+    permutation = np.asarray(
+        cm.draw_cutmix(key, images, per_example=per_example).pairing.permutation
+    )
     area = (source != np.arange(8)[:, None, None]).mean(axis=(1, 2))
-    moved = np.asarray(info.permutation) != np.arange(8)
-    np.testing.assert_allclose(area[moved], np.broadcast_to(info.ratio, (8,))[moved], atol=1e-6)
+    moved = permutation != np.arange(8)
+    weight = np.asarray(labels)[np.arange(8), permutation]
+    np.testing.assert_allclose(area[moved], weight[moved], atol=1e-6)
 
 
 def test_minmax_boxes_follow_timm_and_correct_lam_false_uses_the_sampled_lam():
   images = jnp.broadcast_to(jnp.arange(8.0)[:, None, None, None], (8, 20, 20, 1))
   for seed in range(20):
-    mixed, _, info = cm.cutmix(
-        jax.random.key(seed),
-        images,
-        jnp.arange(8),
-        num_classes=8,
-        minmax=(0.2, 0.6),
-        return_info=True,
-    )
-    y1, y2, x1, x2 = (int(v) for v in info.box)
+    key = jax.random.key(seed)
+    mixed, labels = cm.cutmix(key, images, jnp.arange(8), num_classes=8, minmax=(0.2, 0.6))
+    draw = cm.draw_cutmix(key, images, minmax=(0.2, 0.6))
+    y1, y2, x1, x2 = (int(v) for v in draw.box(20, 20))
     assert 4 <= y2 - y1 < 12 and 4 <= x2 - x1 < 12  # sides in [int(20*0.2), int(20*0.6))
     assert 0 <= y1 and y2 < 20 and 0 <= x1 and x2 < 20  # placed inside, never clipped
-    assert float(info.ratio) == pytest.approx((y2 - y1) * (x2 - x1) / 400)
-  _, labels, info = cm.cutmix(
-      jax.random.key(0), images, jnp.arange(8), num_classes=8, correct_lam=False, return_info=True
-  )
-  moved = int(np.flatnonzero(np.asarray(info.permutation) != np.arange(8))[0])
-  assert float(labels[moved, moved]) == pytest.approx(float(info.lam), rel=1e-6)
+    moved = int(np.flatnonzero(np.asarray(draw.pairing.permutation) != np.arange(8))[0])
+    partner = int(draw.pairing.permutation[moved])
+    assert float(labels[moved, partner]) == pytest.approx((y2 - y1) * (x2 - x1) / 400)
+  key = jax.random.key(0)
+  _, labels = cm.cutmix(key, images, jnp.arange(8), num_classes=8, correct_lam=False)
+  draw = cm.draw_cutmix(key, images)
+  moved = int(np.flatnonzero(np.asarray(draw.pairing.permutation) != np.arange(8))[0])
+  assert float(labels[moved, moved]) == pytest.approx(float(draw.lam), rel=1e-6)
 
 
 def test_switch_uses_its_own_mixup_alpha():

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from cutmix_jax import boxes
 from cutmix_jax import feature_mix
 from cutmix_jax import mixing
 from cutmix_jax.feature_mix import FeatureMix
@@ -233,7 +234,7 @@ def test_bfloat16_logits_are_close_to_float32_on_the_same_parameters():
 # Feature-level CutMix
 # ---------------------------------------------------------------------------------------------
 def draw_request(model, rng):
-  return FeatureMix.draw(rng, IMAGES[0], 1.0, model.num_stages)
+  return FeatureMix.draw(rng, images(), 1.0, model.num_stages)
 
 
 def apply_mixing(model, variables, x, request):
@@ -276,8 +277,8 @@ def test_feature_mix_at_stage_k_uses_a_box_in_that_stage_coordinates():
   plain = model.apply(variables, x)
   for stage, side in ((1, 32), (2, 16), (3, 8)):
     logits, ratio = forward(request.replace(stage=jnp.int32(stage)))
-    box = mixing.sample_box(request.box_key, request.lam, side, side)
-    assert float(ratio) == pytest.approx(float(mixing.box_area_ratio(box, side, side)), abs=1e-7)
+    box = boxes.sample_box(request.box_key, request.lam, side, side)
+    assert float(ratio) == pytest.approx(float(boxes.box_area_ratio(box, side, side)), abs=1e-7)
     assert 0.0 < float(ratio) and not np.allclose(logits, plain, atol=1e-5)
   # A stage past the last mixes nothing.
   logits, ratio = forward(request.replace(stage=jnp.int32(model.num_stages + 1)))

@@ -71,16 +71,15 @@ def test_pmap_global_partners_equal_the_single_device_result(op):
 
 
 def test_pmap_device_partners_draw_per_device():
-  fn = jax.pmap(
-      lambda k, x, y: cm.cutmix(k, x, y, partners='device', axis_name='i', return_info=True),
-      axis_name='i',
-      in_axes=(None, 0, 0),
-  )
-  _, _, info = fn(KEY, _per_device(IMAGES), _per_device(LABELS))
-  permutations = np.asarray(info.permutation)
+  def draw(k, x):
+    result = cm.draw_cutmix(k, x, partners='device', axis_name='i')
+    return result.pairing.permutation, result.lam
+
+  fn = jax.pmap(draw, axis_name='i', in_axes=(None, 0))
+  permutations, lams = (np.asarray(v) for v in fn(KEY, _per_device(IMAGES)))
   assert permutations.max() < N // DEVICES  # indices into the device's own share
   assert len({tuple(p) for p in permutations}) == DEVICES  # each device draws its own
-  assert len(set(np.asarray(info.lam).tolist())) == DEVICES
+  assert len(set(lams.tolist())) == DEVICES
 
 
 def test_shard_map_global_partners_equal_the_single_device_result():

@@ -174,6 +174,34 @@ class FileSource:
     return _tf().data.Dataset.from_tensor_slices((paths, files.labels)), paths
 
 
+def _common_side(size: Tuple[int, int], *splits: Optional[FileList]) -> int:
+  """The side that decides memory or streaming, whatever file sorts first: images of at most
+  `memory.MAX_SIDE` px that all have the first one's size stay in memory; a set with any larger
+  image streams (each resized). Small sets read every header (about a second for CIFAR's
+  60,000 files) to know.
+
+  Raises:
+    ValueError: small images of different sizes (memory needs one), naming one.
+  """
+  if max(size) > memory.MAX_SIDE:
+    return max(size)
+  odd = None
+  for files in splits:
+    for path in [] if files is None else files.paths:
+      other = image_files.header_size(path)
+      if max(other) > memory.MAX_SIDE:
+        return max(other)
+      if other != size and odd is None:
+        odd = (path, other)
+  if odd is not None:
+    path, (height, width) = odd
+    raise ValueError(
+        f'{path} is {height}x{width}; all images of an in-memory folder dataset must be '
+        f'{size[0]}x{size[1]} (the size of the first)'
+    )
+  return max(size)
+
+
 def list_source(root: str, config) -> source.Listing:
   """The `folder:ROOT` source: its files, which every split reads at the size of the first."""
   del config
@@ -183,7 +211,7 @@ def list_source(root: str, config) -> source.Listing:
       class_names,
       train,
       evaluation,
-      image_side=max(size),
+      image_side=_common_side(size, train, evaluation),
       read=lambda files, name: memory.ArraySplit(
           read_images(files, size, f'decoding {name}'), files.labels
       ),

@@ -25,4 +25,4 @@ def header_size(name: str) -> Tuple[int, int]:
     with Image.open(name) as image:
       return image.height, image.width
   except OSError as error:
-    raise ValueError(f'cannot read image file {name}: {error}') from error
+    raise ValueError(f'cannot decode image file {name}: {error}') from error

@@ -108,6 +108,10 @@ def load_dataset(
     raise ValueError(f'seed must be a non-negative integer; got {seed!r}')
   layout = layout_lib.Layout.from_jax(batch_size, eval_batch_size)
   listing = _SOURCES[prefix](argument, config)
+  if len(listing.class_names) < 2:
+    raise ValueError(
+        f'{config.source} has {len(listing.class_names)} class; classification needs 2 or more'
+    )
   train, evaluation = splits.choose(
       listing.train, listing.evaluation, config, listing.class_names, config.source
   )

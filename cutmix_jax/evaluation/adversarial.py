@@ -80,12 +80,8 @@ class Fgsm:
     return pictures.save(figure, path)
 
   def table_lines(self, reports: Sequence[dict]) -> List[str]:
-    measured = report.measured(reports, self.name)
-    if not measured:
-      return []
-    width = report.column_width(reports)
-    lines = []
-    for i, eps in enumerate(measured[0]['epsilons_255']):
-      cells = report.cells(reports, self.name, lambda m, i=i: f'{m["accuracy"][i]:.2f}')
-      lines.append(report.row(f'FGSM {eps:g}/255 acc (%)', cells, width))
-    return lines
+    rows_of = lambda first: [
+        (f'FGSM {eps:g}/255 acc (%)', lambda m, i=i: f'{m["accuracy"][i]:.2f}')
+        for i, eps in enumerate(first['epsilons_255'])
+    ]
+    return report.measure_lines(reports, self.name, rows_of)

@@ -106,16 +106,8 @@ class Calibration:
     return pictures.save(figure, path)
 
   def table_lines(self, reports: Sequence[dict]) -> List[str]:
-    if not report.measured(reports, self.name):
-      return []
-    width = report.column_width(reports)
-    return [
-        report.row(
-            f'ECE (%, {self.num_bins} bins)',
-            report.cells(reports, self.name, lambda m: f'{m["ece"]:.2f}'),
-            width,
-        ),
-        report.row(
-            'NLL (nats)', report.cells(reports, self.name, lambda m: f'{m["nll"]:.3f}'), width
-        ),
+    rows = [
+        (f'ECE (%, {self.num_bins} bins)', lambda m: f'{m["ece"]:.2f}'),
+        ('NLL (nats)', lambda m: f'{m["nll"]:.3f}'),
     ]
+    return report.measure_lines(reports, self.name, lambda first: rows)

@@ -144,16 +144,8 @@ class Corruptions:
     return pictures.save(figure, path)
 
   def table_lines(self, reports: Sequence[dict]) -> List[str]:
-    measured = report.measured(reports, self.name)
-    if not measured:
-      return []
-    width = report.column_width(reports)
-    lines = []
-    for corruption in measured[0]['mean_by_corruption']:
-      read = lambda m, c=corruption: f'{m["mean_by_corruption"][c]:.2f}'
-      lines.append(
-          report.row(f'{corruption} acc (%)', report.cells(reports, self.name, read), width)
-      )
-    mean = report.cells(reports, self.name, lambda m: f'{m["mean"]:.2f}')
-    lines.append(report.row('corruptions mean (%)', mean, width))
-    return lines
+    rows_of = lambda first: [
+        (f'{c} acc (%)', lambda m, c=c: f'{m["mean_by_corruption"][c]:.2f}')
+        for c in first['mean_by_corruption']
+    ] + [('corruptions mean (%)', lambda m: f'{m["mean"]:.2f}')]
+    return report.measure_lines(reports, self.name, rows_of)

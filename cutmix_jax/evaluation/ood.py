@@ -7,13 +7,16 @@ input.
 """
 
 import dataclasses
+import os
 from typing import Iterator, List, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from PIL import Image
 
 from cutmix_jax import data
+from cutmix_jax.data import folder
 from cutmix_jax.evaluation import confidence
 from cutmix_jax.evaluation import pixels
 from cutmix_jax.evaluation import report
@@ -26,8 +29,9 @@ class OodSetError(ValueError):
   """An OOD set that cannot be used (unknown name, unreadable data, other channel count)."""
 
 
-def check_sets(sets: Sequence[str]) -> None:
-  """Raises OodSetError unless every name is a noise set or a data source form."""
+def check_sets(sets: Sequence[str], load: bool = False) -> None:
+  """Raises OodSetError unless every name is a noise set or a data source form; with `load`,
+  also unless every data set can be read (so that a bad set stops before the first measure)."""
   for name in sets:
     if name in NOISE_SETS:
       continue
@@ -38,6 +42,8 @@ def check_sets(sets: Sequence[str]) -> None:
           f'--ood={name}: unknown set; valid: {", ".join(NOISE_SETS)} or a data source '
           f'({", ".join(data.SOURCE_FORMS)})'
       ) from None
+    if load:
+      _listed_files(name) if name.startswith('folder:') else _load(name, jax.device_count())
 
 
 def auroc(in_scores, out_scores) -> float:
@@ -104,12 +110,52 @@ def _noise_batches(name: str, count: int, batch_size: int, image_shape, seed: in
 
 
 def _load(source: str, batch_size: int):
+  """The dataset of a source, for its eval split only (the smallest train batch it allows)."""
   try:
     return data.load_dataset(
-        data.DataConfig(source=source), batch_size=batch_size, eval_batch_size=batch_size, seed=0
+        data.DataConfig(source=source),
+        batch_size=jax.device_count(),
+        eval_batch_size=batch_size,
+        seed=0,
     )
   except (OSError, ValueError) as error:
     raise OodSetError(f'--ood={source}: {error}') from None
+
+
+def _listed_files(source: str) -> folder.FileList:
+  """The images of an OOD folder: a plain folder of class folders, or its val/ or test/."""
+  root = source.split(':', 1)[1]
+  try:
+    if not os.path.isdir(os.path.join(root, 'train')):
+      return folder.list_split(root)[1]
+    _, _, evaluation = folder.scan(root)
+  except (OSError, ValueError) as error:
+    raise OodSetError(f'--ood={source}: {error}') from None
+  if evaluation is None:
+    raise OodSetError(
+        f'--ood={source}: {root} has train/ but no val/ or test/; name a plain folder of class '
+        'folders or one with val/ or test/'
+    )
+  return evaluation
+
+
+def _folder_batches(source: str, batch_size: int, image_shape) -> Iterator:
+  """Batches of an OOD folder's images, each resized to the model's input, `[0, 1]` pixels."""
+  height, width, channels = image_shape
+  files = _listed_files(source)
+  devices = jax.local_device_count()
+  for start in range(0, len(files), batch_size):
+    names = files.paths[start : start + batch_size]
+    batch = np.zeros((batch_size, height, width, channels), np.float32)
+    for i, name in enumerate(names):
+      with Image.open(name) as image:
+        image = image.convert('RGB' if channels == 3 else 'L').resize((width, height))
+        batch[i] = np.asarray(image, np.float32).reshape(height, width, channels) / 255.0
+    mask = np.arange(batch_size) < len(names)
+    yield {
+        'image': batch.reshape((devices, -1) + batch.shape[1:]),
+        'mask': mask.reshape(devices, -1),
+    }
 
 
 def _dataset_batches(source: str, batch_size: int, image_shape) -> Iterator:
@@ -148,6 +194,8 @@ class OodDetection:
     for name in self.sets:
       if name in NOISE_SETS:
         batches = _noise_batches(name, dataset.num_eval, batch_size, dataset.image_shape, 0)
+      elif name.startswith('folder:'):
+        batches = _folder_batches(name, batch_size, dataset.image_shape)
       else:
         batches = _dataset_batches(name, batch_size, dataset.image_shape)
       out_scores = confidence.of_unit_batches(context.evaluator, state, batches)
@@ -159,13 +207,10 @@ class OodDetection:
     return None
 
   def table_lines(self, reports: Sequence[dict]) -> List[str]:
-    measured = report.measured(reports, self.name)
-    if not measured:
-      return []
-    width = report.column_width(reports)
-    lines = []
-    for name in measured[0]:
-      read = lambda m, name=name: f'{m[name]["auroc"]:.2f} / {m[name]["fpr_at_95_tpr"]:.1f}'
-      lines.append(report.row(f'OOD {name}', report.cells(reports, self.name, read), width))
-    lines.append('OOD rows: AUROC (%) / FPR at 95 % TPR (%) of the max-softmax score')
+    read = lambda name: lambda m: f'{m[name]["auroc"]:.2f} / {m[name]["fpr_at_95_tpr"]:.1f}'
+    lines = report.measure_lines(
+        reports, self.name, lambda first: [(f'OOD {name}', read(name)) for name in first]
+    )
+    if lines:
+      lines.append('OOD rows: AUROC (%) / FPR at 95 % TPR (%) of the max-softmax score')
     return lines

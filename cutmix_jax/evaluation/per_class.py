@@ -60,9 +60,6 @@ class PerClass:
     return pictures.save(figure, path)
 
   def table_lines(self, reports: Sequence[dict]) -> List[str]:
-    if not report.measured(reports, self.name):
-      return []
-
     def extreme(summary, pick):
       known = [
           (e, n) for e, n in zip(summary['top1_error'], summary['class_names']) if e is not None
@@ -70,8 +67,8 @@ class PerClass:
       error, name = pick(known)
       return f'{name} {error:.1f}'
 
-    width = report.column_width(reports)
-    return [
-        report.row(label, report.cells(reports, self.name, lambda m, p=pick: extreme(m, p)), width)
+    rows = [
+        (label, lambda m, p=pick: extreme(m, p))
         for label, pick in (('worst class (% err)', max), ('best class (% err)', min))
     ]
+    return report.measure_lines(reports, self.name, lambda first: rows)

@@ -39,6 +39,17 @@ def measured(reports: Sequence[dict], measure: str) -> List[dict]:
   return [r[measure] for r in reports if 'skipped' not in r[measure]]
 
 
+def measure_lines(reports: Sequence[dict], measure: str, rows_of: Callable) -> List[str]:
+  """A measure's table lines: `rows_of(summary)` gives `(label, read)` pairs from the first run
+  that measured it, and each line shows `read(summary)` of every run ('off' where switched
+  off). No run measured it: no lines."""
+  summaries = measured(reports, measure)
+  if not summaries:
+    return []
+  width = column_width(reports)
+  return [row(label, cells(reports, measure, read), width) for label, read in rows_of(summaries[0])]
+
+
 def header_lines(reports: Sequence[dict]) -> List[str]:
   """Run names, then what each run trained on and with."""
   width = column_width(reports)

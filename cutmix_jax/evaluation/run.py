@@ -78,8 +78,15 @@ def _timed(say: Callable[[str], None], label: str, measure: Callable[[], dict]) 
   return result
 
 
-def run_name(workdir: str) -> str:
-  return os.path.basename(os.path.normpath(workdir))
+def run_names(workdirs: Sequence[str]) -> list:
+  """A label for each workdir: its last path parts, as few as keep the labels distinct
+  (`A/run` and `B/run`, not `run` twice)."""
+  parts = [os.path.normpath(os.path.abspath(w)).split(os.sep) for w in workdirs]
+  for count in range(1, max(len(p) for p in parts) + 1):
+    names = ['/'.join(p[-count:]) for p in parts]
+    if len(set(names)) == len(names):
+      return names
+  return list(workdirs)
 
 
 def evaluate_run(
@@ -89,6 +96,7 @@ def evaluate_run(
     say: Callable[[str], None] = print,
     num_mixing_pictures: int = 8,
     sections=None,
+    name: str = '',
 ) -> dict:
   """Evaluates the checkpoints of `workdir`; writes PNGs and `report.json` to `WORKDIR/eval`.
 
@@ -100,6 +108,7 @@ def evaluate_run(
     say: gets a line of progress before and after each measure.
     num_mixing_pictures: train images per mix method in `mixing.png`.
     sections: the config's checked sections, if the caller has checked it already.
+    name: the run's label in tables and figures; '' for the workdir's base name.
 
   Raises:
     workdir.WorkdirError: if the workdir holds no checkpoint.
@@ -126,7 +135,7 @@ def evaluate_run(
       config, run.dataset, run.sections.mix, mixing_path, num_mixing_pictures
   )
   report = {
-      'run': run_name(workdir),
+      'run': name or run_names([workdir])[0],
       'workdir': os.path.abspath(workdir),
       'config': {
           'dataset': config.data.source,

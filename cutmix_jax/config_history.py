@@ -1,0 +1,92 @@
+"""A resumed run's config against the one its workdir was trained with: refuse silent mixes.
+
+A workdir's `config.json` says how its checkpoints were trained. Resuming with other values of a
+field that shapes the run (model, data, mixing, optimizer, seed, batch) would mix two runs in one
+set of checkpoints and curves, so it stops with one line naming every changed field, unless the
+user allows it (`--allow_config_change`): then the change is logged and the old config is kept in
+`config_history.jsonl`. Fields that cannot alter the results (`CADENCE`: logging, evaluation and
+checkpoint cadence, the progress bar, the length of training) change with a log line only.
+"""
+
+import json
+import os
+import time
+from typing import Any, Callable, Dict, List, Tuple
+
+CADENCE = (
+    'log_every_steps',
+    'progress_bar',
+    'num_epochs',
+    'num_train_steps',
+    'eval_every_epochs',
+    'eval_batch_size',
+    'checkpoint_every_steps',
+    'keep_checkpoints',
+    'data.tfds_dir',
+)
+CONFIG_FILE = 'config.json'
+HISTORY_FILE = 'config_history.jsonl'
+
+
+class ConfigChangeError(ValueError):
+  """Resuming with other run-shaping settings than the workdir's; one line for the user."""
+
+
+def as_json(config) -> Dict[str, Any]:
+  """The config as `config.json` holds it (tuples become lists)."""
+  return json.loads(json.dumps(config.to_dict(), sort_keys=True, default=str))
+
+
+def _flat(tree: Dict[str, Any], prefix: str = '') -> Dict[str, Any]:
+  flat = {}
+  for key, value in tree.items():
+    if isinstance(value, dict):
+      flat.update(_flat(value, f'{prefix}{key}.'))
+    else:
+      flat[f'{prefix}{key}'] = value
+  return flat
+
+
+def changes(old: Dict[str, Any], new: Dict[str, Any]) -> List[Tuple[str, Any, Any]]:
+  """`(dotted key, old value, new value)` of every field that differs (missing: None)."""
+  old, new = _flat(old), _flat(new)
+  return [
+      (k, old.get(k), new.get(k)) for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)
+  ]
+
+
+def _describe(changed: List[Tuple[str, Any, Any]]) -> str:
+  return ', '.join(f'{key} {before!r} -> {after!r}' for key, before, after in changed)
+
+
+def check_resume(
+    config, workdir: str, step: int, allow_change: bool, say: Callable[[str], None]
+) -> None:
+  """Compares `config` with the workdir's `config.json` before resuming at `step`.
+
+  Raises:
+    ConfigChangeError: if a run-shaping field differs and `allow_change` is False.
+  """
+  path = os.path.join(workdir, CONFIG_FILE)
+  if not os.path.isfile(path):
+    return
+  with open(path, encoding='utf-8') as f:
+    old = json.load(f)
+  changed = changes(old, as_json(config))
+  shaping = [c for c in changed if c[0] not in CADENCE]
+  if shaping and not allow_change:
+    raise ConfigChangeError(
+        f'--workdir={workdir} holds a run (step {step}) trained with other settings: '
+        f'{_describe(shaping)}; resume with its settings (they are in {path}), use a new '
+        '--workdir, or pass --allow_config_change to go on with the new ones'
+    )
+  if shaping:
+    with open(os.path.join(workdir, HISTORY_FILE), 'a', encoding='utf-8') as f:
+      f.write(json.dumps({'until_step': step, 'time': time.time(), 'config': old}) + '\n')
+    say(f'Config changed at step {step} (--allow_config_change): {_describe(shaping)}; the old '
+        f'config is kept in {os.path.join(workdir, HISTORY_FILE)}')  # fmt: skip
+  cadence = [c for c in changed if c[0] in CADENCE]
+  if cadence:
+    say(
+        f'Resuming with new cadence settings (they do not change the results): {_describe(cadence)}'
+    )

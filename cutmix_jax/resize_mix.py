@@ -1,0 +1,104 @@
+"""ResizeMix (Qin et al., 2020, arXiv 2012.11101): paste the whole partner, shrunk into a box.
+
+A scale tau ~ U(0.1, 0.8) gives the box sides `floor(tau * H)` x `floor(tau * W)` (at least one
+pixel), placed uniformly inside the image; the partner image is resized (bilinear, half-pixel
+centres) to exactly that box and pasted there, so no object of the partner is cut away. The label
+weight is the box's exact area over `H * W`. One box per batch. Static shapes under `jit`: the
+resized partner is sampled on the full grid and only the box's pixels are kept.
+"""
+
+from typing import Optional, Sequence
+
+import jax
+import jax.numpy as jnp
+
+from cutmix_jax import mask_mix
+from cutmix_jax import op_inputs
+from cutmix_jax import partners as partners_lib
+
+SCALE = (0.1, 0.8)  # the paper's range of tau
+
+
+def _sample_grid(start, side, size: int):
+  """For each output index along one axis, the two source indices and the weight of the
+  second, resizing `size` source pixels onto `side` pixels that start at `start`."""
+  position = (jnp.arange(size, dtype=jnp.float32) - start + 0.5) * size / side - 0.5
+  position = jnp.clip(position, 0.0, size - 1.0)
+  low = jnp.floor(position).astype(jnp.int32)
+  return low, jnp.minimum(low + 1, size - 1), position - low
+
+
+def resized_into(images, box):
+  """Each image resized onto the box `(y1, y2, x1, x2)` of an image of its size (float32; the
+  pixels outside the box are clamped copies of the edge, for the caller to mask away)."""
+  y1, y2, x1, x2 = box
+  height, width = images.shape[-3], images.shape[-2]
+  rows_low, rows_high, wy = _sample_grid(y1, y2 - y1, height)
+  cols_low, cols_high, wx = _sample_grid(x1, x2 - x1, width)
+  pixels = images.astype(jnp.float32)
+  row_axis, col_axis = images.ndim - 3, images.ndim - 2
+  shape_y = (-1,) + (1,) * (images.ndim - row_axis - 1)
+  shape_x = (-1,) + (1,) * (images.ndim - col_axis - 1)
+  by_rows = (1.0 - wy.reshape(shape_y)) * jnp.take(pixels, rows_low, axis=row_axis) + wy.reshape(
+      shape_y
+  ) * jnp.take(pixels, rows_high, axis=row_axis)
+  return (1.0 - wx.reshape(shape_x)) * jnp.take(by_rows, cols_low, axis=col_axis) + wx.reshape(
+      shape_x
+  ) * jnp.take(by_rows, cols_high, axis=col_axis)
+
+
+def sample_resize_box(rng, height: int, width: int, scale: Sequence[float] = SCALE):
+  """The box `(y1, y2, x1, x2)` of a scale tau ~ U(scale): sides `max(1, floor(tau * dim))`,
+  placed uniformly inside the image."""
+  key_tau, key_y, key_x = jax.random.split(rng, 3)
+  tau = jax.random.uniform(key_tau, (), minval=scale[0], maxval=scale[1])
+  side_h = jnp.maximum(jnp.floor(tau * height), 1).astype(jnp.int32)
+  side_w = jnp.maximum(jnp.floor(tau * width), 1).astype(jnp.int32)
+  y1 = jax.random.randint(key_y, (), 0, height - side_h + 1)
+  x1 = jax.random.randint(key_x, (), 0, width - side_w + 1)
+  return y1, y1 + side_h, x1, x1 + side_w
+
+
+def check_scale(scale: Sequence[float]) -> None:
+  if len(scale) != 2 or not 0.0 < scale[0] <= scale[1] <= 1.0:
+    raise ValueError(f'scale must be (low, high) with 0 < low <= high <= 1; got {tuple(scale)}')
+
+
+def resizemix(
+    rng,
+    images,
+    labels,
+    *,
+    scale: Sequence[float] = SCALE,
+    num_classes: Optional[int] = None,
+    partners: str = 'global',
+    axis_name: Optional[str] = None,
+):
+  """ResizeMix: each image gets its whole partner, resized into a random box.
+
+  Args:
+    rng: a `jax.random` key (the same on every device under `pmap`).
+    images: `(N, H, W, C)` images or `(N, T, H, W, C)` clips, any dtype (integers rounded).
+    labels: soft targets `(N, K)`, or integer labels `(N,)` with `num_classes`.
+    scale: the range of tau, the box side as a fraction of the image side.
+    num_classes: K, for integer labels.
+    partners: 'global' or 'device' (see `cutmix_jax.partners`).
+    axis_name: the `pmap` / `shard_map` axis of the batch, if any.
+
+  Returns:
+    `(mixed_images, mixed_labels)`. (Dense targets would have to be resized alike: not taken.)
+  """
+  height, width = op_inputs.check_images(images)
+  check_scale(scale)
+  partners_lib.check_partners(partners)
+  key = partners_lib.step_key(rng, partners, axis_name)
+  key_pair, key_box = jax.random.split(key)
+  pairing = partners_lib.pair_up(key_pair, images, partners, axis_name)
+  box = sample_resize_box(key_box, height, width, scale)
+  resized = resized_into(pairing.take(images), box)
+  if jnp.issubdtype(images.dtype, jnp.integer):
+    info = jnp.iinfo(images.dtype)
+    resized = jnp.clip(jnp.round(resized), info.min, info.max)
+  resized = resized.astype(images.dtype)
+  labels = op_inputs.soft_targets(labels, images.shape[0], num_classes)
+  return mask_mix.paste_rectangle(images, labels, box, pairing, (), partner_images=resized)

@@ -1,0 +1,329 @@
+"""The research API: the mask primitive, the CutMix family (FMix, ResizeMix, SaliencyMix),
+detection boxes and keypoints under a paste, and plug-in mixing methods."""
+
+import os
+import subprocess
+import sys
+
+from conftest import REPO
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import cutmix_jax as cm
+from cutmix_jax import detection
+from cutmix_jax import fourier_mix as fmix
+from cutmix_jax import resize_mix as resizemix
+from cutmix_jax import saliency_mix as saliencymix
+
+N, H, W = 8, 12, 10
+
+
+def _index_images(batch=N, dtype=jnp.float32):
+  """Image n is filled with the value n: every output pixel says where it came from."""
+  return jnp.broadcast_to(jnp.arange(batch, dtype=dtype)[:, None, None, None], (batch, H, W, 3))
+
+
+# --- The primitive --------------------------------------------------------------------------
+def test_boolean_mask_takes_partner_pixels_and_weighs_labels_by_its_exact_mean():
+  images, labels = _index_images(), cm.one_hot(jnp.arange(N), N)
+  pairing = cm.draw_partners(jax.random.key(0), images)
+  partner = np.asarray(pairing.permutation)
+  mask = jnp.zeros((H, W), bool).at[2:5, 1:8].set(True)  # 21 of 120 pixels
+  mixed, mixed_labels = cm.mix_by_mask(images, labels, mask, pairing)
+  source = np.asarray(mixed)[..., 0]
+  np.testing.assert_array_equal(
+      source[:, 2:5, 1:8], np.broadcast_to(partner[:, None, None], (N, 3, 7))
+  )
+  outside = np.asarray(~mask)
+  np.testing.assert_array_equal(source[:, outside], np.broadcast_to(np.arange(N)[:, None], (N, 99)))
+  moved = partner != np.arange(N)
+  np.testing.assert_array_equal(
+      np.asarray(mixed_labels)[moved, partner[moved]], np.float32(21 / 120)
+  )
+  np.testing.assert_allclose(np.asarray(mixed_labels).sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_per_image_float_mask_blends_and_keeps_the_dtype():
+  images = _index_images(dtype=jnp.uint8)
+  labels = cm.one_hot(jnp.arange(N), N)
+  pairing = cm.draw_partners(jax.random.key(1), images)
+  partner = np.asarray(pairing.permutation)
+  weights = jnp.linspace(0.0, 1.0, N)
+  mask = jnp.broadcast_to(weights[:, None, None], (N, H, W))
+  mixed, mixed_labels = cm.mix_by_mask(images, labels, mask, pairing)
+  assert mixed.dtype == jnp.uint8
+  expected = np.rint((1 - np.asarray(weights)) * np.arange(N) + np.asarray(weights) * partner)
+  np.testing.assert_array_equal(np.asarray(mixed)[:, 0, 0, 0], expected)
+  moved = partner != np.arange(N)
+  np.testing.assert_allclose(
+      np.asarray(mixed_labels)[moved, partner[moved]], np.asarray(weights)[moved], rtol=1e-5
+  )
+
+
+def test_dense_targets_follow_the_same_pixels():
+  images = _index_images()
+  seg = jnp.broadcast_to(jnp.arange(N)[:, None, None], (N, H, W))  # class id = source image
+  pairing = cm.draw_partners(jax.random.key(2), images)
+  mask = jax.random.bernoulli(jax.random.key(3), 0.4, (N, H, W))
+  mixed, _, mixed_seg = cm.mix_by_mask(images, jnp.arange(N), mask, pairing, seg, num_classes=N)
+  np.testing.assert_array_equal(np.asarray(mixed_seg), np.asarray(mixed)[..., 0].astype(int))
+  with pytest.raises(ValueError, match='cannot be blended'):
+    cm.mix_by_mask(images, jnp.arange(N), mask * 0.5, pairing, seg, num_classes=N)
+
+
+@pytest.mark.parametrize(
+    'mask_shape, message',
+    [((H, W + 1), r'mask must be \(H, W\) = \(12, 10\) or \(N, H, W\) = \(8, 12, 10\)'),
+     ((N, 1, H, W), r'got \(8, 1, 12, 10\)')],
+)  # fmt: skip
+def test_a_mask_of_the_wrong_shape_names_both(mask_shape, message):
+  images = _index_images()
+  pairing = cm.draw_partners(jax.random.key(0), images)
+  with pytest.raises(ValueError, match=message):
+    cm.mix_by_mask(images, jnp.arange(N), jnp.zeros(mask_shape, bool), pairing, num_classes=N)
+
+
+def test_draw_partners_under_pmap_equals_the_single_device_draw():
+  devices = jax.local_device_count()
+  images = jnp.arange(devices * 2.0)[:, None, None, None] * jnp.ones((1, 4, 4, 1))
+  labels = cm.one_hot(jnp.arange(devices * 2), devices * 2)
+  mask = jnp.zeros((4, 4), bool).at[:2].set(True)
+  mix = lambda k, x, y, axis: cm.mix_by_mask(x, y, mask, cm.draw_partners(k, x, axis_name=axis))
+  single = mix(jax.random.key(4), images, labels, None)
+  split = lambda x: x.reshape((devices, -1) + x.shape[1:])
+  pmapped = jax.pmap(lambda k, x, y: mix(k, x, y, 'i'), axis_name='i', in_axes=(None, 0, 0))
+  out = pmapped(jax.random.key(4), split(images), split(labels))
+  for got, want in zip(out, single):
+    np.testing.assert_array_equal(np.asarray(got).reshape(want.shape), want)
+
+
+def test_cutmix_equals_the_primitive_with_its_box():
+  images, labels = _index_images(), cm.one_hot(jnp.arange(N), N)
+  key = jax.random.key(7)
+  draw = cm.draw_cutmix(key, images)
+  by_primitive = cm.mix_by_mask(images, labels, cm.box_mask(draw.box(H, W), H, W), draw.pairing)
+  for a, b in zip(cm.cutmix(key, images, labels), by_primitive):
+    np.testing.assert_array_equal(a, b)
+
+
+# --- FMix -----------------------------------------------------------------------------------
+@pytest.mark.parametrize('lam', [0.0, 0.3, 0.77, 1.0])
+def test_fmix_mask_sets_the_top_share_of_pixels(lam):
+  mask = np.asarray(fmix.fmix_mask(jax.random.key(0), lam, 32, 32))
+  assert mask.sum() == round((1 - lam) * 1024)
+  grey = np.asarray(fmix.low_frequency_image(jax.random.key(0), 32, 32))
+  if 0 < mask.sum() < mask.size:
+    assert grey[mask].min() >= grey[~mask].max()  # exactly the highest pixels
+
+
+def test_fmix_masks_are_low_frequency_blobs():
+  def boundary_share(mask):
+    changes = (mask[1:] != mask[:-1]).sum() + (mask[:, 1:] != mask[:, :-1]).sum()
+    return changes / (2 * mask.size)
+
+  keys = jax.random.split(jax.random.key(1), 20)
+  smooth = np.mean([boundary_share(np.asarray(fmix.fmix_mask(k, 0.5, 32, 32))) for k in keys])
+  rough = np.mean(
+      [boundary_share(np.asarray(fmix.fmix_mask(k, 0.5, 32, 32, decay_power=0.0))) for k in keys]
+  )
+  assert smooth < 0.15 < 0.3 < rough  # delta 3: a few large pieces; delta 0: white noise
+
+
+def test_fmix_label_weight_is_the_mask_mean():
+  images, labels = _index_images(), cm.one_hot(jnp.arange(N), N)
+  mixed, mixed_labels = cm.fmix(jax.random.key(5), images, labels)
+  source = np.asarray(mixed)[..., 0].astype(int)
+  taken = (source != np.arange(N)[:, None, None]).mean(axis=(1, 2))
+  moved = taken > 0
+  np.testing.assert_allclose(1.0 - np.asarray(mixed_labels)[np.arange(N), np.arange(N)][moved],
+                             taken[moved], rtol=1e-6)  # fmt: skip
+  assert len({round(t, 6) for t in taken[moved]}) == 1  # one mask for the batch
+
+
+# --- ResizeMix ------------------------------------------------------------------------------
+def test_resizemix_pastes_the_whole_partner_shrunk_into_the_box():
+  rng = np.random.default_rng(0)
+  images = jnp.asarray(rng.uniform(size=(N, 8, 8, 3)), jnp.float32)
+  labels = cm.one_hot(jnp.arange(N), N)
+  key = jax.random.key(3)
+  mixed, mixed_labels = cm.resizemix(key, images, labels, scale=(0.5, 0.5))  # a 4 x 4 box
+  pairing = cm.draw_partners(jax.random.split(key)[0], images)
+  partner = np.asarray(images)[np.asarray(pairing.permutation)]
+  changed = np.asarray(mixed != images).any(axis=(0, 3))
+  rows, cols = np.nonzero(changed)
+  y1, x1 = rows.min(), cols.min()
+  # Halving by bilinear resampling at half-pixel centres: each pixel is a 2 x 2 block mean.
+  blocks = partner.reshape(N, 4, 2, 4, 2, 3).mean(axis=(2, 4))
+  np.testing.assert_allclose(np.asarray(mixed)[:, y1 : y1 + 4, x1 : x1 + 4], blocks, rtol=1e-5)
+  moved = np.asarray(pairing.permutation) != np.arange(N)
+  weights = np.asarray(mixed_labels)[np.arange(N), np.asarray(pairing.permutation)]
+  np.testing.assert_allclose(weights[moved], 16 / 64)
+
+
+def test_resize_box_sides_follow_the_scale():
+  for seed in range(30):
+    y1, y2, x1, x2 = (int(v) for v in resizemix.sample_resize_box(jax.random.key(seed), 40, 20))
+    assert 4 <= y2 - y1 <= 32 and 2 <= x2 - x1 <= 16 and 0 <= y1 and y2 <= 40 and x2 <= 20
+    assert (y2 - y1) / 40 == pytest.approx((x2 - x1) / 20, abs=0.06)  # one tau for both sides
+
+
+# --- SaliencyMix ----------------------------------------------------------------------------
+def _noisy_background(shape, seed=0):
+  """A grey background with pixel noise, as natural images have (a perfectly flat one has exact
+  zeros in its spectrum, where the log spectrum of the spectral residual is undefined)."""
+  rng = np.random.default_rng(seed)
+  return (0.2 + 0.05 * rng.standard_normal(shape)).astype(np.float32)
+
+
+def test_saliency_peaks_at_a_lone_object():
+  image = _noisy_background((32, 32, 3))
+  image[20:24, 6:10] = 1.0  # a small bright square, centred at (21.5, 7.5)
+  row, col = (int(v) for v in saliencymix.peak(cm.saliency_map(jnp.asarray(image))))
+  assert abs(row - 21.5) <= 3 and abs(col - 7.5) <= 3
+
+
+def test_saliencymix_box_sits_on_the_partners_object():
+  images = _noisy_background((N, 32, 32, 3), seed=1)
+  centres = [(6 + 3 * n, 25 - 2 * n) for n in range(N)]
+  for n, (r, c) in enumerate(centres):
+    images[n, r - 2 : r + 2, c - 2 : c + 2] = 1.0
+  labels = cm.one_hot(jnp.arange(N), N)
+  box = saliencymix.saliency_boxes(jnp.asarray(images), 0.75)  # each image its own partner here
+  for n, (r, c) in enumerate(centres):
+    y1, y2, x1, x2 = (int(edge[n]) for edge in box)
+    assert y1 <= r - 1 and r < y2 and x1 <= c - 1 and c < x2
+    assert y2 - y1 <= 16 and x2 - x1 <= 16  # side floor(32 * sqrt(0.25)), clipped
+  mixed, mixed_labels = cm.saliencymix(jax.random.key(2), jnp.asarray(images), labels)
+  taken = (np.asarray(mixed) != images).any(axis=-1).mean(axis=(1, 2))
+  assert taken.max() > 0 and np.all(np.asarray(mixed_labels).sum(axis=1) == pytest.approx(1.0))
+
+
+# --- Boxes and keypoints --------------------------------------------------------------------
+PASTE = (4, 12, 4, 12)  # rows 4..11, columns 4..11: pixels [4, 12) x [4, 12)
+
+
+def _boxes(*coords):
+  coords = jnp.asarray([coords], jnp.float32)
+  return cm.Boxes(coords, jnp.ones(coords.shape[:2], bool), jnp.arange(coords.shape[1])[None])
+
+
+def test_own_boxes_keep_what_stays_visible():
+  own = _boxes(
+      (5, 5, 11, 11),  # fully covered: dropped
+      (0, 0, 20, 20),  # around the paste: visible part spans it, unchanged
+      (6, 2, 10, 8),  # left part visible, full height covered: shrinks to x in [2, 4]
+      (2, 2, 6, 6),  # a corner covered (4 of 16): unchanged, kept
+      (6, 10, 10, 14),  # right half visible: x in [12, 14]; visible 8 of 16 >= 0.25
+      (6, 3, 10, 12),  # 1 of 9 columns visible (4 / 36 < 0.25): dropped
+  )
+  nothing = _boxes(*([(0, 0, 0, 0)] * 6))._replace(valid=jnp.zeros((1, 6), bool))
+  out = detection.paste_boxes(own, nothing, PASTE)
+  np.testing.assert_array_equal(out.valid[0, :6], [False, True, True, True, True, False])
+  np.testing.assert_allclose(out.coords[0, 1], (0, 0, 20, 20))
+  np.testing.assert_allclose(out.coords[0, 2], (6, 2, 10, 4))
+  np.testing.assert_allclose(out.coords[0, 3], (2, 2, 6, 6))
+  np.testing.assert_allclose(out.coords[0, 4], (6, 12, 10, 14))
+  assert not np.asarray(out.valid[0, 6:]).any()
+
+
+def test_partner_boxes_are_clipped_to_the_paste():
+  partner = _boxes(
+      (5, 5, 11, 11),  # fully inside: kept as it is
+      (10, 10, 18, 18),  # 2 x 2 of 8 x 8 inside: 4 / 64 < 0.25, dropped
+      (2, 6, 10, 10),  # straddling the top edge: clipped to y in [4, 10], 24 of 32 kept
+      (0, 0, 3, 3),  # outside: dropped
+      (0, 0, 16, 16),  # at the image border, covering the paste: clipped to it, 64/256 = 0.25 kept
+  )
+  nothing = _boxes(*([(0, 0, 0, 0)] * 5))._replace(valid=jnp.zeros((1, 5), bool))
+  out = detection.paste_boxes(nothing, partner, PASTE)
+  np.testing.assert_array_equal(out.valid[0, 5:], [True, False, True, False, True])
+  np.testing.assert_allclose(out.coords[0, 5], (5, 5, 11, 11))
+  np.testing.assert_allclose(out.coords[0, 7], (4, 6, 10, 10))
+  np.testing.assert_allclose(out.coords[0, 9], (4, 4, 12, 12))
+  np.testing.assert_array_equal(out.labels[0], [0, 1, 2, 3, 4, 0, 1, 2, 3, 4])
+
+
+def test_keypoints_follow_the_paste():
+  points = cm.Keypoints(
+      jnp.asarray([[[5.0, 5.0], [1.0, 1.0], [11.5, 4.0]]]), jnp.ones((1, 3), bool)
+  )
+  out = detection.paste_keypoints(points, points, PASTE)
+  np.testing.assert_array_equal(out.visible[0], [False, True, False, True, False, True])
+
+
+def test_cutmix_carries_boxes_through_jit():
+  images = _index_images()
+  coords = jnp.broadcast_to(jnp.asarray([[1.0, 1.0, 6.0, 5.0], [0.0, 0.0, 12.0, 10.0]]), (N, 2, 4))
+  own = cm.Boxes(coords, jnp.ones((N, 2), bool))
+  key = jax.random.key(11)
+  mix = jax.jit(lambda k, x, y, b: cm.cutmix(k, x, y, b, num_classes=N))
+  mixed, _, out = mix(key, images, jnp.arange(N), own)
+  assert out.coords.shape == (N, 4, 4) and out.valid.shape == (N, 4) and out.labels is None
+  draw = cm.draw_cutmix(key, images)
+  expected = detection.paste_boxes(own, own._replace(
+      coords=own.coords[draw.pairing.permutation]), draw.box(H, W))  # fmt: skip
+  np.testing.assert_array_equal(out.valid, expected.valid)
+  np.testing.assert_array_equal(out.coords, expected.coords)
+
+
+def test_mask_ops_refuse_boxes():
+  images = _index_images()
+  own = cm.Boxes(jnp.zeros((N, 1, 4)), jnp.ones((N, 1), bool))
+  with pytest.raises(ValueError, match='rectangular paste only'):
+    cm.fmix(jax.random.key(0), images, jnp.arange(N), own, num_classes=N)
+
+
+# --- Methods in the train step, and plug-ins ------------------------------------------------
+@pytest.mark.parametrize('method', ['fmix', 'resizemix', 'saliencymix', 'test_family:halves'])
+def test_every_method_runs_in_mix_batch_under_jit(method):
+  images = jax.random.uniform(jax.random.key(0), (N, 16, 16, 3), dtype=jnp.bfloat16)
+  labels = cm.one_hot(jnp.arange(N), N)
+  config = cm.MixConfig(method=method, prob=1.0)
+  mixed, mixed_labels = jax.jit(cm.mix_batch, static_argnums=3)(
+      jax.random.key(1), images, labels, config
+  )
+  assert mixed.dtype == jnp.bfloat16 and mixed.shape == images.shape
+  np.testing.assert_allclose(np.asarray(mixed_labels).sum(axis=1), 1.0, rtol=1e-5)
+  assert not np.array_equal(np.asarray(mixed, np.float32), np.asarray(images, np.float32))
+
+
+def halves(rng, images, labels, *, alpha, partners, axis_name):
+  """A plug-in method for the test above: the top half from the partner, weight 1/2."""
+  del alpha
+  mask = jnp.arange(images.shape[1])[:, None] < images.shape[1] // 2
+  mask = jnp.broadcast_to(mask, images.shape[1:3])
+  pairing = cm.draw_partners(rng, images, partners, axis_name)
+  return cm.mix_by_mask(images, labels, mask, pairing)
+
+
+@pytest.mark.parametrize(
+    'method, message',
+    [('no_such_module:op', "cannot import 'no_such_module'"),
+     ('test_family:no_such_op', "test_family has no function 'no_such_op'"),
+     ('cutmixx', "valid methods: none, cutmix, mixup, cutout, fmix, resizemix, saliencymix, "
+                 "or your own op as 'module.path:function'")],
+)  # fmt: skip
+def test_a_method_that_does_not_resolve_is_one_line(method, message):
+  with pytest.raises(ValueError, match=message):
+    cm.MixConfig(method=method)
+
+
+def test_train_py_takes_a_plug_in_method(tmp_path):
+  env = {**os.environ, 'PYTHONPATH': os.path.join(REPO, 'tests')}
+  args = [sys.executable, os.path.join(REPO, 'train.py'), f'--workdir={tmp_path}',
+          '--config.data.source=shapes', '--config.data.synthetic_num_train=128',
+          '--config.data.synthetic_num_test=16', '--config.batch_size=64',
+          '--config.eval_batch_size=16', '--config.model=resnet_cifar8', '--config.num_epochs=1',
+          '--config.dtype=float32', '--config.progress_bar=False']  # fmt: skip
+  done = subprocess.run(args + ['--config.mix.method=test_family:halves'], env=env, cwd=REPO,
+                        capture_output=True, text=True, timeout=600)  # fmt: skip
+  assert done.returncode == 0, done.stderr[-2000:]
+  bad_args = [a.replace(str(tmp_path), str(tmp_path / 'bad')) for a in args]
+  bad = subprocess.run(bad_args + ['--config.mix.method=test_family:nothing'], env=env, cwd=REPO,
+                       capture_output=True, text=True, timeout=600)  # fmt: skip
+  assert bad.returncode == 1
+  assert bad.stderr.strip().splitlines()[-1] == (
+      "error: config.mix: mix method 'test_family:nothing': test_family has no function 'nothing'"
+  )

@@ -449,6 +449,15 @@ def test_folder_images_of_another_size_are_named(tmp_path):
     load(f'folder:{tmp_path}', batch_size=8, eval_batch_size=8, seed=0)
 
 
+@pytest.mark.parametrize('large_name', ['0.png', '9.png'])  # sorts first, sorts last
+def test_a_folder_with_one_large_image_streams_whichever_file_sorts_first(tmp_path, large_name):
+  _write_folder(tmp_path, 'train', {'a': 5, 'b': 5})
+  Image.new('RGB', (100, 80)).save(tmp_path / 'train' / 'b' / large_name)
+  dataset = load(f'folder:{tmp_path}', batch_size=8, eval_batch_size=8, seed=0,
+                 holdout_per_class=1, image_size=24)  # fmt: skip
+  assert dataset.image_shape == (24, 24, 3)  # streamed: every image resized
+
+
 def _folder_error(tmp_path, make, error, match):
   make(tmp_path)
   with pytest.raises(error, match=match):

@@ -345,6 +345,11 @@ def test_robustness_measures_of_the_trained_model(evaluated):
   )
 
 
+def test_runs_of_one_base_name_get_distinct_labels():
+  assert run.run_names(['x/A/run', 'x/B/run']) == ['A/run', 'B/run']
+  assert run.run_names(['runs/default', 'runs/baseline']) == ['default', 'baseline']
+
+
 def test_compare_runs_and_the_table(evaluated, tmp_path):
   other = dict(evaluated, run='baseline')
   comparison = run.compare_runs([evaluated, other], MEASURES, str(tmp_path))

@@ -353,6 +353,13 @@ def test_numpy_scalars_and_concrete_range_checks():
     cm.one_hot(jnp.arange(5), 4)
 
 
+@pytest.mark.parametrize('op', [cm.cutmix, cm.mixup, cm.fmix])
+def test_integer_labels_out_of_range_are_refused_by_every_op(op):
+  images = jnp.ones((8, 16, 16, 3))
+  with pytest.raises(ValueError, match=r'labels must be in \[0, 10\); got values from 5 to 12'):
+    op(jax.random.key(0), images, jnp.arange(8) + 5, num_classes=10)
+
+
 def test_alpha_and_prob_may_be_traced():
   images = jax.random.normal(jax.random.key(0), (8, 16, 16, 3))
   labels = cm.one_hot(jnp.arange(8), 8)

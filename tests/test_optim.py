@@ -1,10 +1,14 @@
 """The optimiser and schedule: the official code's SGD update and the paper's step schedule."""
 
+import logging
+
+from conftest import small_run_config
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
 
+from cutmix_jax import config_checks
 from cutmix_jax import optim
 
 
@@ -65,3 +69,10 @@ def test_update_is_torch_sgd_with_nesterov_and_coupled_weight_decay():
     buffer = momentum * buffer + d
     expected = expected - lr * (d + momentum * buffer)
   np.testing.assert_allclose(weights, expected, rtol=1e-6)
+
+
+def test_a_decay_past_the_end_of_training_is_warned_about(caplog):
+  config = small_run_config(num_epochs=3, **{'optimizer.decay_epochs': (2, 5)})
+  with caplog.at_level(logging.WARNING):
+    config_checks.check_config(config)
+  assert 'decay_epochs=(2, 5): [5] at or past the end of training (num_epochs=3)' in caplog.text

@@ -4,6 +4,10 @@ A mixing op must read every image and its partner and write the result; `images[
 gather alone, so `op / gather` says how close an op is to the floor (goal for CutMix: <= 2 on
 CPU). The rows cover the CutMix family (`cutmix`, `fmix`, `resizemix`, `saliencymix`) and the
 baselines (`mixup`, `cutout`).
+The parts rows split one `cutmix` call into its draws (partners, lam, box: `cm.draw_cutmix`) and
+its pixels (the select of a given box from given partners), next to the least any op that takes
+pixels from a partner must do: read two batches and write one (the same select of two given
+batches).
 The partner rows time `cutmix` under `pmap` over all local devices (run with
 XLA_FLAGS=--xla_force_host_platform_device_count=8 on a CPU) with partners='global' (the batch is
 gathered over the devices) against partners='device' (nothing moves between devices).
@@ -19,6 +23,7 @@ import jax
 import jax.numpy as jnp
 
 import cutmix_jax as cm
+from cutmix_jax import mask_mix
 
 # (batch shape, number of classes): an ImageNet batch and a CIFAR-10 batch.
 SHAPES = (((256, 224, 224, 3), 1000), ((128, 32, 32, 3), 10))
@@ -33,14 +38,17 @@ OPS = {
 }
 
 
-def best_seconds(fn, args, repeats):
-  """Fastest wall time of `fn(*args)` over `repeats` calls after a compile-and-warm-up call.
+def best_seconds(fn, args, repeats, min_seconds=0.5):
+  """Fastest wall time of `fn(*args)` over at least `repeats` calls and `min_seconds` of them,
+  after a compile-and-warm-up call.
 
-  The minimum, not the median: on a shared machine the other load only ever adds time.
+  The minimum, not the median: on a shared machine the other load only ever adds time; calls of
+  a fraction of a millisecond repeat until `min_seconds` have passed (thousands of calls), so
+  that their minimum is one without interruption.
   """
   jax.block_until_ready(fn(*args))
   times = []
-  for _ in range(repeats):
+  while len(times) < repeats or sum(times) < min_seconds:
     start = time.perf_counter()
     jax.block_until_ready(fn(*args))
     times.append(time.perf_counter() - start)
@@ -82,6 +90,7 @@ def main():
                 'gather_ms': t_gather * 1e3,
             }
         )
+  part_rows = time_cutmix_parts(args.repeats)
   partner_rows = time_partners(args.repeats)
   if args.json:
     with open(args.json, 'w', encoding='utf-8') as f:
@@ -89,9 +98,44 @@ def main():
           'device': device,
           'software': f'jax {jax.__version__}',
           'rows': rows,
+          'cutmix_parts': part_rows,
           'partners': partner_rows,
       }
       json.dump(result, f, indent=2)
+
+
+def _select(mask, on_true, on_false):
+  """cutmix's select of the pixels: `on_true` inside the `(H, W)` mask, `on_false` outside."""
+  return mask_mix.select_pixels(mask_mix.broadcast_mask(mask, on_false), on_true, on_false)
+
+
+def time_cutmix_parts(repeats: int) -> list:
+  """One cutmix call, its draws alone, its pixels alone, and the two-batch select floor (ms)."""
+  print('\ncutmix in parts (ms): whole call, draws, pixels; the select of two given batches')
+  print(f'{"shape":>20} {"dtype":>9} {"whole":>8} {"draws":>8} {"pixels":>8} {"select":>8}')
+  rows = []
+  for shape, num_classes in SHAPES:
+    height, width = shape[1:3]
+    box = tuple(jnp.int32(edge) for edge in (height // 4, 3 * height // 4, width // 4, width // 2))
+    mask = mask_mix.box_masks(box, height, width)
+    for dtype in DTYPES:
+      images = jax.random.normal(jax.random.key(0), shape, dtype)
+      labels = cm.one_hot(jnp.arange(shape[0]) % num_classes, num_classes)
+      pairing = cm.draw_partners(jax.random.key(1), images)
+      key = jax.random.key(2)
+      timed = {
+          'whole': (jax.jit(lambda k, x, y: cm.cutmix(k, x, y)), (key, images, labels)),
+          'draws': (jax.jit(lambda k, x: cm.draw_cutmix(k, x).box(height, width)), (key, images)),
+          'pixels': (jax.jit(lambda b, x: _select(b, pairing.take(x), x)), (mask, images)),
+          'select': (jax.jit(_select), (mask, -images, images)),
+      }
+      ms = {name: best_seconds(fn, fn_args, repeats) * 1e3 for name, (fn, fn_args) in timed.items()}
+      print(
+          f'{str(shape):>20} {dtype:>9} {ms["whole"]:8.3f} {ms["draws"]:8.3f} '
+          f'{ms["pixels"]:8.3f} {ms["select"]:8.3f}'
+      )
+      rows.append({'shape': list(shape), 'dtype': dtype, **{f'{k}_ms': v for k, v in ms.items()}})
+  return rows
 
 
 def time_partners(repeats: int) -> list:

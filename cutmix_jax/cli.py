@@ -5,6 +5,7 @@ import logging as std_logging
 import os
 import sys
 import threading
+import traceback
 from typing import List
 
 from absl import flags
@@ -128,12 +129,22 @@ def parse_flags(argv):
     exit_unknown_config_key(argv, error)
 
 
+_ORBAX = f'{os.sep}orbax{os.sep}'
+
+
 class _NoThreadTracebacks(std_logging.Filter):
   """Drops the log records with a traceback that orbax writes (from its worker threads, or
   while waiting for them): the error itself reaches the main thread and its one line."""
 
   def filter(self, record) -> bool:
-    return not (record.exc_info and f'{os.sep}orbax{os.sep}' in record.pathname)
+    return not (record.exc_info and _ORBAX in record.pathname)
+
+
+def _thread_error(args) -> None:
+  """An error in one of orbax's worker threads passes quietly (the main thread reports it in
+  one line); any other thread's is printed as Python does."""
+  if not any(_ORBAX in frame.filename for frame in traceback.extract_tb(args.exc_traceback)):
+    threading.__excepthook__(args)
 
 
 def _unraisable(report) -> None:
@@ -143,10 +154,10 @@ def _unraisable(report) -> None:
 
 
 def quiet_background_errors() -> None:
-  """No tracebacks from worker threads (orbax's saves and restores): the main thread reports
+  """No tracebacks from orbax's worker threads (its saves and restores): the main thread reports
   what failed in one line, and a second report from the thread that raised it, or from an
   event loop closed under it, would bury that line."""
-  threading.excepthook = lambda args: None
+  threading.excepthook = _thread_error
   sys.unraisablehook = _unraisable
   std_logging.getLogger('absl').addFilter(_NoThreadTracebacks())
   for name in ('asyncio', 'concurrent.futures'):

@@ -350,6 +350,27 @@ def test_a_full_disk_stops_in_one_line(tmp_path):
   _assert_one_error_line(code, output, 'No space left on device')
 
 
+def test_only_orbax_threads_fail_quietly(tmp_path):
+  """The commands hush the tracebacks of orbax's worker threads, never those of other threads."""
+  worker = tmp_path / 'orbax' / 'worker.py'
+  worker.parent.mkdir()
+  worker.write_text('def save():\n  raise OSError("from an orbax thread")\n')
+  script = (
+      'import sys, threading\n'
+      f'sys.path.insert(0, {str(worker.parent)!r})\n'
+      'import worker\n'
+      'from cutmix_jax import cli\n'
+      'cli.quiet_background_errors()\n'
+      'def other():\n  raise ValueError("from another thread")\n'
+      'for target in (worker.save, other):\n'
+      '  thread = threading.Thread(target=target)\n  thread.start()\n  thread.join()\n'
+  )
+  code, output = _run([sys.executable, '-c', script])
+  assert code == 0, output
+  assert 'ValueError: from another thread' in output, output
+  assert 'from an orbax thread' not in output, output
+
+
 def test_evaluate_on_a_damaged_newest_checkpoint_is_quiet(workdir):
   _damage(workdir / 'checkpoints' / '8')
   code, output = _evaluate(f'--workdir={workdir}', *_ACCURACY_ONLY)

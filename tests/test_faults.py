@@ -327,8 +327,11 @@ def test_a_save_that_fails_stops_in_one_line(tmp_path):
   checkpoints = tmp_path / 'run' / 'checkpoints'
   checkpoints.mkdir(parents=True)
   chattr = subprocess.run(['chattr', '+i', str(checkpoints)], capture_output=True, text=True)
-  if chattr.returncode:  # the immutable flag needs root and ext4/xfs/btrfs; CI has both
-    pytest.skip(f'an immutable directory needs root on ext4/xfs/btrfs: {chattr.stderr.strip()}')
+  if chattr.returncode:  # root ignores file modes, so only the immutable flag refuses its writes
+    pytest.skip(
+        'a save that fails is made with `chattr +i` on the checkpoint directory, which needs root '
+        f'and an ext4/xfs/btrfs disk (CI runs as root on ext4): {chattr.stderr.strip()}'
+    )
   try:
     code, output = _run(train_cli_args(tmp_path / 'run', num_epochs=1), timeout=300)
   finally:
@@ -341,8 +344,11 @@ def test_a_full_disk_stops_in_one_line(tmp_path):
   disk.mkdir()
   mount = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=400k', 'tmpfs', str(disk)],
                          capture_output=True, text=True)  # fmt: skip
-  if mount.returncode:  # a full disk is simulated by a small tmpfs, which only root can mount
-    pytest.skip(f'a 400 KB tmpfs as a full disk needs root to mount: {mount.stderr.strip()}')
+  if mount.returncode:  # filling a real disk would fill the user's own
+    pytest.skip(
+        'a full disk is a 400 KB tmpfs mounted for the test, and mounting needs root (CI runs '
+        f'as root): {mount.stderr.strip()}'
+    )
   try:
     code, output = _run(train_cli_args(disk / 'run', num_epochs=1), timeout=300)
   finally:

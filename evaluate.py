@@ -16,24 +16,27 @@ mixed training inputs of a config, before any training (to `WORKDIR/eval/mixing.
 """
 
 import os
-import sys
 
 from absl import app
 from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
-from cutmix_jax import checkpointing
-from cutmix_jax import cli
-from cutmix_jax import config_checks
+from cutmix_jax.config import checks
+from cutmix_jax.config import command_line
+from cutmix_jax.config import workdir_files
+from cutmix_jax.errors import UserError
 from cutmix_jax.evaluation import ood
 from cutmix_jax.evaluation import report
 from cutmix_jax.evaluation import run
 from cutmix_jax.evaluation import workdir as workdir_lib
+from cutmix_jax.training import run_config
 
-_CONFIG = cli.define_config_flag(
+DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'configs', 'default.py')
+_CONFIG = command_line.define_config_flag(
     'Config file, for --show-mixing only; a run is evaluated with its own config.json. '
     '--config.key=value overrides fields of either.',
+    DEFAULT_CONFIG,
     fields_of="the run's config.json",
 )
 _WORKDIR = flags.DEFINE_string(
@@ -69,19 +72,19 @@ def _workdirs():
 
 def show_mixing(workdir: str, overrides: dict) -> None:
   """Writes the mixing grid of the --config file (or of the workdir's run) to WORKDIR/eval."""
-  from cutmix_jax import builders  # pylint: disable=import-outside-toplevel
+  from cutmix_jax.training import run_builder  # pylint: disable=import-outside-toplevel
 
-  own_config = os.path.isfile(os.path.join(workdir, 'config.json'))
+  own_config = os.path.isfile(workdir_files.config_path(workdir))
   use_own = own_config and not flags.FLAGS['config'].present
   try:
     config = workdir_lib.load_config(workdir, overrides) if use_own else _CONFIG.value
-    sections = config_checks.check_config(config)
+    config = run_config.check_config(config)
   except OSError as error:  # ml_collections reads the --config file lazily, on first use
-    raise config_checks.ConfigError(cli.one_line(error)) from None
-  out_dir = os.path.join(workdir, run.EVAL_DIR)
-  cli.check_writable_directory(out_dir, f'--workdir={workdir}: eval')
-  dataset = builders.load_run_dataset(config, sections.data)
-  print(run.write_mixing_grid(config, dataset, sections.mix, os.path.join(out_dir, 'mixing.png')))
+    raise checks.ConfigError(command_line.one_line(error)) from None
+  out_dir = workdir_files.eval_dir(workdir)
+  command_line.check_writable_directory(out_dir, f'--workdir={workdir}: eval')
+  dataset = run_builder.load_run_dataset(config)
+  print(run.write_mixing_grid(config, dataset, config.mix, os.path.join(out_dir, 'mixing.png')))
 
 
 def chosen_measures() -> list:
@@ -104,24 +107,26 @@ def evaluate_all(workdirs, overrides: dict) -> None:
   measures = chosen_measures()
   ood.check_sets(next((m.sets for m in measures if m.name == 'ood'), ()), load=True)
   configs = [workdir_lib.load_config(w, overrides) for w in workdirs]
-  checked = [config_checks.check_config(config) for config in configs]
+  configs = [run_config.check_config(config) for config in configs]
   for workdir in workdirs:  # every workdir is checked before the long work starts
     workdir_lib.checkpoint_directory(workdir)
-    cli.check_writable_directory(os.path.join(workdir, run.EVAL_DIR), f'--workdir={workdir}: eval')
+    command_line.check_writable_directory(
+        workdir_files.eval_dir(workdir), f'--workdir={workdir}: eval'
+    )
   names = run.run_names(workdirs)
   trained_on = {(c.data.source, c.model) for c in configs}
   if len(trained_on) > 1:
     differ = ', '.join(f'{data} / {model}' for data, model in sorted(trained_on))
     print(f'note: the runs differ in data or model: {differ}')
   reports = []
-  for workdir, config, sections, name in zip(workdirs, configs, checked, names):
-    reports.append(run.evaluate_run(config, workdir, measures, sections=sections, name=name))
+  for workdir, config, name in zip(workdirs, configs, names):
+    reports.append(run.evaluate_run(config, workdir, measures, name=name))
     print(report.format_table(reports[-1:], measures))
     written = list(reports[-1]['pictures'].values())
-    written.append(os.path.join(workdir, run.EVAL_DIR, 'report.json'))
+    written.append(os.path.join(workdir_files.eval_dir(workdir), 'report.json'))
     print('written: ' + ', '.join(written) + '\n')
   if len(reports) > 1:
-    comparison = run.compare_runs(reports, measures, os.path.join(workdirs[0], run.EVAL_DIR))
+    comparison = run.compare_runs(reports, measures, workdir_files.eval_dir(workdirs[0]))
     print(report.format_table(reports, measures))
     print('written: ' + ', '.join(comparison['pictures'].values()))
 
@@ -131,20 +136,15 @@ def main(argv):
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
   overrides = config_flags.get_override_values(flags.FLAGS['config'])
   logging.set_verbosity(logging.WARNING)  # no INFO lines of every checkpoint read
-  cli.quiet_background_errors()
+  command_line.quiet_background_errors()
   try:
     if _SHOW_MIXING.value:
       show_mixing(_workdirs()[0], overrides)
     else:
       evaluate_all(_workdirs(), overrides)
-  except (
-      workdir_lib.WorkdirError,
-      config_checks.ConfigError,
-      ood.OodSetError,
-      checkpointing.CheckpointMismatchError,
-  ) as error:
-    sys.exit(f'error: {error}')
+  except UserError as error:
+    command_line.stop(str(error))
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=cli.parse_flags)
+  app.run(main, flags_parser=command_line.flag_parser(DEFAULT_CONFIG))

@@ -7,16 +7,18 @@ A workdir that holds a checkpoint resumes from it. Multi-host: see README ("Mult
 
 import os
 import signal
-import sys
 
 from absl import app
 from absl import flags
 from absl import logging
 
-from cutmix_jax import cli
+from cutmix_jax.config import command_line
+from cutmix_jax.errors import UserError
 
-_CONFIG = cli.define_config_flag(
-    'Training config file (a get_config() module); override fields with --config.key=value.'
+DEFAULT_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'configs', 'default.py')
+_CONFIG = command_line.define_config_flag(
+    'Training config file (a get_config() module); override fields with --config.key=value.',
+    DEFAULT_CONFIG,
 )
 _WORKDIR = flags.DEFINE_string('workdir', 'runs/default', 'Directory for checkpoints and logs.')
 _COORDINATOR = flags.DEFINE_string(
@@ -59,18 +61,9 @@ def initialize_distributed() -> None:
     jax.distributed.initialize()
 
 
-def stop(message: str, code: int = 1) -> None:
-  """Ends the process with one `error:` line, at once: orbax may still hold threads of a failed
-  save that would keep a normal exit waiting forever."""
-  sys.stdout.flush()
-  sys.stderr.write(f'error: {message}\n')
-  sys.stderr.flush()
-  os._exit(code)  # pylint: disable=protected-access
-
-
 def _stopped_before_training(signum, _frame) -> None:
   name = signal.Signals(signum).name
-  stop(f'stopped by {name} before training began; nothing was saved', 128 + signum)
+  command_line.stop(f'stopped by {name} before training began; nothing was saved', 128 + signum)
 
 
 def main(argv):
@@ -79,29 +72,22 @@ def main(argv):
   for signum in (signal.SIGTERM, signal.SIGINT):  # the loop takes both over once it trains
     signal.signal(signum, _stopped_before_training)
   logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
-  cli.quiet_background_errors()
+  command_line.quiet_background_errors()
   initialize_distributed()
   import jax  # pylint: disable=import-outside-toplevel
 
-  from cutmix_jax import checkpointing  # pylint: disable=import-outside-toplevel
-  from cutmix_jax import config_checks  # pylint: disable=import-outside-toplevel
-  from cutmix_jax import train_loop  # pylint: disable=import-outside-toplevel
+  from cutmix_jax.training import train_loop  # pylint: disable=import-outside-toplevel
 
   if jax.process_index() == 0:
-    cli.check_writable_directory(_WORKDIR.value, '--workdir')
+    command_line.check_writable_directory(_WORKDIR.value, '--workdir')
   try:
     result = train_loop.train_and_evaluate(
         _CONFIG.value, _WORKDIR.value, allow_config_change=_ALLOW_CONFIG_CHANGE.value
     )
-  except (
-      config_checks.ConfigError,
-      train_loop.NonFiniteLossError,
-      train_loop.ConfigChangeError,
-      checkpointing.CheckpointMismatchError,
-  ) as error:
-    stop(str(error))
+  except UserError as error:
+    command_line.stop(str(error))
   except OSError as error:  # a failed save or write (disk full, read-only), a config file
-    stop(cli.one_line(error))
+    command_line.stop(command_line.one_line(error))
   for signum in (signal.SIGTERM, signal.SIGINT):
     signal.signal(signum, signal.SIG_DFL)
   progress = result.progress
@@ -113,4 +99,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=cli.parse_flags)
+  app.run(main, flags_parser=command_line.flag_parser(DEFAULT_CONFIG))

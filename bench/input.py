@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from cutmix_jax import data
-from cutmix_jax import devices
+from cutmix_jax.training import devices
 
 
 def pipeline_rate(ds, steps: int) -> float:

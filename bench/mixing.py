@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 
 import cutmix_jax as cm
-from cutmix_jax import mask_mix
+from cutmix_jax.ops import mask_mix
 
 # (batch shape, number of classes): an ImageNet batch and a CIFAR-10 batch.
 SHAPES = (((256, 224, 224, 3), 1000), ((128, 32, 32, 3), 10))

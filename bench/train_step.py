@@ -17,18 +17,18 @@ from common import print_method_table
 import flax
 import jax
 
-from cutmix_jax import builders
-from cutmix_jax import config_checks
-from cutmix_jax import config_files
-from cutmix_jax import devices as cutmix_devices
 from cutmix_jax import models
-from cutmix_jax import optim
-from cutmix_jax import train_state
+from cutmix_jax.config import files
+from cutmix_jax.training import devices as cutmix_devices
+from cutmix_jax.training import optim
+from cutmix_jax.training import run_builder
+from cutmix_jax.training import run_config
+from cutmix_jax.training import train_state
 
 
 def make_config(args, label: str):
   """The train config of a row: a mix method, or `cutmix_feature` (CutMix at feature level)."""
-  config = config_files.load('../configs/default.py', relative_to=__file__)
+  config = files.load('../configs/default.py', relative_to=__file__)
   config.model, config.dtype, config.batch_size = args.model, args.dtype, args.batch
   config.mix.prob = 1.0
   if label == 'cutmix_feature':
@@ -40,9 +40,10 @@ def make_config(args, label: str):
 
 def compiled_step(config, model, num_classes: int):
   """The pmapped train step of `config` (as `train.py` builds it), for normalized float inputs."""
-  sections = config_checks.check_config(config)
-  return builders.compiled_train_step(
-      config, sections, model, num_classes, 1000, preprocess=lambda _, images: images
+  config = run_config.check_config(config)
+  schedule = optim.learning_rate_schedule(config.optimizer, config.batch_size, 1000)
+  return run_builder.compiled_train_step(
+      config, model, num_classes, 1000, preprocess=lambda _, images: images, schedule=schedule
   )
 
 
@@ -80,8 +81,10 @@ def main():
   side, num_classes = input_setting(args.model)
   devices = jax.local_device_count()
   config = make_config(args, args.methods[0])
-  model = builders.build_model(config, num_classes)
-  optimizer = optim.make_optimizer(config_checks.check_config(config).optimizer, args.batch, 1000)
+  checked = run_config.check_config(config)
+  model = run_builder.build_model(checked, num_classes)
+  schedule = optim.learning_rate_schedule(checked.optimizer, args.batch, 1000)
+  optimizer = optim.make_optimizer(checked.optimizer, schedule)
   state = train_state.create_train_state(0, model, (side, side, 3), optimizer)
   images = jax.random.normal(
       jax.random.key(0), (devices, args.batch // devices, side, side, 3), models.DTYPES[args.dtype]

@@ -4,11 +4,11 @@ CutMix with beta 1 and cutmix_prob 0.5; lr x0.1 at epochs 150 and 225 (paper Tab
 Baselines: --config.mix.method=none|mixup|cutout (Cutout 16 px on CIFAR).
 """
 
-from cutmix_jax import config_files
+from cutmix_jax.config import files
 
 
 def get_config():
-  config = config_files.load('default.py', relative_to=__file__)
+  config = files.load('default.py', relative_to=__file__)
   config.data.source = 'tfds:cifar100'
   config.model = 'pyramidnet200'  # alpha 240, bottleneck, 26.8 M parameters
   config.dtype = 'bfloat16'  # bf16 compute on GPU/TPU; params stay float32

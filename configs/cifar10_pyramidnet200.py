@@ -3,10 +3,10 @@
 Paper Table 7: 2.88% top-1 error (baseline 3.85%).
 """
 
-from cutmix_jax import config_files
+from cutmix_jax.config import files
 
 
 def get_config():
-  config = config_files.load('cifar100_pyramidnet200.py', relative_to=__file__)
+  config = files.load('cifar100_pyramidnet200.py', relative_to=__file__)
   config.data.source = 'tfds:cifar10'
   return config

@@ -10,30 +10,30 @@ images after the decay, which is where CutMix, a regularizer, gains. The whole C
 test split): --config.data.source=tfds:cifar10. README.md, "Train", has the figures.
 
 The sections `data`, `mix` and `optimizer` are the fields of `cutmix_jax.data.DataConfig`,
-`cutmix_jax.MixConfig` and `cutmix_jax.optim.OptimizerConfig` with their defaults (their
+`cutmix_jax.MixConfig` and `cutmix_jax.training.optim.OptimizerConfig` with their defaults (their
 docstrings say what each field does); this recipe changes only the fields it names.
 """
 
 import ml_collections
 
-from cutmix_jax import config_files
 from cutmix_jax import data
-from cutmix_jax import mixing
-from cutmix_jax import optim
+from cutmix_jax.config import files
+from cutmix_jax.ops import mix_config
+from cutmix_jax.training import optim
 
 
 def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
 
   # --- Data: cifar10_mini | shapes | textures | folder:PATH | tfds:NAME[:VERSION] -------------
-  config.data = config_files.section(data.DataConfig(source='cifar10_mini'))
+  config.data = files.section(data.DataConfig(source='cifar10_mini'))
 
   # --- Model ------------------------------------------------------------------------------------
   config.model = 'resnet_cifar20'  # a name of cutmix_jax.models.get_model
   config.dtype = 'bfloat16'  # compute dtype: float32 | bfloat16 (params stay float32)
 
   # --- Mixing: CutMix with beta 1, applied to half the batches (the paper's CIFAR cutmix_prob) --
-  config.mix = config_files.section(mixing.MixConfig(method='cutmix', alpha=1.0, prob=0.5))
+  config.mix = files.section(mix_config.MixConfig(method='cutmix', alpha=1.0, prob=0.5))
   config.label_smoothing = 0.0  # label smoothing, applied before mixing
 
   # --- Optimisation -----------------------------------------------------------------------------
@@ -42,7 +42,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.num_epochs = 90  # training length in epochs
   config.num_train_steps = -1  # if > 0, stop after this many steps (overrides num_epochs)
   # Nesterov SGD at lr 0.1, weight decay 1e-4; lr x0.1 at epochs 60 and 75.
-  config.optimizer = config_files.section(optim.OptimizerConfig(decay_epochs=(60, 75)))
+  config.optimizer = files.section(optim.OptimizerConfig(decay_epochs=(60, 75)))
 
   # --- Run --------------------------------------------------------------------------------------
   config.seed = 0  # data order, init and every step key derive from it

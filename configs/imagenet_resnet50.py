@@ -6,11 +6,11 @@ CutMix with beta 1 and cutmix_prob 1.0 (paper Table 3: 21.40% top-1). Baselines:
 linear scaling rule from the reference batch 256.
 """
 
-from cutmix_jax import config_files
+from cutmix_jax.config import files
 
 
 def get_config():
-  config = config_files.load('default.py', relative_to=__file__)
+  config = files.load('default.py', relative_to=__file__)
   config.data.source = 'tfds:imagenet2012'  # manual download into data.tfds_dir (TFDS docs)
   config.data.image_size = 224
   config.model = 'resnet50'

@@ -7,29 +7,29 @@ where a mask says, the label by the mask's mean), with the partners from `draw_p
 method is a mask. Importing this package does not import TensorFlow.
 """
 
-from cutmix_jax.boxes import box_area_ratio
-from cutmix_jax.boxes import box_mask
-from cutmix_jax.boxes import sample_box
-from cutmix_jax.detection import Boxes
-from cutmix_jax.detection import Keypoints
-from cutmix_jax.fourier_mix import fmix
-from cutmix_jax.fourier_mix import fmix_mask
-from cutmix_jax.mask_mix import mix_by_mask
-from cutmix_jax.mixing import METHODS
-from cutmix_jax.mixing import CutMixDraw
-from cutmix_jax.mixing import MixConfig
-from cutmix_jax.mixing import cutmix
-from cutmix_jax.mixing import cutout
-from cutmix_jax.mixing import draw_cutmix
-from cutmix_jax.mixing import mix_batch
-from cutmix_jax.mixing import mixup
-from cutmix_jax.mixing import one_hot
-from cutmix_jax.partners import PARTNERS
-from cutmix_jax.partners import Pairing
-from cutmix_jax.partners import draw_partners
-from cutmix_jax.resize_mix import resizemix
-from cutmix_jax.saliency_mix import saliency_map
-from cutmix_jax.saliency_mix import saliencymix
+from cutmix_jax.ops.baselines import cutout
+from cutmix_jax.ops.baselines import mixup
+from cutmix_jax.ops.boxes import box_area_ratio
+from cutmix_jax.ops.boxes import box_mask
+from cutmix_jax.ops.boxes import sample_box
+from cutmix_jax.ops.cutmix import CutMixDraw
+from cutmix_jax.ops.cutmix import cutmix
+from cutmix_jax.ops.cutmix import draw_cutmix
+from cutmix_jax.ops.detection import Boxes
+from cutmix_jax.ops.detection import Keypoints
+from cutmix_jax.ops.dispatch import mix_batch
+from cutmix_jax.ops.fourier_mix import fmix
+from cutmix_jax.ops.fourier_mix import fmix_mask
+from cutmix_jax.ops.labels import one_hot
+from cutmix_jax.ops.mask_mix import mix_by_mask
+from cutmix_jax.ops.methods import METHODS
+from cutmix_jax.ops.mix_config import MixConfig
+from cutmix_jax.ops.partners import PARTNERS
+from cutmix_jax.ops.partners import Pairing
+from cutmix_jax.ops.partners import draw_partners
+from cutmix_jax.ops.resize_mix import resizemix
+from cutmix_jax.ops.saliency_mix import saliency_map
+from cutmix_jax.ops.saliency_mix import saliencymix
 
 __all__ = [
     'Boxes',

@@ -24,8 +24,8 @@ import time
 
 import numpy as np
 
-from cutmix_jax import config_files
-from cutmix_jax import train_loop
+from cutmix_jax.config import files
+from cutmix_jax.training import train_loop
 
 # method -> config.mix overrides: the paper's CIFAR CutMix (beta 1, prob 0.5), Mixup alpha 1,
 # Cutout 16 x 16 (the Cutout paper's CIFAR-10 size), and feature-level CutMix (paper 4.1) with
@@ -68,7 +68,7 @@ def extract(tarball: str, directory: str) -> str:
 
 
 def run_config(args, root: str, method: str, seed: int):
-  config = config_files.load('../configs/default.py', relative_to=__file__)
+  config = files.load('../configs/default.py', relative_to=__file__)
   config.data.source = f'folder:{root}'
   config.data.holdout_per_class = HOLDOUT
   config.data.train_per_class = args.train_per_class  # the first N of each class; 0: all

@@ -13,7 +13,7 @@ import time  # noqa: E402
 
 import pytest  # noqa: E402
 
-from cutmix_jax import config_files  # noqa: E402
+from cutmix_jax.config import files  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_CONFIG = os.path.join(REPO, 'configs', 'default.py')
@@ -47,7 +47,7 @@ def _override(config, key, value):
 
 def small_run_config(**overrides):
   """configs/default.py shrunk to a seconds-long run, then `overrides` (`a__b` or 'a.b' keys)."""
-  config = config_files.load(DEFAULT_CONFIG)
+  config = files.load(DEFAULT_CONFIG)
   for key, value in {**SMALL_RUN, **overrides}.items():
     _override(config, key.replace('__', '.'), value)
   return config

@@ -99,7 +99,7 @@ def test_batch_size_not_divisible_per_process():
 
 def test_import_does_not_load_tensorflow():
   code = (
-      'import sys, cutmix_jax, cutmix_jax.data, cutmix_jax.train_loop, '
+      'import sys, cutmix_jax, cutmix_jax.data, cutmix_jax.training.train_loop, '
       'cutmix_jax.evaluation.run; print("tensorflow" in sys.modules)'
   )
   out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)

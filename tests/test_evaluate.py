@@ -19,11 +19,6 @@ import optax
 from PIL import Image
 import pytest
 
-from cutmix_jax import builders
-from cutmix_jax import mixing
-from cutmix_jax import train_loop
-from cutmix_jax import train_state
-from cutmix_jax.checkpointing import Checkpointer
 from cutmix_jax.data import augment
 from cutmix_jax.evaluation import accuracy
 from cutmix_jax.evaluation import adversarial
@@ -31,17 +26,22 @@ from cutmix_jax.evaluation import calibration
 from cutmix_jax.evaluation import cam
 from cutmix_jax.evaluation import corruptions
 from cutmix_jax.evaluation import curves
-from cutmix_jax.evaluation import driver
 from cutmix_jax.evaluation import localization
 from cutmix_jax.evaluation import measure as measure_lib
+from cutmix_jax.evaluation import mixed_inputs
 from cutmix_jax.evaluation import occlusion
 from cutmix_jax.evaluation import ood
 from cutmix_jax.evaluation import per_class
-from cutmix_jax.evaluation import pictures
 from cutmix_jax.evaluation import report as report_lib
 from cutmix_jax.evaluation import run
-from cutmix_jax.evaluation import training_inputs
 from cutmix_jax.evaluation import workdir as workdir_lib
+from cutmix_jax.ops import methods
+from cutmix_jax.ops import mix_config
+from cutmix_jax.training import eval_driver
+from cutmix_jax.training import run_builder
+from cutmix_jax.training import train_loop
+from cutmix_jax.training import train_state
+from cutmix_jax.training.checkpointing import Checkpointer
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NUM_TEST = 96
@@ -76,7 +76,7 @@ def trained(tmp_path_factory):
 @pytest.fixture(scope='module')
 def dataset(trained):
   """The dataset of the trained run."""
-  return builders.build_run(trained[1]).dataset
+  return run_builder.build_run(trained[1]).dataset
 
 
 @pytest.fixture(scope='module')
@@ -111,7 +111,7 @@ def test_cam_values_of_the_trained_model(trained, dataset):
   _, _, result = trained
   batch = next(iter(dataset.eval_batches()))
   batch = {k: v.reshape((-1,) + v.shape[2:]) for k, v in batch.items()}
-  model = driver.EvalModel(result.state, dataset.eval_preprocess, dataset.mean, dataset.std)
+  model = eval_driver.EvalModel(result.state, dataset.eval_preprocess, dataset.mean, dataset.std)
   out = jax.jit(lambda b: cam.cam_values(model, b, None))(batch)
   maps = np.asarray(out['cam_predicted'])
   assert maps.shape == (len(batch['label']),) + dataset.image_shape[:2]
@@ -234,7 +234,7 @@ def test_occlusion_curves_of_a_fixed_model():
       }
   )
   context = measure_lib.Context(
-      None, '', '', dataset, driver.Evaluator(dataset), replicated, replicated
+      None, '', '', dataset, eval_driver.Evaluator(dataset), replicated, replicated
   )
   measure = occlusion.Occlusion((0.0, 0.5, 0.8, 1.0), (0.0, 0.25, 0.75))
   curves = measure.measure(context)
@@ -258,16 +258,16 @@ def test_occlusion_curves_of_the_trained_model(evaluated):
 
 
 # --- Pictures, report, CLI -----------------------------------------------------------------------
-def test_to_pixels_inverts_normalization():
+def test_denormalize_inverts_normalization():
   images = np.random.default_rng(0).integers(0, 256, (2, 4, 4, 3), dtype=np.uint8)
   mean, std = (0.4, 0.5, 0.6), (0.2, 0.25, 0.3)
   normalized = np.asarray(augment.normalize(images, mean, std))
-  np.testing.assert_array_equal(pictures.to_pixels(normalized, mean, std), images)
+  np.testing.assert_array_equal(augment.denormalize(normalized, mean, std), images)
 
 
 def test_mixed_examples_of_each_method(dataset):
-  examples = training_inputs.mixed_examples(dataset, mixing.MixConfig(cutout_size=8), 16)
-  assert tuple(examples) == mixing.METHODS
+  examples = mixed_inputs.mixed_examples(dataset, mix_config.MixConfig(cutout_size=8), 16)
+  assert tuple(examples) == methods.METHODS
   clean, clean_targets = examples['none']
   np.testing.assert_array_equal(clean_targets.max(axis=1), 1.0)
   for method in ('cutmix', 'mixup', 'cutout'):
@@ -384,7 +384,7 @@ def test_mixing_notes_name_self_and_same_class_pairs():
   mixed[1] += 1.0
   mixed[2] += 1.0
   targets = np.array([[1.0, 0.0], [0.0, 1.0], [0.4, 0.6]])
-  assert training_inputs.pair_notes(clean, mixed, targets) == ['self-pair', 'same class', '']
+  assert mixed_inputs.pair_notes(clean, mixed, targets) == ['self-pair', 'same class', '']
 
 
 def test_load_config_applies_overrides(trained):
@@ -406,7 +406,7 @@ def test_restore_best_and_last_of_different_steps(trained, dataset, tmp_path):
   checkpointer = Checkpointer(os.path.join(run_dir, 'checkpoints'), keep=2)
   checkpointer.save(step + 1, later, {'best_step': step, 'best_eval_top1_error': 0.0})
   checkpointer.close()
-  restored = workdir_lib.restore_best_and_last(builders.build_run(config), run_dir)
+  restored = workdir_lib.restore_best_and_last(run_builder.build_run(config), run_dir)
   assert (restored['best'].step, restored['last'].step) == (step, step + 1)
   np.testing.assert_array_equal(restored['best'].state.params['head']['bias'], bias)
   np.testing.assert_array_equal(restored['last'].state.params['head']['bias'], bias + 1.0)

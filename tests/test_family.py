@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 import cutmix_jax as cm
-from cutmix_jax import detection
-from cutmix_jax import fourier_mix as fmix
-from cutmix_jax import resize_mix as resizemix
-from cutmix_jax import saliency_mix as saliencymix
+from cutmix_jax.ops import detection
+from cutmix_jax.ops import fourier_mix as fmix
+from cutmix_jax.ops import resize_mix as resizemix
+from cutmix_jax.ops import saliency_mix as saliencymix
 
 N, H, W = 8, 12, 10
 

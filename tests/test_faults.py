@@ -18,7 +18,7 @@ from conftest import wait_for
 from PIL import Image
 import pytest
 
-from cutmix_jax.checkpointing import Checkpointer
+from cutmix_jax.training.checkpointing import Checkpointer
 
 
 def _run(args, timeout=600):
@@ -165,7 +165,7 @@ import sys
 import jax
 jax.distributed.initialize(sys.argv[1], 2, int(sys.argv[2]))
 from conftest import small_run_config
-from cutmix_jax import train_loop
+from cutmix_jax.training import train_loop
 config = small_run_config(num_epochs=50, log_every_steps=2)
 result = train_loop.train_and_evaluate(config, sys.argv[3])
 print('stopped', result.stopped_by, 'step', result.step)

@@ -12,8 +12,7 @@ import numpy as np
 import optax
 import pytest
 
-from cutmix_jax import devices
-from cutmix_jax import train_state
+from cutmix_jax.data import augment
 from cutmix_jax.data import dataset as dataset_lib
 from cutmix_jax.data import layout as layout_lib
 from cutmix_jax.data import memory
@@ -21,12 +20,14 @@ from cutmix_jax.evaluation import adversarial
 from cutmix_jax.evaluation import calibration
 from cutmix_jax.evaluation import confidence
 from cutmix_jax.evaluation import corruptions
-from cutmix_jax.evaluation import driver
 from cutmix_jax.evaluation import measure
 from cutmix_jax.evaluation import ood
 from cutmix_jax.evaluation import per_class
 from cutmix_jax.evaluation import pixels
 from cutmix_jax.evaluation import workdir
+from cutmix_jax.training import devices
+from cutmix_jax.training import eval_driver
+from cutmix_jax.training import train_state
 
 NUM_CLASSES, SIDE = 3, 6
 
@@ -59,7 +60,7 @@ def linear_run():
   )
   best = workdir.Restored(0, devices.replicate(state))
   config = ml_collections.ConfigDict({'eval_batch_size': 16})
-  evaluator = driver.Evaluator(dataset)
+  evaluator = eval_driver.Evaluator(dataset)
   return measure.Context(config, '', '', dataset, evaluator, best, best), dataset
 
 
@@ -253,5 +254,5 @@ def test_unit_pixels_round_trip():
   mean, std = (0.4, 0.5, 0.6), (0.2, 0.25, 0.3)
   unit = pixels.to_unit(jnp.asarray(images))
   np.testing.assert_allclose(unit, images / 255.0, rtol=1e-6)
-  normalized = pixels.normalize(unit, mean, std)
+  normalized = augment.normalize(unit, mean, std, pixel_max=1.0)
   np.testing.assert_allclose(normalized, (images / 255.0 - mean) / np.array(std), rtol=1e-5)

@@ -11,15 +11,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cutmix_jax import boxes
-from cutmix_jax import feature_mix
-from cutmix_jax import mixing
-from cutmix_jax.feature_mix import FeatureMix
 from cutmix_jax.models import MODELS
 from cutmix_jax.models import PyramidNet
 from cutmix_jax.models import get_model
 from cutmix_jax.models import layers
 from cutmix_jax.models import pyramidnet
+from cutmix_jax.ops import boxes
+from cutmix_jax.ops import cutmix as cutmix_lib
+from cutmix_jax.ops import feature_mix
+from cutmix_jax.ops.feature_mix import FeatureMix
 
 # Trainable parameters (collection 'params': conv kernels, BN scale and bias, head kernel and
 # bias), as (num_classes, count). ImageNet ResNets: torchvision's counts at 1000 classes. CIFAR
@@ -253,7 +253,7 @@ def test_feature_mix_at_stage_zero_equals_input_cutmix(name):
   logits, ratio = apply_mixing(model, variables, x, request)
 
   _, mix_key = jax.random.split(rng)
-  mixed_images, mixed_labels = mixing.cutmix(mix_key, x, labels)
+  mixed_images, mixed_labels = cutmix_lib.cutmix(mix_key, x, labels)
   np.testing.assert_allclose(logits, model.apply(variables, mixed_images), rtol=1e-5, atol=1e-5)
   assert ratio.dtype == jnp.float32 and 0.0 < float(ratio) < 1.0
   moved = np.flatnonzero(np.asarray(request.permutation) != np.arange(IMAGES[0]))

@@ -8,8 +8,8 @@ import numpy as np
 import optax
 import pytest
 
-from cutmix_jax import config_checks
-from cutmix_jax import optim
+from cutmix_jax.training import optim
+from cutmix_jax.training import run_config
 
 
 def _optimizer(**fields):
@@ -58,7 +58,7 @@ def test_update_is_torch_sgd_with_nesterov_and_coupled_weight_decay():
   # torch.optim.SGD(lr, momentum, nesterov=True, weight_decay): d = g + wd * w;
   # buf = m * buf + d; w -= lr * (d + m * buf). Re-stated in NumPy over three steps.
   lr, momentum, wd = 0.25, 0.9, 1e-4
-  tx = optim.make_optimizer(_optimizer(), 64, steps_per_epoch=10)
+  tx = optim.make_optimizer(_optimizer(), optim.learning_rate_schedule(_optimizer(), 64, 10))
   weights = jnp.array([1.0, -2.0, 3.0])
   state = tx.init(weights)
   expected, buffer = np.array([1.0, -2.0, 3.0]), np.zeros(3)
@@ -74,5 +74,5 @@ def test_update_is_torch_sgd_with_nesterov_and_coupled_weight_decay():
 def test_a_decay_past_the_end_of_training_is_warned_about(caplog):
   config = small_run_config(num_epochs=3, **{'optimizer.decay_epochs': (2, 5)})
   with caplog.at_level(logging.WARNING):
-    config_checks.check_config(config)
+    run_config.check_config(config)
   assert 'decay_epochs=(2, 5): [5] at or past the end of training (num_epochs=3)' in caplog.text

@@ -16,14 +16,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from cutmix_jax import builders
-from cutmix_jax import devices
-from cutmix_jax import mixing
-from cutmix_jax import optim
-from cutmix_jax import train_loop
-from cutmix_jax import train_state
-from cutmix_jax import train_step as steps
-from cutmix_jax.checkpointing import Checkpointer
+from cutmix_jax.ops import mix_config
+from cutmix_jax.training import devices
+from cutmix_jax.training import optim
+from cutmix_jax.training import run_builder
+from cutmix_jax.training import train_loop
+from cutmix_jax.training import train_state
+from cutmix_jax.training import train_step as steps
+from cutmix_jax.training.checkpointing import Checkpointer
 
 
 def _tree_bytes(tree) -> bytes:
@@ -32,7 +32,7 @@ def _tree_bytes(tree) -> bytes:
 
 def _restore_final(workdir, config):
   """The state of the latest checkpoint in `workdir`, restored into the shape of `config`'s."""
-  template = builders.build_run(config).state_template()
+  template = run_builder.build_run(config).state_template()
   checkpointer = Checkpointer(os.path.join(workdir, 'checkpoints'), keep=1)
   step = checkpointer.latest_step()
   state, progress = checkpointer.restore(step, template)
@@ -128,9 +128,9 @@ def test_same_global_batch_same_update_on_one_and_eight_devices(small_config):
   config = small_config(**{'mix.method': 'none'})
   model = _NoBatchNormNet()
   opt = optim.OptimizerConfig(**config.optimizer)
-  tx = optim.make_optimizer(opt, config.batch_size, steps_per_epoch=10)
+  tx = optim.make_optimizer(opt, optim.learning_rate_schedule(opt, config.batch_size, 10))
   state = train_state.create_train_state(0, model, (8, 8, 3), tx)
-  settings = steps.StepSettings(seed=0, num_classes=5, mix=mixing.MixConfig(method='none'))
+  settings = steps.StepSettings(seed=0, num_classes=5, mix=mix_config.MixConfig(method='none'))
   step = jax.pmap(
       functools.partial(
           steps.train_step,
@@ -220,7 +220,7 @@ import jax
 jax.distributed.initialize(sys.argv[1], 2, int(sys.argv[2]))
 import numpy as np
 from conftest import small_run_config
-from cutmix_jax import train_loop
+from cutmix_jax.training import train_loop
 config = small_run_config(num_train_steps=6, checkpoint_every_steps=3)
 result = train_loop.train_and_evaluate(config, sys.argv[3])
 digest = hashlib.sha256(b''.join(np.asarray(x).tobytes() for x in jax.tree.leaves(result.state)))

@@ -45,11 +45,21 @@ def channel_stats(images: np.ndarray, chunk: int = 4096) -> Stats:
   return tuple(float(m) for m in mean), tuple(float(s) for s in std)
 
 
-def normalize(images, mean: Sequence[float], std: Sequence[float]) -> jax.Array:
-  """`(images / 255 - mean) / std` per channel, float32; mean and std on the [0, 1] scale."""
-  mean = jnp.asarray(mean, jnp.float32) * 255.0
-  std = jnp.asarray(std, jnp.float32) * 255.0
+def normalize(
+    images, mean: Sequence[float], std: Sequence[float], pixel_max: float = 255.0
+) -> jax.Array:
+  """The model's input: `(images / pixel_max - mean) / std` per channel, float32, with mean and
+  std on the [0, 1] scale. `pixel_max` is 255 for uint8 images, 1 for `[0, 1]` pixels (where
+  the evaluation perturbs images); the one normalization of the package."""
+  mean = jnp.asarray(mean, jnp.float32) * pixel_max
+  std = jnp.asarray(std, jnp.float32) * pixel_max
   return (images.astype(jnp.float32) - mean) / std
+
+
+def denormalize(inputs, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+  """uint8 images `(N, H, W, C)` of normalized model inputs: the inverse of `normalize`."""
+  pixels = np.asarray(inputs) * (np.asarray(std) * 255.0) + np.asarray(mean) * 255.0
+  return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
 
 
 def pad_crop_flip(rng, images, pad: int) -> jax.Array:

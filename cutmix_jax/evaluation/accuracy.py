@@ -1,38 +1,11 @@
-"""Top-1 / top-5 error and loss over a whole eval split: the trainer's per-epoch evaluation, and
-the report's accuracy of the best and the last checkpoint."""
+"""The report's accuracy of the best and the last checkpoint (`training.eval_accuracy`, the
+evaluation the trainer runs every few epochs)."""
 
 from typing import List, Sequence
 
-import jax
-import jax.numpy as jnp
-
-from cutmix_jax import train_step
-from cutmix_jax.evaluation import driver
 from cutmix_jax.evaluation import measure as measure_lib
 from cutmix_jax.evaluation import report
-
-
-def per_example(model: driver.EvalModel, batch, key):
-  """Loss and top-1 / top-5 hits of each example of a per-device eval batch."""
-  del key
-  logits = model.logits(batch['image'])
-  labels, num_classes = batch['label'], logits.shape[-1]
-  _, top5 = jax.lax.top_k(logits, min(5, num_classes))
-  return {
-      'loss': train_step.cross_entropy(logits, jax.nn.one_hot(labels, num_classes)),
-      'top1_correct': top5[:, 0] == labels,
-      'top5_correct': jnp.any(top5 == labels[:, None], axis=-1),
-  }
-
-
-def evaluate(evaluator: driver.Evaluator, state) -> dict:
-  """Loss and top-1 / top-5 error (%) of the replicated `state`, each eval example once."""
-  totals, count = evaluator.sums(per_example, state)
-  return {
-      'eval_loss': float(totals['loss']) / count,
-      'eval_top1_error': 100.0 * (1.0 - float(totals['top1_correct']) / count),
-      'eval_top5_error': 100.0 * (1.0 - float(totals['top5_correct']) / count),
-  }
+from cutmix_jax.training import eval_accuracy
 
 
 class Accuracy:
@@ -45,7 +18,7 @@ class Accuracy:
     results, by_step = {}, {}
     for which, checkpoint in (('best', context.best), ('last', context.last)):
       if checkpoint.step not in by_step:
-        by_step[checkpoint.step] = evaluate(context.evaluator, checkpoint.state)
+        by_step[checkpoint.step] = eval_accuracy.evaluate(context.evaluator, checkpoint.state)
       metrics = by_step[checkpoint.step]
       results[which] = {
           'step': checkpoint.step,

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cutmix_jax.evaluation import driver
+from cutmix_jax.training import eval_driver
 
 
 def _scores(logits, labels=None) -> Dict[str, jax.Array]:
@@ -33,13 +33,13 @@ def unit_scores(model, batch, key):
   return _scores(model.logits_of_unit(batch['image']))
 
 
-def of_eval_split(evaluator: driver.Evaluator, state) -> Dict[str, np.ndarray]:
+def of_eval_split(evaluator: eval_driver.Evaluator, state) -> Dict[str, np.ndarray]:
   """Host arrays `(N,)` over this process's eval examples: confidence, predicted, label,
   true_log_prob."""
-  return driver.all_rows(evaluator.rows(labelled_scores, state, keep=('label',)))
+  return eval_driver.all_rows(evaluator.rows(labelled_scores, state, keep=('label',)))
 
 
-def of_unit_batches(evaluator: driver.Evaluator, state, batches: Iterable) -> np.ndarray:
+def of_unit_batches(evaluator: eval_driver.Evaluator, state, batches: Iterable) -> np.ndarray:
   """Max-softmax confidences `(N,)` of batches `{'image': [0, 1] floats (D, B/D, H, W, C),
   'mask': bool (D, B/D)}` (False on padding)."""
-  return driver.all_rows(evaluator.rows(unit_scores, state, batches=batches))['confidence']
+  return eval_driver.all_rows(evaluator.rows(unit_scores, state, batches=batches))['confidence']

@@ -7,7 +7,7 @@ memorized and whose eval error keeps falling.
 
 from typing import Dict, List, Sequence
 
-from cutmix_jax import metric_log
+from cutmix_jax.training import metric_log
 
 _LINE_STYLES = ('-', '--', ':', '-.')
 

@@ -1,7 +1,7 @@
 """What every measure of a trained run is: one class per module, walked by `run.py`.
 
 A measure (big_vision's evaluators, without their registry) declares its per-batch work (a pure
-function it hands to the `driver.Evaluator`), its summary (the JSON-ready dict it returns), its
+function it hands to the `eval_driver.Evaluator`), its summary (the JSON-ready dict it returns), its
 figure (the runs side by side, or None) and its rows of the console table. Adding one is a
 module with such a class, and a line in `run.MEASURES`.
 """
@@ -10,8 +10,10 @@ import dataclasses
 import os
 from typing import Dict, List, Optional, Protocol, Sequence
 
-from cutmix_jax.evaluation import driver
+from cutmix_jax import data
 from cutmix_jax.evaluation import workdir as workdir_lib
+from cutmix_jax.training import eval_driver
+from cutmix_jax.training.run_config import RunConfig
 
 
 @dataclasses.dataclass
@@ -19,7 +21,7 @@ class Context:
   """What a measure of one run gets.
 
   Attributes:
-    config: the run's config.
+    config: the run's checked config.
     workdir: the training workdir.
     out_dir: where the run's evaluation files go (`WORKDIR/eval`).
     dataset: the run's dataset.
@@ -30,11 +32,11 @@ class Context:
     pictures: per-run pictures written so far, name -> path (a measure may add its own).
   """
 
-  config: object
+  config: RunConfig
   workdir: str
   out_dir: str
-  dataset: object
-  evaluator: driver.Evaluator
+  dataset: data.Dataset
+  evaluator: eval_driver.Evaluator
   best: workdir_lib.Restored
   last: workdir_lib.Restored
   pictures: Dict[str, str] = dataclasses.field(default_factory=dict)

@@ -17,6 +17,7 @@ from PIL import Image
 
 from cutmix_jax import data
 from cutmix_jax.data import folder
+from cutmix_jax.errors import UserError
 from cutmix_jax.evaluation import confidence
 from cutmix_jax.evaluation import pixels
 from cutmix_jax.evaluation import report
@@ -25,7 +26,7 @@ NOISE_SETS = ('gaussian_noise', 'uniform_noise')
 TPR = 0.95
 
 
-class OodSetError(ValueError):
+class OodSetError(UserError, ValueError):
   """An OOD set that cannot be used (unknown name, unreadable data, other channel count)."""
 
 

@@ -18,12 +18,6 @@ CAM_COLORMAP = 'inferno'  # perceptually uniform, readable over grey
 _CELL_INCHES = 1.7
 
 
-def to_pixels(inputs, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
-  """uint8 images `(N, H, W, C)` of normalized model inputs (augmented, mixed train batches)."""
-  pixels = np.asarray(inputs) * (np.asarray(std) * 255.0) + np.asarray(mean) * 255.0
-  return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
-
-
 def target_caption(target, class_names: Sequence[str], most: int = 2) -> str:
   """The largest `most` weights of a soft target `(K,)`: 'name', or '0.63 name\\n0.37 other'."""
   target = np.asarray(target)

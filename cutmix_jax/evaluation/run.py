@@ -11,8 +11,8 @@ import os
 import time
 from typing import Callable, Dict, Optional, Sequence
 
-from cutmix_jax import builders
-from cutmix_jax import devices
+from cutmix_jax.config import workdir_files
+from cutmix_jax.data import augment
 from cutmix_jax.evaluation import accuracy
 from cutmix_jax.evaluation import adversarial
 from cutmix_jax.evaluation import calibration
@@ -20,15 +20,15 @@ from cutmix_jax.evaluation import corruptions
 from cutmix_jax.evaluation import curves
 from cutmix_jax.evaluation import localization
 from cutmix_jax.evaluation import measure as measure_lib
+from cutmix_jax.evaluation import mixed_inputs
 from cutmix_jax.evaluation import occlusion
 from cutmix_jax.evaluation import ood
 from cutmix_jax.evaluation import per_class
 from cutmix_jax.evaluation import pictures
 from cutmix_jax.evaluation import report as report_lib
-from cutmix_jax.evaluation import training_inputs
 from cutmix_jax.evaluation import workdir as workdir_lib
-
-EVAL_DIR = 'eval'
+from cutmix_jax.training import devices
+from cutmix_jax.training import run_builder
 
 # Every measure, in the order of the report and the table. A new measure is a module with its
 # class and one line here; `evaluate.py` gives it a --[no]NAME flag when it has a `flag_help`.
@@ -52,13 +52,13 @@ def default_measures() -> list:
 
 def write_mixing_grid(config, dataset, mix, path: str, count: int = 8) -> str:
   """PNG of the run's first train images mixed by every method (what the model trains on)."""
-  examples = training_inputs.mixed_examples(dataset, mix, count, seed=config.seed)
+  examples = mixed_inputs.mixed_examples(dataset, mix, count, seed=config.seed)
   clean = examples['none'][0]
   shown, notes = {}, {}
   for method, (images, targets) in examples.items():
-    shown[method] = (pictures.to_pixels(images, dataset.mean, dataset.std), targets)
+    shown[method] = (augment.denormalize(images, dataset.mean, dataset.std), targets)
     if method in ('cutmix', 'mixup'):
-      notes[method] = training_inputs.pair_notes(clean, images, targets)
+      notes[method] = mixed_inputs.pair_notes(clean, images, targets)
   trained_with = (
       'no mixing' if mix.method == 'none' else f'{mix.method} ({mix.level} level), prob {mix.prob}'
   )
@@ -95,19 +95,17 @@ def evaluate_run(
     measures: Optional[Sequence] = None,
     say: Callable[[str], None] = print,
     num_mixing_pictures: int = 8,
-    sections=None,
     name: str = '',
 ) -> dict:
   """Evaluates the checkpoints of `workdir`; writes PNGs and `report.json` to `WORKDIR/eval`.
 
   Args:
-    config: the run's config (`workdir.load_config`).
+    config: the run's config (`workdir.load_config`, or its checked `RunConfig`).
     workdir: the training workdir.
     measures: measure instances (of `MEASURES`) to run; the others are reported as
       `{'skipped': 'switched off'}`. None: `default_measures()`.
     say: gets a line of progress before and after each measure.
     num_mixing_pictures: train images per mix method in `mixing.png`.
-    sections: the config's checked sections, if the caller has checked it already.
     name: the run's label in tables and figures; '' for the workdir's base name.
 
   Raises:
@@ -119,20 +117,21 @@ def evaluate_run(
   """
   measures = default_measures() if measures is None else list(measures)
   workdir_lib.checkpoint_directory(workdir)  # fail before loading any data
-  run = builders.build_run(config, sections)
+  run = run_builder.build_run(config)
+  config = run.config
   restored = workdir_lib.restore_best_and_last(run, workdir)
   replicated = {
       which: workdir_lib.Restored(r.step, devices.replicate(r.state))
       for which, r in restored.items()
   }
-  out_dir = os.path.join(workdir, EVAL_DIR)
+  out_dir = workdir_files.eval_dir(workdir)
   os.makedirs(out_dir, exist_ok=True)
   context = measure_lib.Context(
       config, workdir, out_dir, run.dataset, run.evaluator, replicated['best'], replicated['last']
   )
   mixing_path = os.path.join(out_dir, 'mixing.png')
   context.pictures['mixing'] = write_mixing_grid(
-      config, run.dataset, run.sections.mix, mixing_path, num_mixing_pictures
+      config, run.dataset, config.mix, mixing_path, num_mixing_pictures
   )
   report = {
       'run': name or run_names([workdir])[0],

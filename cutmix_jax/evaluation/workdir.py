@@ -8,10 +8,12 @@ from typing import Any, Dict, Mapping
 from absl import logging
 import ml_collections
 
-from cutmix_jax.checkpointing import Checkpointer
+from cutmix_jax.config import workdir_files
+from cutmix_jax.errors import UserError
+from cutmix_jax.training.checkpointing import Checkpointer
 
 
-class WorkdirError(RuntimeError):
+class WorkdirError(UserError, RuntimeError):
   """A workdir that cannot be evaluated; the message is one line naming it and what is missing."""
 
 
@@ -30,7 +32,7 @@ def load_config(workdir: str, overrides: Mapping[str, Any]) -> ml_collections.Co
   Raises:
     WorkdirError: if the workdir has no config.json, or an override names no field of it.
   """
-  path = os.path.join(workdir, 'config.json')
+  path = workdir_files.config_path(workdir)
   if not os.path.isfile(path):
     raise WorkdirError(
         f'{workdir} has no config.json (train.py writes it when a run starts); '
@@ -53,7 +55,7 @@ def load_config(workdir: str, overrides: Mapping[str, Any]) -> ml_collections.Co
 
 def checkpoint_directory(workdir: str) -> str:
   """`WORKDIR/checkpoints` if it holds a checkpoint; raises WorkdirError otherwise."""
-  directory = os.path.join(workdir, 'checkpoints')
+  directory = workdir_files.checkpoints_dir(workdir)
   if not os.path.isdir(directory) or not any(d.isdigit() for d in os.listdir(directory)):
     raise WorkdirError(
         f'{workdir} has no checkpoint (nothing in {directory}); train first: '
@@ -63,8 +65,8 @@ def checkpoint_directory(workdir: str) -> str:
 
 
 def restore_best_and_last(run, workdir: str) -> Dict[str, Restored]:
-  """`{'best': ..., 'last': ...}` of a `builders.Run`: the newest checkpoint that restores and the
-  best one.
+  """`{'best': ..., 'last': ...}` of a `run_builder.BuiltRun`: the newest checkpoint that
+  restores and the best one.
 
   The best step is the `best_step` that the newest checkpoint's progress records; a run stopped
   before its first evaluation has none, and then 'best' is the newest checkpoint too, as it is

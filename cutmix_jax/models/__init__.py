@@ -7,6 +7,9 @@ mixing features, the label ratio as `feature_mix/ratio`) and names its classifie
 Input-level mixing needs none of this: any Flax classifier `apply(variables, x, train)` trains.
 """
 
+import dataclasses
+from typing import Any, Mapping, Optional, Tuple
+
 import flax.linen as nn
 import jax.numpy as jnp
 
@@ -34,15 +37,53 @@ MODELS = {
 }
 
 
-def get_model(name: str, num_classes: int, *, dtype=jnp.float32) -> nn.Module:
-  """The model `name` with `num_classes` outputs, computing in `dtype` (parameters float32).
+_NOT_SETTINGS = ('num_classes', 'dtype', 'block', 'stem', 'parent', 'name')  # set by the code
 
-  Raises:
-    ValueError: if `name` is not a key of `MODELS`.
-  """
+
+def _check_name(name: str) -> None:
   if name not in MODELS:
     raise ValueError(f'unknown model {name!r}; valid models: {", ".join(MODELS)}')
-  return MODELS[name](num_classes=num_classes, dtype=dtype)
 
 
-__all__ = ['DTYPES', 'MODELS', 'PyramidNet', 'ResNet', 'get_model']
+def settings_of(name: str) -> Tuple[str, ...]:
+  """The settings of model `name` that a config may set (`config.model_settings`): the fields of
+  its module other than the class count, the dtype and its building blocks."""
+  _check_name(name)
+  module = MODELS[name].func  # every entry is a partial of its module class
+  return tuple(f.name for f in dataclasses.fields(module) if f.name not in _NOT_SETTINGS)
+
+
+def check_settings(name: str, settings: Mapping[str, Any]) -> None:
+  """Raises ValueError (one line) if `settings` names a setting that model `name` lacks."""
+  valid = settings_of(name)
+  unknown = sorted(set(settings) - set(valid))
+  if unknown:
+    raise ValueError(f'{name} has no setting {unknown[0]!r}; its settings: {", ".join(valid)}')
+
+
+def get_model(
+    name: str,
+    num_classes: int,
+    *,
+    dtype=jnp.float32,
+    settings: Optional[Mapping[str, Any]] = None,
+) -> nn.Module:
+  """The model `name` with `num_classes` outputs, computing in `dtype` (parameters float32).
+
+  Args:
+    name: a key of `MODELS`.
+    num_classes: the number of outputs.
+    dtype: the compute dtype.
+    settings: values of some of `settings_of(name)` in place of the named model's (lists are
+      taken as tuples), e.g. `{'widths': (32, 64, 128)}`.
+
+  Raises:
+    ValueError: if `name` is not a key of `MODELS`, or a setting is not one of its settings.
+  """
+  settings = dict(settings or {})
+  check_settings(name, settings)
+  settings = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
+  return MODELS[name](num_classes=num_classes, dtype=dtype, **settings)
+
+
+__all__ = ['DTYPES', 'MODELS', 'PyramidNet', 'ResNet', 'check_settings', 'get_model', 'settings_of']

@@ -15,10 +15,10 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from cutmix_jax import mixing
-from cutmix_jax.feature_mix import COLLECTION
-from cutmix_jax.feature_mix import FeatureMix
-from cutmix_jax.feature_mix import mix_at_stage
+from cutmix_jax.ops import arguments
+from cutmix_jax.ops.feature_mix import COLLECTION
+from cutmix_jax.ops.feature_mix import FeatureMix
+from cutmix_jax.ops.feature_mix import mix_at_stage
 
 ModuleDef = Any
 
@@ -160,7 +160,7 @@ def stages_with_mixing(
   Raises:
     ValueError: if `x` is not 4-D.
   """
-  mixing.check_images(x)
+  arguments.check_images(x)
   ratio = jnp.zeros((), jnp.float32)
   x, ratio = mix_at_stage(feature_mix, 0, x, ratio)
   x = stem(x, train)
@@ -184,7 +184,7 @@ def classify(
 
   Sows the float32 feature map as `intermediates/features`, so that class activation maps are
   `features @ head.kernel[:, c]`, and, when mixing features, the partner's label weight as
-  `feature_mix/ratio` (`cutmix_jax.feature_mix.sown_ratio` reads it).
+  `feature_mix/ratio` (`cutmix_jax.ops.feature_mix.sown_ratio` reads it).
 
   Args:
     module: the model, which owns the sown values and the head.

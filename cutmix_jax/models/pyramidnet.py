@@ -12,9 +12,9 @@ from typing import Any, Optional, Tuple
 import flax.linen as nn
 import jax.numpy as jnp
 
-from cutmix_jax.feature_mix import FeatureMix
 from cutmix_jax.models import layers
 from cutmix_jax.models import resnet
+from cutmix_jax.ops.feature_mix import FeatureMix
 
 
 def pyramid_shortcut(x, strides: int, features: int):

@@ -14,8 +14,8 @@ from typing import Any, Optional, Sequence, Tuple
 import flax.linen as nn
 import jax.numpy as jnp
 
-from cutmix_jax.feature_mix import FeatureMix
 from cutmix_jax.models import layers
+from cutmix_jax.ops.feature_mix import FeatureMix
 
 
 class ResidualBlock(nn.Module):

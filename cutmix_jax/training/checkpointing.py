@@ -19,21 +19,17 @@ from jax.experimental import multihost_utils
 import numpy as np
 import orbax.checkpoint as ocp
 
+from cutmix_jax.errors import UserError
+
 BEST_METRIC = 'eval_top1_error'  # lower is better
 
 
-class CheckpointMismatchError(ValueError):
+class CheckpointMismatchError(UserError, ValueError):
   """A healthy checkpoint whose structure differs from the run's state; one line, nothing moved."""
 
 
-class CheckpointSaveError(OSError):
+class CheckpointSaveError(UserError, OSError):
   """A checkpoint could not be written; one line naming the path and the cause."""
-
-
-def check_keep(keep) -> None:
-  """Raises ValueError unless `keep` (checkpoints kept besides the best) is an integer >= 1."""
-  if not (isinstance(keep, int) and keep >= 1):
-    raise ValueError(f'keep_checkpoints must be an integer >= 1; got {keep!r}')
 
 
 def saved_steps(directory: str) -> List[int]:
@@ -92,7 +88,6 @@ class Checkpointer:
   """
 
   def __init__(self, directory: str, keep: int):
-    check_keep(keep)
     self.directory = os.path.abspath(directory)
     policy = ocp.checkpoint_managers.AnyPreservationPolicy(
         [

@@ -12,6 +12,8 @@ from tensorboard.compat.proto import event_pb2
 from tensorboard.compat.proto import summary_pb2
 from tensorboard.summary.writer.record_writer import RecordWriter
 
+from cutmix_jax.config import workdir_files
+
 
 def _open_event_file(logdir: str) -> RecordWriter:
   """A TensorBoard event file in `logdir`, written without tf.io.gfile (so without TensorFlow)."""
@@ -25,7 +27,7 @@ def _open_event_file(logdir: str) -> RecordWriter:
 def read_rows(workdir: str) -> list:
   """The rows of `WORKDIR/metrics.jsonl` in order ([] if there is none); a line cut short by a
   crash is skipped."""
-  path = os.path.join(workdir, 'metrics.jsonl')
+  path = workdir_files.metrics_path(workdir)
   if not os.path.isfile(path):
     return []
   rows = []
@@ -49,7 +51,7 @@ class MetricLog:
     if not enabled:
       return
     os.makedirs(workdir, exist_ok=True)
-    self._path = os.path.join(workdir, 'metrics.jsonl')
+    self._path = workdir_files.metrics_path(workdir)
     self._jsonl = open(self._path, 'a', encoding='utf-8')
     self._events = _open_event_file(workdir)
 

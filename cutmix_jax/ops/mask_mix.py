@@ -17,10 +17,10 @@ from typing import Optional, Sequence
 import jax
 import jax.numpy as jnp
 
-from cutmix_jax import boxes
-from cutmix_jax import detection
-from cutmix_jax import op_inputs
-from cutmix_jax import partners as partners_lib
+from cutmix_jax.ops import arguments
+from cutmix_jax.ops import boxes
+from cutmix_jax.ops import detection
+from cutmix_jax.ops import partners as partners_lib
 
 
 def draw_partners_and_lam(
@@ -33,7 +33,7 @@ def draw_partners_and_lam(
   Returns:
     `(pairing, lam, key)`.
   """
-  op_inputs.check_alpha(alpha)
+  arguments.check_alpha(alpha)
   partners_lib.check_partners(partners)
   key = partners_lib.step_key(rng, partners, axis_name)
   key_pair, key_lam, key_rest = jax.random.split(key, 3)
@@ -149,8 +149,8 @@ def mix_by_mask(
     `(mixed_images, mixed_labels, *mixed_extras)`: images and extras keep their shapes and
     dtypes; labels are float `(N, K)`.
   """
-  op_inputs.check_images(images)
-  labels = op_inputs.soft_targets(labels, images.shape[0], num_classes)
+  arguments.check_images(images)
+  labels = arguments.soft_targets(labels, images.shape[0], num_classes)
   mask = jnp.asarray(mask)
   check_mask(mask, images)
   for extra in extras:

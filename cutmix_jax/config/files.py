@@ -7,13 +7,17 @@ the same way. `section` builds a config section from its dataclass.
 """
 
 import dataclasses
+import json
 import os
 import runpy
+from typing import Any, Dict, Mapping
 
 import ml_collections
 
+from cutmix_jax.errors import UserError
 
-class NoConfigFunctionError(ValueError):
+
+class NoConfigFunctionError(UserError, ValueError):
   """A config file without a `get_config()`."""
 
 
@@ -38,3 +42,19 @@ def section(defaults) -> ml_collections.ConfigDict:
   one field per field, with its values. The dataclasses hold the defaults; a config file builds
   its sections from them, so a new field needs adding in one place only."""
   return ml_collections.ConfigDict(dataclasses.asdict(defaults))
+
+
+def as_json(config: ml_collections.ConfigDict) -> Dict[str, Any]:
+  """The config as `config.json` holds it: plain JSON values (tuples become lists)."""
+  return json.loads(json.dumps(config.to_dict(), sort_keys=True, default=str))
+
+
+def flatten(tree: Mapping[str, Any], prefix: str = '') -> Dict[str, Any]:
+  """`{'a': {'b': 1}}` as `{'a.b': 1}`: every field of a nested config by its dotted name."""
+  flat = {}
+  for key, value in tree.items():
+    if isinstance(value, Mapping):
+      flat.update(flatten(value, f'{prefix}{key}.'))
+    else:
+      flat[f'{prefix}{key}'] = value
+  return flat

@@ -12,9 +12,9 @@ from typing import Optional, Sequence
 import jax
 import jax.numpy as jnp
 
-from cutmix_jax import mask_mix
-from cutmix_jax import op_inputs
-from cutmix_jax import partners as partners_lib
+from cutmix_jax.ops import arguments
+from cutmix_jax.ops import mask_mix
+from cutmix_jax.ops import partners as partners_lib
 
 SCALE = (0.1, 0.8)  # the paper's range of tau
 
@@ -82,13 +82,13 @@ def resizemix(
     labels: soft targets `(N, K)`, or integer labels `(N,)` with `num_classes`.
     scale: the range of tau, the box side as a fraction of the image side.
     num_classes: K, for integer labels.
-    partners: 'global' or 'device' (see `cutmix_jax.partners`).
+    partners: 'global' or 'device' (see `cutmix_jax.ops.partners`).
     axis_name: the `pmap` / `shard_map` axis of the batch, if any.
 
   Returns:
     `(mixed_images, mixed_labels)`. (Dense targets would have to be resized alike: not taken.)
   """
-  height, width = op_inputs.check_images(images)
+  height, width = arguments.check_images(images)
   check_scale(scale)
   partners_lib.check_partners(partners)
   key = partners_lib.step_key(rng, partners, axis_name)
@@ -100,5 +100,5 @@ def resizemix(
     info = jnp.iinfo(images.dtype)
     resized = jnp.clip(jnp.round(resized), info.min, info.max)
   resized = resized.astype(images.dtype)
-  labels = op_inputs.soft_targets(labels, images.shape[0], num_classes)
+  labels = arguments.soft_targets(labels, images.shape[0], num_classes)
   return mask_mix.paste_rectangle(images, labels, box, pairing, (), partner_images=resized)

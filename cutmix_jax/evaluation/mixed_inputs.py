@@ -6,7 +6,9 @@ from typing import Dict, List, Tuple
 import jax
 import numpy as np
 
-from cutmix_jax import mixing
+from cutmix_jax.ops import dispatch
+from cutmix_jax.ops import methods
+from cutmix_jax.ops import mix_config
 
 
 def first_train_images(dataset, count: int) -> Tuple[np.ndarray, np.ndarray]:
@@ -18,9 +20,9 @@ def first_train_images(dataset, count: int) -> Tuple[np.ndarray, np.ndarray]:
 
 
 def mixed_examples(
-    dataset, mix: mixing.MixConfig, count: int, seed: int = 0
+    dataset, mix: mix_config.MixConfig, count: int, seed: int = 0
 ) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
-  """The same augmented train images mixed by each of `mixing.METHODS` with probability 1.
+  """The same augmented train images mixed by each of `methods.METHODS` with probability 1.
 
   Every method draws from the same key, so CutMix and Mixup pair the same partners with the
   same lam. The other settings (alpha, per-example boxes, Cutout size) are those of `mix`; a
@@ -38,10 +40,10 @@ def mixed_examples(
   images, labels = first_train_images(dataset, count)
   augment_key, mix_key = jax.random.split(jax.random.key(seed))
   augmented = jax.jit(dataset.train_preprocess)(augment_key, images)
-  targets = mixing.one_hot(labels, dataset.num_classes)
-  mix_batch = jax.jit(mixing.mix_batch, static_argnames='config')
+  targets = labels.one_hot(labels, dataset.num_classes)
+  mix_batch = jax.jit(dispatch.mix_batch, static_argnames='config')
   examples = {}
-  for method in mixing.METHODS:
+  for method in methods.METHODS:
     settings = dataclasses.replace(mix, method=method, prob=1.0, switch_prob=0.0, level='input')
     mixed, mixed_targets = mix_batch(mix_key, augmented, targets, config=settings)
     examples[method] = (np.asarray(mixed), np.asarray(mixed_targets))

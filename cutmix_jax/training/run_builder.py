@@ -1,67 +1,76 @@
 """A run built from its config in one place: data, model, optimizer, state and compiled steps.
 
-`build_run(config)` checks the config once (`config_checks`), loads its dataset and builds the
-rest; the trainer, the evaluation, the benchmarks and the tests all take their run from here.
+`build_run(config)` checks the config once (`run_config.check_config`), loads its dataset and
+builds the rest; the trainer, the evaluation, the benchmarks and the tests all take their run
+from here.
 """
 
 import dataclasses
 import functools
-from typing import Callable, Optional
+from typing import Callable, Union
 
 import flax.linen as nn
 import jax
+import ml_collections
 import numpy as np
 import optax
 
-from cutmix_jax import config_checks
 from cutmix_jax import data
-from cutmix_jax import devices
 from cutmix_jax import models
-from cutmix_jax import optim
-from cutmix_jax import train_state
-from cutmix_jax import train_step as steps
-from cutmix_jax.evaluation import driver
+from cutmix_jax.config import checks
+from cutmix_jax.training import devices
+from cutmix_jax.training import eval_driver
+from cutmix_jax.training import optim
+from cutmix_jax.training import train_state
+from cutmix_jax.training import train_step as steps
+from cutmix_jax.training.run_config import RunConfig
+from cutmix_jax.training.run_config import check_config
 
 
-def load_run_dataset(config, data_config: data.DataConfig) -> data.Dataset:
-  """The dataset of `data_config`, with the batch sizes and seed of the run.
+def load_run_dataset(config: RunConfig) -> data.Dataset:
+  """The dataset of `config.data`, with the batch sizes and seed of the run.
 
   Raises:
     ConfigError: one line, for a bad path, file or size (the user's to fix).
   """
   try:
     return data.load_dataset(
-        data_config,
+        config.data,
         batch_size=config.batch_size,
         eval_batch_size=config.eval_batch_size,
         seed=config.seed,
     )
   except (ValueError, OSError) as error:
-    raise config_checks.ConfigError(f'config.data.source={data_config.source!r}: {error}') from None
+    raise checks.ConfigError(f'config.data.source={config.data.source!r}: {error}') from None
 
 
-def build_model(config, num_classes: int) -> nn.Module:
-  return models.get_model(config.model, num_classes, dtype=models.DTYPES[config.dtype])
+def build_model(config: RunConfig, num_classes: int) -> nn.Module:
+  """The model of `config.model` with its `model_settings`, computing in `config.dtype`."""
+  return models.get_model(
+      config.model,
+      num_classes,
+      dtype=models.DTYPES[config.dtype],
+      settings=config.model_settings,
+  )
 
 
 def compiled_train_step(
-    config,
-    sections: config_checks.Sections,
+    config: RunConfig,
     model: nn.Module,
     num_classes: int,
     steps_per_epoch: int,
     preprocess: Callable,
+    schedule: optax.Schedule,
 ) -> Callable:
   """The pmapped train step of a run (state donated), for `(D, B/D, ...)` batches."""
   settings = steps.StepSettings(
       seed=config.seed,
       num_classes=num_classes,
       label_smoothing=config.label_smoothing,
-      mix=sections.mix,
+      mix=config.mix,
       num_stages=getattr(model, 'num_stages', 0),
       steps_per_epoch=steps_per_epoch,
   )
-  schedule = optim.learning_rate_schedule(sections.optimizer, config.batch_size, steps_per_epoch)
   step = functools.partial(
       steps.train_step, settings=settings, preprocess=preprocess, learning_rate_fn=schedule
   )
@@ -69,12 +78,11 @@ def compiled_train_step(
 
 
 @dataclasses.dataclass(frozen=True)
-class Run:
-  """Everything a training or an evaluation of one config needs.
+class BuiltRun:
+  """Everything a training or an evaluation of one config needs, built.
 
   Attributes:
-    config: the config (a ConfigDict).
-    sections: its checked, typed sections.
+    config: the checked, typed config.
     dataset: the loaded dataset.
     model: the Flax model.
     optimizer: the optax transformation (SGD with its schedule).
@@ -83,14 +91,13 @@ class Run:
     evaluator: the loop over the eval split that every measure runs through.
   """
 
-  config: object
-  sections: config_checks.Sections
+  config: RunConfig
   dataset: data.Dataset
   model: nn.Module
   optimizer: optax.GradientTransformation
   total_steps: int
   train_step: Callable
-  evaluator: driver.Evaluator
+  evaluator: eval_driver.Evaluator
 
   @property
   def steps_per_epoch(self) -> int:
@@ -109,27 +116,27 @@ class Run:
     return jax.tree.map(lambda leaf: np.zeros(leaf.shape, leaf.dtype), abstract)
 
 
-def build_run(config, sections: Optional[config_checks.Sections] = None) -> Run:
-  """Checks `config` (unless its checked `sections` are given), loads its data and builds its
-  model, optimizer and steps.
+def build_run(config: Union[RunConfig, ml_collections.ConfigDict]) -> BuiltRun:
+  """Checks `config` (a ConfigDict; a RunConfig is checked already), loads its data and builds
+  its model, optimizer and steps.
 
   Raises:
     ConfigError: one line, for a config value or data that cannot work.
   """
-  sections = sections or config_checks.check_config(config)
-  dataset = load_run_dataset(config, sections.data)
+  config = check_config(config)
+  dataset = load_run_dataset(config)
   model = build_model(config, dataset.num_classes)
   spe = dataset.steps_per_epoch
+  schedule = optim.learning_rate_schedule(config.optimizer, config.batch_size, spe)
   total = config.num_train_steps if config.num_train_steps > 0 else config.num_epochs * spe
-  return Run(
+  return BuiltRun(
       config=config,
-      sections=sections,
       dataset=dataset,
       model=model,
-      optimizer=optim.make_optimizer(sections.optimizer, config.batch_size, spe),
+      optimizer=optim.make_optimizer(config.optimizer, schedule),
       total_steps=total,
       train_step=compiled_train_step(
-          config, sections, model, dataset.num_classes, spe, dataset.train_preprocess
+          config, model, dataset.num_classes, spe, dataset.train_preprocess, schedule
       ),
-      evaluator=driver.Evaluator(dataset),
+      evaluator=eval_driver.Evaluator(dataset),
   )

@@ -10,7 +10,7 @@ from typing import Optional, Sequence, Tuple
 import jax
 import jax.numpy as jnp
 
-from cutmix_jax import op_inputs
+from cutmix_jax.ops import arguments
 
 Box = Tuple[jax.Array, jax.Array, jax.Array, jax.Array]
 
@@ -46,7 +46,7 @@ def sample_box(rng: jax.Array, lam, height: int, width: int) -> Box:
   Returns:
     `(y1, y2, x1, x2)` as int32 scalars.
   """
-  op_inputs.check_range('lam', lam, 0.0, 1.0)
+  arguments.check_range('lam', lam, 0.0, 1.0)
   cut = jnp.sqrt(1.0 - jnp.asarray(lam, jnp.float32))
   side_h = jnp.floor(height * cut).astype(jnp.int32)
   side_w = jnp.floor(width * cut).astype(jnp.int32)

@@ -13,8 +13,8 @@ from typing import Optional
 import jax
 import jax.numpy as jnp
 
-from cutmix_jax import mask_mix
-from cutmix_jax import op_inputs
+from cutmix_jax.ops import arguments
+from cutmix_jax.ops import mask_mix
 
 DECAY_POWER = 3.0  # the paper's delta
 
@@ -59,13 +59,13 @@ def fmix(
     alpha: lam ~ Beta(alpha, alpha), the share kept from each image before rounding.
     decay_power: the spectrum's decay, the paper's delta (3: blobs of a few large pieces).
     num_classes: K, for integer labels.
-    partners: 'global' or 'device' (see `cutmix_jax.partners`).
+    partners: 'global' or 'device' (see `cutmix_jax.ops.partners`).
     axis_name: the `pmap` / `shard_map` axis of the batch, if any.
 
   Returns:
     `(mixed_images, mixed_labels, *mixed_extras)`.
   """
-  height, width = op_inputs.check_images(images)
+  height, width = arguments.check_images(images)
   pairing, lam, key_mask = mask_mix.draw_partners_and_lam(rng, images, alpha, partners, axis_name)
   mask = fmix_mask(key_mask, lam, height, width, decay_power)
   return mask_mix.mix_by_mask(images, labels, mask, pairing, *extras, num_classes=num_classes)

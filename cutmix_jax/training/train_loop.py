@@ -9,25 +9,28 @@ import json
 import os
 import signal
 import time
-from typing import Any, Optional
+from typing import Optional
 
 import flax
 import jax
 from jax.experimental import multihost_utils
+import ml_collections
 import numpy as np
 from tqdm import tqdm
 
-from cutmix_jax import builders
-from cutmix_jax import checkpointing
-from cutmix_jax import config_history
-from cutmix_jax import devices
-from cutmix_jax import progress as progress_lib
-from cutmix_jax.checkpointing import Checkpointer
-from cutmix_jax.config_history import ConfigChangeError  # noqa: F401  (raised here)
-from cutmix_jax.evaluation import accuracy
-from cutmix_jax.metric_log import MetricLog
-from cutmix_jax.step_metrics import NonFiniteLossError
-from cutmix_jax.step_metrics import StepMetrics
+from cutmix_jax.config import files
+from cutmix_jax.config import history
+from cutmix_jax.config import workdir_files
+from cutmix_jax.training import checkpointing
+from cutmix_jax.training import devices
+from cutmix_jax.training import eval_accuracy
+from cutmix_jax.training import progress as progress_lib
+from cutmix_jax.training import run_builder
+from cutmix_jax.training.checkpointing import Checkpointer
+from cutmix_jax.training.metric_log import MetricLog
+from cutmix_jax.training.step_metrics import NonFiniteLossError
+from cutmix_jax.training.step_metrics import StepMetrics
+from cutmix_jax.training.train_state import TrainState
 
 
 @dataclasses.dataclass
@@ -43,7 +46,7 @@ class TrainResult:
     stopped_by: the signal that stopped the run early, or None.
   """
 
-  state: Any
+  state: TrainState
   step: int
   progress: progress_lib.Progress
   last_epoch: dict
@@ -73,14 +76,17 @@ class StopSignals:
 class Trainer:
   """One training run: the built run (data, model, compiled steps), its checkpoints and logs."""
 
-  def __init__(self, config, workdir: str):
-    self.config, self.workdir = config, workdir
+  def __init__(self, config: ml_collections.ConfigDict, workdir: str):
+    self.workdir = workdir
     self.is_main = jax.process_index() == 0
-    self.built = builders.build_run(config)
+    self.built = run_builder.build_run(config)
+    self.config = self.built.config
     self.dataset = self.built.dataset
     self.steps_per_epoch = self.built.steps_per_epoch
     self.total_steps = self.built.total_steps
-    self.checkpointer = Checkpointer(os.path.join(workdir, 'checkpoints'), config.keep_checkpoints)
+    self.checkpointer = Checkpointer(
+        workdir_files.checkpoints_dir(workdir), self.config.keep_checkpoints
+    )
     self.log = MetricLog(workdir, enabled=self.is_main)
     self.metrics = StepMetrics()
     self.progress = progress_lib.Progress()
@@ -188,7 +194,7 @@ class Trainer:
     )
     scalars = {}
     if due:
-      scalars = accuracy.evaluate(self.built.evaluator, state)
+      scalars = eval_accuracy.evaluate(self.built.evaluator, state)
       self.progress.record_eval(scalars['eval_top1_error'], step, epoch)
       scalars['best_eval_top1_error'] = self.progress.best_eval_top1_error
     self.read_metrics(step)
@@ -239,8 +245,8 @@ def save_config(config, workdir: str) -> None:
   if jax.process_index() != 0:
     return
   os.makedirs(workdir, exist_ok=True)
-  with open(os.path.join(workdir, 'config.json'), 'w', encoding='utf-8') as f:
-    json.dump(config.to_dict(), f, indent=2, sort_keys=True, default=str)
+  with open(workdir_files.config_path(workdir), 'w', encoding='utf-8') as f:
+    json.dump(files.as_json(config), f, indent=2, sort_keys=True)
 
 
 def train_and_evaluate(config, workdir: str, allow_config_change: bool = False) -> TrainResult:
@@ -250,10 +256,10 @@ def train_and_evaluate(config, workdir: str, allow_config_change: bool = False) 
     ConfigChangeError: when resuming with run-shaping settings other than the workdir's (unless
       `allow_config_change`); nothing in the workdir is touched then.
   """
-  saved = checkpointing.saved_steps(os.path.join(workdir, 'checkpoints'))
+  saved = checkpointing.saved_steps(workdir_files.checkpoints_dir(workdir))
   if saved:
     say = lambda line: tqdm.write(line) if jax.process_index() == 0 else None
-    config_history.check_resume(config, workdir, saved[-1], allow_config_change, say)
+    history.check_resume(config, workdir, saved[-1], allow_config_change, say)
   trainer = Trainer(config, workdir)
   save_config(config, workdir)
   return trainer.run()

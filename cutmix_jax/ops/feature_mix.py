@@ -13,10 +13,11 @@ import flax
 import jax
 import jax.numpy as jnp
 
-from cutmix_jax import boxes
-from cutmix_jax import mask_mix
-from cutmix_jax import mixing
-from cutmix_jax import partners
+from cutmix_jax.ops import boxes
+from cutmix_jax.ops import cutmix as cutmix_lib
+from cutmix_jax.ops import mask_mix
+from cutmix_jax.ops import mix_config
+from cutmix_jax.ops import partners
 
 COLLECTION = 'feature_mix'  # the mutable collection where a mixing model sows the label ratio
 
@@ -41,12 +42,12 @@ class FeatureMix:
   def draw(cls, rng, images, alpha: float, num_stages: int) -> 'FeatureMix':
     """Draws a request whose stage is uniform over `0..num_stages`, for this device's `images`.
 
-    The partners, lam and box key are `mixing.draw_cutmix(mix_key, images, partners='device')`
+    The partners, lam and box key are `cutmix_lib.draw_cutmix(mix_key, images, partners='device')`
     with `stage_key, mix_key = jax.random.split(rng)`: the very draw of input-level CutMix, so at
     stage 0 the result equals `cutmix(mix_key, images, ..., partners='device')`.
     """
     stage_key, mix_key = jax.random.split(rng)
-    draw = mixing.draw_cutmix(mix_key, images, alpha=alpha, partners='device')
+    draw = cutmix_lib.draw_cutmix(mix_key, images, alpha=alpha, partners='device')
     stage = jax.random.randint(stage_key, (), 0, num_stages + 1)
     return cls(
         stage=stage, permutation=draw.pairing.permutation, lam=draw.lam, box_key=draw.box_key
@@ -55,7 +56,7 @@ class FeatureMix:
   def box(self, height: int, width: int) -> boxes.Box:
     """The box in a map of `height x width` (the stage's own coordinates)."""
     pairing = partners.Pairing(self.permutation, self.permutation, self.permutation.shape[0])
-    return mixing.CutMixDraw(pairing, self.lam, self.box_key).box(height, width)
+    return cutmix_lib.CutMixDraw(pairing, self.lam, self.box_key).box(height, width)
 
 
 def mix_at_stage(request: Optional[FeatureMix], stage_index: int, features, ratio):
@@ -88,7 +89,7 @@ def mix_at_stage(request: Optional[FeatureMix], stage_index: int, features, rati
   )
 
 
-def draw_request(rng, images, mix: mixing.MixConfig, num_stages: int, prob=None):
+def draw_request(rng, images, mix: mix_config.MixConfig, num_stages: int, prob=None):
   """The request of one minibatch (this device's `images`, `rng` folded per device already):
   switched off (stage -1) with probability `1 - prob` (default `mix.prob`; may be traced)."""
   apply_key, draw_key = jax.random.split(rng)

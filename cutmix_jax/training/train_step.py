@@ -12,12 +12,14 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from cutmix_jax import feature_mix
-from cutmix_jax import mask_mix
-from cutmix_jax import mixing
-from cutmix_jax import partners
-from cutmix_jax.devices import AXIS
-from cutmix_jax.train_state import TrainState
+from cutmix_jax.ops import dispatch
+from cutmix_jax.ops import feature_mix
+from cutmix_jax.ops import labels
+from cutmix_jax.ops import mask_mix
+from cutmix_jax.ops import mix_config
+from cutmix_jax.ops import partners
+from cutmix_jax.training.devices import AXIS
+from cutmix_jax.training.train_state import TrainState
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,7 +38,7 @@ class StepSettings:
   seed: int
   num_classes: int
   label_smoothing: float = 0.0
-  mix: mixing.MixConfig = mixing.MixConfig(method='none')
+  mix: mix_config.MixConfig = mix_config.MixConfig(method='none')
   num_stages: int = 0
   steps_per_epoch: int = 1
 
@@ -55,13 +57,13 @@ def _step_keys(seed: int, step):
   """The augmentation key of this device and the mixing key of the step, from (seed, step).
 
   Augmentation draws per device; the mixing key is the same on every device, and the mixing
-  ops fold it per device themselves where they draw per device (`cutmix_jax.partners`).
+  ops fold it per device themselves where they draw per device (`cutmix_jax.ops.partners`).
   """
   augment_key, mix_key = jax.random.split(jax.random.fold_in(train_key(seed), step))
   return jax.random.fold_in(augment_key, jax.lax.axis_index(AXIS)), mix_key
 
 
-def _mix_prob(mix: mixing.MixConfig, step, steps_per_epoch: int):
+def _mix_prob(mix: mix_config.MixConfig, step, steps_per_epoch: int):
   """`mix.prob`, or 0 from epoch `mix.off_after_epoch` on: traced, so switching off costs no
   retrace."""
   if not mix.off_after_epoch:
@@ -85,14 +87,14 @@ def train_step(
   """
   augment_key, mix_key = _step_keys(settings.seed, state.step)
   images = preprocess(augment_key, batch['image'])
-  targets = mixing.one_hot(batch['label'], settings.num_classes, settings.label_smoothing)
+  targets = labels.one_hot(batch['label'], settings.num_classes, settings.label_smoothing)
   mix, prob = settings.mix, _mix_prob(settings.mix, state.step, settings.steps_per_epoch)
   request = None
   if mix.level == 'feature':
     device_key = partners.step_key(mix_key, 'device', AXIS)
     request = feature_mix.draw_request(device_key, images, mix, settings.num_stages, prob=prob)
   else:
-    images, targets = mixing.mix_batch(mix_key, images, targets, mix, prob=prob, axis_name=AXIS)
+    images, targets = dispatch.mix_batch(mix_key, images, targets, mix, prob=prob, axis_name=AXIS)
 
   def loss_fn(params):
     variables = {'params': params, 'batch_stats': state.batch_stats}

@@ -13,6 +13,10 @@ import os
 import time
 from typing import Any, Callable, Dict, List, Tuple
 
+from cutmix_jax.config import files
+from cutmix_jax.config import workdir_files
+from cutmix_jax.errors import UserError
+
 CADENCE = (
     'log_every_steps',
     'progress_bar',
@@ -24,32 +28,15 @@ CADENCE = (
     'keep_checkpoints',
     'data.tfds_dir',
 )
-CONFIG_FILE = 'config.json'
-HISTORY_FILE = 'config_history.jsonl'
 
 
-class ConfigChangeError(ValueError):
+class ConfigChangeError(UserError, ValueError):
   """Resuming with other run-shaping settings than the workdir's; one line for the user."""
-
-
-def as_json(config) -> Dict[str, Any]:
-  """The config as `config.json` holds it (tuples become lists)."""
-  return json.loads(json.dumps(config.to_dict(), sort_keys=True, default=str))
-
-
-def _flat(tree: Dict[str, Any], prefix: str = '') -> Dict[str, Any]:
-  flat = {}
-  for key, value in tree.items():
-    if isinstance(value, dict):
-      flat.update(_flat(value, f'{prefix}{key}.'))
-    else:
-      flat[f'{prefix}{key}'] = value
-  return flat
 
 
 def changes(old: Dict[str, Any], new: Dict[str, Any]) -> List[Tuple[str, Any, Any]]:
   """`(dotted key, old value, new value)` of every field that differs (missing: None)."""
-  old, new = _flat(old), _flat(new)
+  old, new = files.flatten(old), files.flatten(new)
   return [
       (k, old.get(k), new.get(k)) for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)
   ]
@@ -67,12 +54,12 @@ def check_resume(
   Raises:
     ConfigChangeError: if a run-shaping field differs and `allow_change` is False.
   """
-  path = os.path.join(workdir, CONFIG_FILE)
+  path = workdir_files.config_path(workdir)
   if not os.path.isfile(path):
     return
   with open(path, encoding='utf-8') as f:
     old = json.load(f)
-  changed = changes(old, as_json(config))
+  changed = changes(old, files.as_json(config))
   shaping = [c for c in changed if c[0] not in CADENCE]
   if shaping and not allow_change:
     raise ConfigChangeError(
@@ -81,10 +68,10 @@ def check_resume(
         '--workdir, or pass --allow_config_change to go on with the new ones'
     )
   if shaping:
-    with open(os.path.join(workdir, HISTORY_FILE), 'a', encoding='utf-8') as f:
+    with open(workdir_files.history_path(workdir), 'a', encoding='utf-8') as f:
       f.write(json.dumps({'until_step': step, 'time': time.time(), 'config': old}) + '\n')
     say(f'Config changed at step {step} (--allow_config_change): {_describe(shaping)}; the old '
-        f'config is kept in {os.path.join(workdir, HISTORY_FILE)}')  # fmt: skip
+        f'config is kept in {workdir_files.history_path(workdir)}')  # fmt: skip
   cadence = [c for c in changed if c[0] in CADENCE]
   if cadence:
     say(

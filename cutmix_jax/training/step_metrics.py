@@ -6,15 +6,25 @@ row, so every step reaches `metrics.jsonl`; the running sum of the epoch's losse
 checkpoint's progress, so an epoch interrupted and resumed still reports its whole mean loss.
 """
 
+from typing import List, NamedTuple
+
 import jax
 import numpy as np
 
-from cutmix_jax import progress as progress_lib
+from cutmix_jax.errors import UserError
+from cutmix_jax.training import progress as progress_lib
 
-_KEYS = ('loss', 'accuracy', 'learning_rate', 'mix_prob')  # the train step's metrics
+
+class StepRow(NamedTuple):
+  """The host values of one train step's metrics (the train step's `metrics` dict)."""
+
+  loss: float
+  accuracy: float
+  learning_rate: float
+  mix_prob: float
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(UserError, RuntimeError):
   """The training loss became NaN or infinite at `step`; the message can say what was kept.
 
   Attributes:
@@ -36,7 +46,7 @@ class StepMetrics:
 
   def __init__(self):
     self._pending = []  # device metrics, one dict per step
-    self._unlogged = []  # host (loss, accuracy, learning rate, mix prob), one per step
+    self._unlogged: List[StepRow] = []  # host values, one per step
     self._epoch_sum, self._epoch_count = 0.0, 0
 
   def add(self, metrics) -> None:
@@ -52,14 +62,14 @@ class StepMetrics:
     if not self._pending:
       return
     host = jax.device_get(self._pending)
-    rows = [tuple(float(np.asarray(m[k])[0]) for k in _KEYS) for m in host]
+    rows = [StepRow(*(float(np.asarray(m[k])[0]) for k in StepRow._fields)) for m in host]
     first_step = step - len(rows) + 1
     self._pending = []
-    bad = next((i for i, row in enumerate(rows) if not np.isfinite(row[0])), None)
+    bad = next((i for i, row in enumerate(rows) if not np.isfinite(row.loss)), None)
     if bad is not None:
-      raise NonFiniteLossError(first_step + bad, rows[bad][0])
+      raise NonFiniteLossError(first_step + bad, rows[bad].loss)
     self._unlogged.extend(rows)
-    self._epoch_sum += sum(row[0] for row in rows)
+    self._epoch_sum += sum(row.loss for row in rows)
     self._epoch_count += len(rows)
 
   def take_row(self) -> dict:
@@ -67,12 +77,12 @@ class StepMetrics:
     of the last of them."""
     if not self._unlogged:
       return {}
-    loss, accuracy, _, mix_prob = np.mean(self._unlogged, axis=0)
+    mean = StepRow(*np.mean(self._unlogged, axis=0))
     row = {
-        'train_loss': float(loss),
-        'train_accuracy': float(accuracy),
-        'learning_rate': self._unlogged[-1][2],
-        'mix_prob': float(mix_prob),
+        'train_loss': float(mean.loss),
+        'train_accuracy': float(mean.accuracy),
+        'learning_rate': self._unlogged[-1].learning_rate,
+        'mix_prob': float(mean.mix_prob),
     }
     self._unlogged = []
     return row
@@ -92,4 +102,4 @@ class StepMetrics:
   def resume(self, progress: progress_lib.Progress) -> None:
     """Continues the epoch's sums and the unlogged rows of a restored checkpoint."""
     self._epoch_sum, self._epoch_count = progress.epoch_loss_sum, progress.epoch_loss_count
-    self._unlogged = [tuple(row) for row in progress.unlogged_rows]
+    self._unlogged = [StepRow(*row) for row in progress.unlogged_rows]

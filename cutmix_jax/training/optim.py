@@ -80,20 +80,14 @@ def learning_rate_schedule(
   return optax.join_schedules([warmup, decayed], [warmup_steps])
 
 
-def make_optimizer(
-    opt: OptimizerConfig, batch_size: int, steps_per_epoch: int
-) -> optax.GradientTransformation:
+def make_optimizer(opt: OptimizerConfig, schedule: optax.Schedule) -> optax.GradientTransformation:
   """SGD as the official code runs it: `g + wd * w`, then (Nesterov) momentum, then `-lr`.
 
   Weight decay is coupled (added to the gradient before momentum, as `torch.optim.SGD`) and
   applies to every parameter, BatchNorm scale and bias included, as in the paper's recipes.
-  Arguments as `learning_rate_schedule`.
+  `schedule` is the run's `learning_rate_schedule`, built once and also logged by the step.
   """
   return optax.chain(
       optax.add_decayed_weights(opt.weight_decay),
-      optax.sgd(
-          learning_rate_schedule(opt, batch_size, steps_per_epoch),
-          momentum=opt.momentum,
-          nesterov=opt.nesterov,
-      ),
+      optax.sgd(schedule, momentum=opt.momentum, nesterov=opt.nesterov),
   )

@@ -1,4 +1,8 @@
-"""What the command lines (`train.py`, `evaluate.py`) share: the config flag, one-line errors."""
+"""What the command lines (`train.py`, `evaluate.py`) share: the config flag, one-line errors.
+
+Importing this module does nothing: each command names its default config file and defines its
+flags when it starts.
+"""
 
 import difflib
 import logging as std_logging
@@ -6,17 +10,12 @@ import os
 import sys
 import threading
 import traceback
-from typing import List
+from typing import Callable, List
 
 from absl import flags
 from ml_collections import config_flags
 
-from cutmix_jax import config_files
-
-# configs/default.py beside the command (train.py, evaluate.py), which the package does not install.
-DEFAULT_CONFIG = os.path.join(
-    os.path.dirname(os.path.abspath(sys.argv[0])), 'configs', 'default.py'
-)
+from cutmix_jax.config import files
 
 
 def one_line(error: Exception) -> str:
@@ -24,23 +23,32 @@ def one_line(error: Exception) -> str:
   return ' '.join(str(error).split())
 
 
-def _config_file(argv: List[str]) -> str:
-  """The config file that `--config=FILE` (or `--config FILE`) names, else the default."""
+def stop(message: str, code: int = 1) -> None:
+  """Ends the process with one `error:` line, at once (both commands end every user error so):
+  orbax may still hold threads of a failed save that would keep a normal exit waiting forever."""
+  sys.stdout.flush()
+  sys.stderr.write(f'error: {message}\n')
+  sys.stderr.flush()
+  os._exit(code)  # pylint: disable=protected-access
+
+
+def _config_file(argv: List[str], default: str) -> str:
+  """The config file that `--config=FILE` (or `--config FILE`) names, else `default`."""
   for i, arg in enumerate(argv[1:], start=1):
     if arg.startswith('--config='):
       return arg.split('=', 1)[1]
     if arg == '--config' and i + 1 < len(argv):
       return argv[i + 1]
-  return DEFAULT_CONFIG
+  return default
 
 
 def _load_config_file(path: str):
   """The config that `path` builds; a file that does not build one stops with one line."""
   try:
-    return config_files.load(path.split(':', 1)[0])
+    return files.load(path.split(':', 1)[0])
   except SyntaxError as error:
     sys.exit(f'error: --config={path}: syntax error at line {error.lineno}: {error.msg}')
-  except config_files.NoConfigFunctionError:
+  except files.NoConfigFunctionError:
     sys.exit(f'error: --config={path} has no get_config() function')
   except Exception as error:  # pylint: disable=broad-except  (any error of the user's file)
     sys.exit(f'error: --config={path}: get_config() failed: {type(error).__name__}: {error}')
@@ -48,15 +56,7 @@ def _load_config_file(path: str):
 
 def _config_keys(config) -> List[str]:
   """Every dotted field name of a config."""
-
-  def walk(node, prefix):
-    for key, value in node.items():
-      if isinstance(value, dict):
-        yield from walk(value, f'{prefix}{key}.')
-      else:
-        yield f'{prefix}{key}'
-
-  return list(walk(config.to_dict(), ''))
+  return list(files.flatten(config.to_dict()))
 
 
 def closest_key(key: str, keys: List[str]) -> str:
@@ -74,11 +74,14 @@ def closest_key(key: str, keys: List[str]) -> str:
   return close[0] if close else ''
 
 
-def exit_unknown_config_key(argv: List[str], error: Exception, source: str = '') -> None:
+def exit_unknown_config_key(
+    argv: List[str], error: Exception, default: str, source: str = ''
+) -> None:
   """Stops with one line naming the `--config.KEY` override that is no field, and the closest.
 
-  `source` names where the fields come from (default: the --config file)."""
-  path = _config_file(argv)
+  `default` is the command's default config file; `source` names where the fields come from
+  (default: the --config file)."""
+  path = _config_file(argv, default)
   keys = _config_keys(_load_config_file(path))
   for arg in argv[1:]:
     key = arg[len('--config.') :].split('=', 1)[0] if arg.startswith('--config.') else None
@@ -101,32 +104,37 @@ def exit_repeated_override(argv: List[str]) -> None:
       seen.add(key)
 
 
-def define_config_flag(help_text: str, fields_of: str = ''):
-  """`--config` (default configs/default.py); ml_collections applies `--config.key=value` as it
+def define_config_flag(help_text: str, default: str, fields_of: str = ''):
+  """`--config` (default: the file `default`); ml_collections applies `--config.key=value` as it
   defines the flag, so a missing or broken file or an unknown key fails here, before any work.
 
   `fields_of` names, in that error, what the overrides apply to when no `--config` is given
   (evaluate.py: the run's config.json)."""
-  path = _config_file(sys.argv)
+  path = _config_file(sys.argv, default)
   if not os.path.isfile(path.split(':', 1)[0]):
     sys.exit(f'error: --config={path}: no such config file')
   _load_config_file(path)
   exit_repeated_override(sys.argv)
   try:
-    return config_flags.DEFINE_config_file('config', DEFAULT_CONFIG, help_text, lock_config=True)
+    return config_flags.DEFINE_config_file('config', default, help_text, lock_config=True)
   except (AttributeError, KeyError) as error:
     given = any(arg == '--config' or arg.startswith('--config=') for arg in sys.argv[1:])
-    exit_unknown_config_key(sys.argv, error, source='' if given else fields_of)
+    exit_unknown_config_key(sys.argv, error, default, source='' if given else fields_of)
 
 
-def parse_flags(argv):
-  """absl's flag parsing, with one line instead of a traceback or usage dump on bad input."""
-  try:
-    return flags.FLAGS(argv)
-  except flags.Error as error:
-    sys.exit(f'error: {one_line(error)}')
-  except (AttributeError, KeyError) as error:
-    exit_unknown_config_key(argv, error)
+def flag_parser(default: str) -> Callable[[List[str]], List[str]]:
+  """absl's flag parsing (for `app.run(main, flags_parser=...)`), with one line instead of a
+  traceback or usage dump on bad input; `default` is the command's default config file."""
+
+  def parse(argv: List[str]) -> List[str]:
+    try:
+      return flags.FLAGS(argv)
+    except flags.Error as error:
+      sys.exit(f'error: {one_line(error)}')
+    except (AttributeError, KeyError) as error:
+      exit_unknown_config_key(argv, error, default)
+
+  return parse
 
 
 _ORBAX = f'{os.sep}orbax{os.sep}'

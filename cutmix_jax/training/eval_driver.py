@@ -16,8 +16,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from cutmix_jax.devices import AXIS
-from cutmix_jax.evaluation import pixels
+from cutmix_jax.data import augment
+from cutmix_jax.training.devices import AXIS
+from cutmix_jax.training.train_state import TrainState
 
 Values = Dict[str, jax.Array]
 
@@ -33,7 +34,7 @@ class EvalModel:
     std: its standard deviation.
   """
 
-  state: object
+  state: TrainState
   preprocess: Callable
   mean: Tuple[float, ...]
   std: Tuple[float, ...]
@@ -53,7 +54,7 @@ class EvalModel:
 
   def logits_of_unit(self, unit_images) -> jax.Array:
     """Logits of `[0, 1]` float images (where perturbations are defined)."""
-    return self.logits_of_inputs(pixels.normalize(unit_images, self.mean, self.std))
+    return self.logits_of_inputs(augment.normalize(unit_images, self.mean, self.std, pixel_max=1.0))
 
   def logits_and_features(self, images) -> Tuple[jax.Array, jax.Array]:
     """`(logits (N, K), final feature map (N, h, w, c))` of uint8 images (the model sows its

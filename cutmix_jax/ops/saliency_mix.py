@@ -15,9 +15,9 @@ from typing import Optional
 import jax
 import jax.numpy as jnp
 
-from cutmix_jax import detection
-from cutmix_jax import mask_mix
-from cutmix_jax import op_inputs
+from cutmix_jax.ops import arguments
+from cutmix_jax.ops import detection
+from cutmix_jax.ops import mask_mix
 
 WORKING_SIDE = 64  # saliency is computed on images of at most this side (as OpenCV does)
 _BLUR_SIGMA = 2.5
@@ -99,15 +99,15 @@ def saliencymix(
     *extras: dense maps, `detection.Boxes` or `detection.Keypoints`, as `cutmix` takes them.
     alpha: lam ~ Beta(alpha, alpha).
     num_classes: K, for integer labels.
-    partners: 'global' or 'device' (see `cutmix_jax.partners`).
+    partners: 'global' or 'device' (see `cutmix_jax.ops.partners`).
     axis_name: the `pmap` / `shard_map` axis of the batch, if any.
     min_visible: boxes: the share of a box's area that must stay visible for it to be kept.
 
   Returns:
     `(mixed_images, mixed_labels, *mixed_extras)`.
   """
-  op_inputs.check_images(images)
-  labels = op_inputs.soft_targets(labels, images.shape[0], num_classes)
+  arguments.check_images(images)
+  labels = arguments.soft_targets(labels, images.shape[0], num_classes)
   pairing, lam, _ = mask_mix.draw_partners_and_lam(rng, images, alpha, partners, axis_name)
   box = saliency_boxes(pairing.take(images), lam)
   return mask_mix.paste_rectangle(images, labels, box, pairing, extras, min_visible=min_visible)

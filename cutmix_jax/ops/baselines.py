@@ -1,0 +1,86 @@
+"""The baselines the paper compares CutMix with: Mixup and Cutout, on the same primitive."""
+
+from typing import Optional
+
+import jax
+import jax.numpy as jnp
+
+from cutmix_jax.ops import arguments
+from cutmix_jax.ops import boxes
+from cutmix_jax.ops import detection
+from cutmix_jax.ops import mask_mix
+from cutmix_jax.ops import partners as partners_lib
+
+
+def mixup(
+    rng,
+    images,
+    labels,
+    *extras,
+    alpha=1.0,
+    num_classes: Optional[int] = None,
+    partners: str = 'global',
+    axis_name: Optional[str] = None,
+):
+  """Mixup (Zhang et al., 2018): `lam * x + (1 - lam) * x[perm]`, labels with the same lam.
+
+  Args:
+    rng: a `jax.random` key (the same on every device under `pmap`).
+    images: `(N, H, W, C)` or `(N, T, H, W, C)`, any dtype: float images keep their dtype;
+      integer images (uint8) come back rounded to the nearest integer, so 1.546 becomes 2.
+    labels: soft targets `(N, K)`, or integer labels `(N,)` with `num_classes`.
+    *extras: float dense maps `(N, H, W[, K])`, blended with the same lam.
+    alpha: Beta parameter, > 0; may be traced.
+    num_classes: K, for integer labels.
+    partners: 'global' or 'device' (see `cutmix`).
+    axis_name: the `pmap` / `shard_map` axis of the batch, if any.
+
+  Returns:
+    `(mixed_images, mixed_labels, *mixed_extras)`.
+  """
+  arguments.check_images(images)
+  if any(detection.is_geometric(extra) for extra in extras):
+    raise ValueError('mixup blends whole images: boxes and keypoints follow only cutmix')
+  pairing, lam, _ = mask_mix.draw_partners_and_lam(rng, images, alpha, partners, axis_name)
+  mask = jnp.full(images.shape[-3:-1], 1.0 - lam, jnp.float32)
+  return mask_mix.mix_by_mask(
+      images, labels, mask, pairing, *extras, weight=1.0 - lam, num_classes=num_classes
+  )
+
+
+def cutout(rng, images, labels, *extras, size: int, num_classes: Optional[int] = None):
+  """Cutout (DeVries & Taylor, 2017): zero a square at a uniformly drawn centre, per image.
+
+  The square's edges are `clip(centre -/+ size // 2, 0, dim)` as in the Cutout reference code, so
+  an unclipped square has side `2 * (size // 2)` (an odd size rounds down). Clips get one square
+  per clip across time. Labels are unchanged (made float soft targets); it is `mix_by_mask`
+  with a black partner image and label weight 0.
+
+  Args:
+    rng: a `jax.random` key.
+    images: `(N, H, W, C)` or `(N, T, H, W, C)`, any dtype.
+    labels: soft targets `(N, K)`, or integer labels `(N,)` with `num_classes`.
+    *extras: dense maps, boxes or keypoints: unchanged (Cutout hides pixels, no object moves).
+    size: side of the square in pixels, a positive Python or NumPy integer.
+    num_classes: K, for integer labels.
+
+  Returns:
+    `(images_with_holes, labels, *extras)`.
+  """
+  height, width = arguments.check_images(images)
+  half = arguments.check_size(size) // 2
+  keys = jax.random.split(rng, images.shape[0])
+  holes = jax.vmap(boxes.box_around_random_centre, in_axes=(0, None, None, None, None))(
+      keys, half, half, height, width
+  )
+  itself = partners_lib.Pairing.themselves(images.shape[0])
+  mixed = mask_mix.mix_by_mask(
+      images,
+      labels,
+      mask_mix.box_masks(holes, height, width),
+      itself,
+      weight=0.0,
+      num_classes=num_classes,
+      partner_images=jnp.zeros_like(images),
+  )
+  return (*mixed, *extras)

@@ -1,0 +1,53 @@
+"""`mix_batch`: the one call a train step makes to mix a batch, as its `MixConfig` says."""
+
+import jax
+
+from cutmix_jax.ops import arguments
+from cutmix_jax.ops import methods
+from cutmix_jax.ops import partners as partners_lib
+from cutmix_jax.ops.mix_config import MixConfig
+
+
+def mix_batch(rng, images, labels, config, *, prob=None, alpha=None, axis_name=None):
+  """Mixes one batch as `config` says: the one call a train step makes.
+
+  With probability `prob` (default `config.prob`) the batch is mixed by `config.method`,
+  otherwise it is returned as it is (bit for bit). The decision is drawn on device, so it does
+  not retrace; with partners='global' it is the same on every device.
+
+  Args:
+    rng: a `jax.random` key (the same on every device under `pmap`).
+    images: `(N, H, W, C)` or `(N, T, H, W, C)`.
+    labels: `(N, K)` soft targets (see `one_hot`).
+    config: a `MixConfig`, or a ConfigDict / dict with its fields (static under `jit`).
+    prob: overrides `config.prob`; may be traced (a schedule, `off_after_epoch`).
+    alpha: overrides `config.alpha`; may be traced.
+    axis_name: the `pmap` / `shard_map` axis of the batch, if any.
+
+  Returns:
+    `(images, labels)` mixed or not, with the shapes and dtypes of the inputs.
+
+  Raises:
+    ValueError: for a config with level='feature' (the model mixes then; see `feature_mix`).
+  """
+  config = MixConfig.from_any(config)
+  if config.level != 'input':
+    raise ValueError(
+        "mix_batch mixes images; a config with level='feature' is carried out by "
+        'the model (cutmix_jax.ops.feature_mix)'
+    )
+  arguments.check_images(images)
+  labels = arguments.soft_targets(labels, images.shape[0], None)
+  prob = config.prob if prob is None else prob
+  alpha = config.alpha if alpha is None else alpha
+  arguments.check_range('prob', prob, 0.0, 1.0)
+  known_prob = arguments.concrete(prob)
+  if config.method == 'none' or known_prob == 0.0:
+    return images, labels
+  key_apply, key_mix = jax.random.split(rng)
+  mix = lambda: methods.apply_method(key_mix, images, labels, config, alpha, axis_name)
+  if known_prob == 1.0:
+    return mix()
+  key_apply = partners_lib.step_key(key_apply, config.partners, axis_name)
+  apply = jax.random.uniform(key_apply) < prob
+  return jax.lax.cond(apply, mix, lambda: (images, labels))

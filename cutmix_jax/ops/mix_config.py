@@ -1,0 +1,105 @@
+"""How a train step mixes each batch: `MixConfig`, the fields of `config.mix`, checked once."""
+
+import dataclasses
+from typing import Any, Tuple
+
+from cutmix_jax.ops import arguments
+from cutmix_jax.ops import boxes
+from cutmix_jax.ops import fourier_mix as fmix_lib
+from cutmix_jax.ops import methods
+from cutmix_jax.ops import partners as partners_lib
+from cutmix_jax.ops import resize_mix as resizemix_lib
+
+LEVELS = ('input', 'feature')  # where CutMix mixes: the images, or a random stage's features
+
+
+@dataclasses.dataclass(frozen=True)
+class MixConfig:
+  """How a train step mixes each batch (the fields of `config.mix`).
+
+  Attributes:
+    method: one of `METHODS` ('none', 'cutmix', 'mixup', 'cutout', 'fmix', 'resizemix',
+      'saliencymix'), or your own op as 'module.path:function' (`methods.resolve_method`).
+    alpha: Beta(alpha, alpha) parameter of CutMix, Mixup, FMix and SaliencyMix (the paper's
+      beta), > 0.
+    prob: probability that a batch is mixed at all (the official code's `cutmix_prob`).
+    switch_prob: with method 'cutmix', the probability that a mixed batch uses Mixup instead.
+      This is P(Mixup); timm's `switch_prob` is the opposite, P(CutMix) when both are on.
+    mixup_alpha: the Beta parameter of those Mixup batches; 0 means `alpha` (timm has separate
+      `mixup_alpha` and `cutmix_alpha`).
+    per_example: CutMix with one lam and box per image instead of one per batch.
+    cutmix_minmax: timm's box sides as fractions of the image `(low, high)`; empty: the
+      official sampler.
+    correct_lam: weigh the partner's label by the exact box area (True, the official code) or
+      by the sampled lam (False).
+    cutout_size: side of the Cutout square in pixels.
+    fmix_decay_power: FMix's spectral decay (its paper's delta).
+    resizemix_scale: ResizeMix's range of the box side, as fractions of the image side.
+    partners: 'global' (one permutation, lam and box for the global batch, the paper at any
+      device count) or 'device' (drawn within each device's share; see `cutmix_jax.ops.partners`).
+    level: one of `LEVELS`. 'input' mixes the images (`mix_batch`); 'feature' is the paper's
+      feature-level CutMix (section 4.1): the model CutMixes the feature maps entering a random
+      stage (`cutmix_jax.ops.feature_mix`), one box per batch and device, with `alpha` and `prob`.
+    off_after_epoch: from this epoch on batches are not mixed (timm's `mixup_off_epoch`);
+      0: never. The train step honours it with a traced prob, so it costs no retrace.
+  """
+
+  method: str = 'cutmix'
+  alpha: float = 1.0
+  prob: float = 1.0
+  switch_prob: float = 0.0
+  mixup_alpha: float = 0.0
+  per_example: bool = False
+  cutmix_minmax: Tuple[float, ...] = ()
+  correct_lam: bool = True
+  cutout_size: int = 16
+  fmix_decay_power: float = fmix_lib.DECAY_POWER
+  resizemix_scale: Tuple[float, ...] = resizemix_lib.SCALE
+  partners: str = 'global'
+  level: str = 'input'
+  off_after_epoch: int = 0
+
+  def __post_init__(self):
+    for name in ('cutmix_minmax', 'resizemix_scale'):
+      object.__setattr__(self, name, tuple(getattr(self, name)))
+    if ':' in self.method:
+      methods.resolve_method(self.method)
+    elif self.method not in methods.METHODS:
+      raise ValueError(
+          f'unknown mix method {self.method!r}; valid methods: '
+          f'{", ".join(methods.METHODS)}, or your own op as \'module.path:function\''
+      )
+    if self.level not in LEVELS:
+      raise ValueError(f'unknown mix level {self.level!r}; valid levels: {", ".join(LEVELS)}')
+    partners_lib.check_partners(self.partners)
+    arguments.check_alpha(self.alpha)
+    if self.mixup_alpha:
+      arguments.check_alpha(self.mixup_alpha)
+    for name in ('prob', 'switch_prob'):
+      arguments.check_range(name, getattr(self, name), 0.0, 1.0)
+    arguments.check_size(self.cutout_size)
+    boxes.check_minmax(self.cutmix_minmax)
+    resizemix_lib.check_scale(self.resizemix_scale)
+    if not (isinstance(self.off_after_epoch, int) and self.off_after_epoch >= 0):
+      raise ValueError(f'off_after_epoch must be an integer >= 0; got {self.off_after_epoch!r}')
+    feature = (self.method, self.per_example, self.switch_prob, self.partners, self.cutmix_minmax)
+    if self.level == 'feature' and feature != ('cutmix', False, 0.0, 'device', ()):
+      raise ValueError(
+          "level='feature' is CutMix with one box per batch on each device: it needs "
+          "method='cutmix', per_example=False, switch_prob=0, partners='device' and no "
+          f'cutmix_minmax; got method={self.method!r}, per_example={self.per_example}, '
+          f'switch_prob={self.switch_prob}, partners={self.partners!r}, '
+          f'cutmix_minmax={self.cutmix_minmax}'
+      )
+
+  @classmethod
+  def from_any(cls, config: Any) -> 'MixConfig':
+    """Builds a validated MixConfig from a MixConfig, ConfigDict, dict or any attribute holder."""
+    if isinstance(config, cls):
+      return config
+    get = (
+        config.get
+        if isinstance(config, dict)
+        else lambda name, default: getattr(config, name, default)
+    )
+    return cls(**{f.name: get(f.name, f.default) for f in dataclasses.fields(cls)})

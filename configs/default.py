@@ -30,6 +30,9 @@ def get_config() -> ml_collections.ConfigDict:
 
   # --- Model ------------------------------------------------------------------------------------
   config.model = 'resnet_cifar20'  # a name of cutmix_jax.models.get_model
+  # The model's own settings in place of the named model's (cutmix_jax.models.settings_of),
+  # e.g. --config.model_settings="{'widths': (32, 64, 128)}"; empty: the model as it is named.
+  config.model_settings = ml_collections.ConfigDict()
   config.dtype = 'bfloat16'  # compute dtype: float32 | bfloat16 (params stay float32)
 
   # --- Mixing: CutMix with beta 1, applied to half the batches (the paper's CIFAR cutmix_prob) --

@@ -7,6 +7,7 @@ os.environ.setdefault('XLA_FLAGS', '--xla_force_host_platform_device_count=8')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 import signal  # noqa: E402  (after the XLA flags on purpose)
+import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -94,6 +95,13 @@ def wait_for(predicate, process, timeout=300.0):
     time.sleep(0.2)
   process.send_signal(signal.SIGKILL)
   raise AssertionError('timed out waiting for train.py')
+
+
+def free_port() -> int:
+  """A TCP port of this machine that nobody listens on now (for a coordinator)."""
+  with socket.socket() as probe:
+    probe.bind(('127.0.0.1', 0))
+    return probe.getsockname()[1]
 
 
 def start_two_processes(script, workdir, port):

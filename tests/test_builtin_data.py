@@ -143,6 +143,7 @@ def _run_without_tensorflow(script, *args):
   return result.stdout, json.loads(result.stdout.rsplit('IMPORTED', 1)[1].replace("'", '"'))
 
 
+@pytest.mark.slow
 def test_training_and_evaluating_built_in_data_never_import_tensorflow(tmp_path):
   workdir = str(tmp_path / 'run')
   short = ['--config.num_train_steps=2', '--config.model=resnet_cifar8', '--config.dtype=float32',

@@ -423,6 +423,7 @@ def _evaluate_cli(*args):
   )
 
 
+@pytest.mark.slow
 def test_cli_gives_one_clear_line_without_checkpoint(trained, tmp_path):
   workdir, _, _ = trained
   with open(os.path.join(workdir, 'config.json'), encoding='utf-8') as f:
@@ -437,6 +438,7 @@ def test_cli_gives_one_clear_line_without_checkpoint(trained, tmp_path):
   assert missing.returncode != 0 and 'has no config.json' in missing.stderr
 
 
+@pytest.mark.slow
 def test_cli_refuses_an_unknown_ood_set_in_one_line(trained):
   workdir, _, _ = trained
   result = _evaluate_cli(f'--workdir={workdir}', '--ood=uniform_noise,cifar100')
@@ -444,6 +446,7 @@ def test_cli_refuses_an_unknown_ood_set_in_one_line(trained):
   assert result.stderr.strip().startswith('error: --ood=cifar100: unknown set; valid:')
 
 
+@pytest.mark.slow
 def test_cli_show_mixing_needs_no_checkpoint(tmp_path):
   result = _evaluate_cli(
       '--show-mixing',

@@ -310,6 +310,7 @@ def test_a_method_that_does_not_resolve_is_one_line(method, message):
     cm.MixConfig(method=method)
 
 
+@pytest.mark.slow
 def test_train_py_takes_a_plug_in_method(tmp_path):
   env = {**os.environ, 'PYTHONPATH': os.path.join(REPO, 'tests')}
   args = [sys.executable, os.path.join(REPO, 'train.py'), f'--workdir={tmp_path}',

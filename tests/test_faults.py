@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 from conftest import REPO
+from conftest import free_port
 from conftest import start_two_processes
 from conftest import train_cli_args
 from conftest import wait_for
@@ -19,6 +20,8 @@ from PIL import Image
 import pytest
 
 from cutmix_jax.training.checkpointing import Checkpointer
+
+pytestmark = pytest.mark.slow  # subprocess trainings and fault injections
 
 
 def _run(args, timeout=600):
@@ -176,7 +179,7 @@ def test_stop_signal_to_one_of_two_processes_stops_both_at_one_step(tmp_path):
   script = tmp_path / 'stop.py'
   script.write_text(_STOP_SCRIPT)
   workdir = tmp_path / 'run'
-  processes = start_two_processes(script, workdir, port=20000 + (os.getpid() + 7) % 20000)
+  processes = start_two_processes(script, workdir, port=free_port())
   metrics = workdir / 'metrics.jsonl'
   wait_for(lambda: metrics.exists() and len(metrics.read_text().splitlines()) >= 4, processes[0])
   processes[1].send_signal(signal.SIGTERM)  # only the second process is told

@@ -98,6 +98,7 @@ def test_shard_map_global_partners_equal_the_single_device_result():
   np.testing.assert_allclose(mixed_labels, single[1], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_mix_batch_global_under_pmap_decides_once_for_all_devices():
   config = cm.MixConfig(method='cutmix', prob=0.5)
   fn = jax.pmap(

@@ -5,6 +5,10 @@ import re
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.slow  # every snippet of the README, run as a user would
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

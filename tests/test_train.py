@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 from conftest import REPO
+from conftest import free_port
 from conftest import start_two_processes
 from conftest import wait_for
 import flax.linen as nn
@@ -40,6 +41,7 @@ def _restore_final(workdir, config):
   return step, state, progress
 
 
+@pytest.mark.slow
 def test_end_to_end_on_eight_devices_loss_falls_and_writes_outputs(small_config, tmp_path):
   assert jax.device_count() == 8
   config = small_config(num_epochs=3, **{'mix.prob': 1.0, 'optimizer.decay_epochs': (2, 2.5)})
@@ -76,6 +78,7 @@ def backend_compiles():
   jax.monitoring.unregister_event_duration_listener(listen)
 
 
+@pytest.mark.slow
 def test_feature_cutmix_trains_and_nothing_recompiles_after_the_first_epoch(
     small_config, tmp_path, monkeypatch, backend_compiles
 ):
@@ -158,6 +161,19 @@ def test_same_global_batch_same_update_on_one_and_eight_devices(small_config):
   assert not np.allclose(params_1['head']['kernel'], state.params['head']['kernel'])
 
 
+def test_a_resumed_run_ends_bitwise_as_an_uninterrupted_one(small_config, tmp_path):
+  # The quick tier's train and resume, in process: 2 steps, then on to 4, against 4 at once.
+  straight = train_loop.train_and_evaluate(small_config(num_train_steps=4), str(tmp_path / 'a'))
+  first = train_loop.train_and_evaluate(small_config(num_train_steps=2), str(tmp_path / 'b'))
+  assert first.step == 2
+  resumed = train_loop.train_and_evaluate(small_config(num_train_steps=4), str(tmp_path / 'b'))
+  assert resumed.step == 4
+  assert _tree_bytes(resumed.state.params) == _tree_bytes(straight.state.params)
+  assert _tree_bytes(resumed.state.opt_state) == _tree_bytes(straight.state.opt_state)
+  assert _tree_bytes(resumed.state.params) != _tree_bytes(first.state.params)
+
+
+@pytest.mark.slow
 def test_resume_after_sigkill_is_bitwise_equal(small_config, train_cli, tmp_path):
   overrides = {'checkpoint_every_steps': 2}
   straight = train_loop.train_and_evaluate(small_config(**overrides), str(tmp_path / 'straight'))
@@ -183,6 +199,7 @@ def test_resume_after_sigkill_is_bitwise_equal(small_config, train_cli, tmp_path
   assert _tree_bytes(state.opt_state) == _tree_bytes(straight.state.opt_state)
 
 
+@pytest.mark.slow
 def test_sigterm_mid_epoch_saves_exits_zero_and_resumes(small_config, train_cli, tmp_path):
   overrides = {'data.synthetic_num_train': 2048, 'num_epochs': 20, 'log_every_steps': 1}
   process = train_cli(tmp_path, **overrides)
@@ -202,6 +219,7 @@ def test_sigterm_mid_epoch_saves_exits_zero_and_resumes(small_config, train_cli,
   assert Checkpointer(str(tmp_path / 'checkpoints'), keep=2).latest_step() == saved + 2
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_and_last_good_checkpoint_restores(small_config, tmp_path, monkeypatch):
   first = train_loop.train_and_evaluate(small_config(num_epochs=1), str(tmp_path))
   nan_loss = lambda logits, targets: jnp.full(logits.shape[:1], jnp.nan)
@@ -230,10 +248,11 @@ print('state', digest.hexdigest())
 """
 
 
+@pytest.mark.slow
 def test_two_processes_stay_in_sync(tmp_path):
   script = tmp_path / 'two_process.py'
   script.write_text(_TWO_PROCESS_SCRIPT)
-  processes = start_two_processes(script, tmp_path / 'run', port=20000 + os.getpid() % 20000)
+  processes = start_two_processes(script, tmp_path / 'run', port=free_port())
   outputs = [p.communicate(timeout=600)[0] for p in processes]
   for process, output in zip(processes, outputs):
     assert process.returncode == 0, output
@@ -245,6 +264,7 @@ def test_two_processes_stay_in_sync(tmp_path):
   assert lines[0][1] == lines[1][1]  # the same parameters, optimizer state and statistics
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     'flag, message',
     [

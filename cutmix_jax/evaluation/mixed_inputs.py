@@ -7,6 +7,7 @@ import jax
 import numpy as np
 
 from cutmix_jax.ops import dispatch
+from cutmix_jax.ops import labels as labels_lib
 from cutmix_jax.ops import methods
 from cutmix_jax.ops import mix_config
 
@@ -40,7 +41,7 @@ def mixed_examples(
   images, labels = first_train_images(dataset, count)
   augment_key, mix_key = jax.random.split(jax.random.key(seed))
   augmented = jax.jit(dataset.train_preprocess)(augment_key, images)
-  targets = labels.one_hot(labels, dataset.num_classes)
+  targets = labels_lib.one_hot(labels, dataset.num_classes)
   mix_batch = jax.jit(dispatch.mix_batch, static_argnames='config')
   examples = {}
   for method in methods.METHODS:

@@ -17,7 +17,7 @@ from cutmix_jax import data
 from cutmix_jax import models
 from cutmix_jax.config import checks
 from cutmix_jax.data import layout
-from cutmix_jax.ops import labels
+from cutmix_jax.ops import labels as labels_lib
 from cutmix_jax.ops import mix_config
 from cutmix_jax.training import optim
 
@@ -106,7 +106,7 @@ def _check_run_fields(config: RunConfig) -> None:
       'batch_size', lambda: layout.Layout.from_jax(config.batch_size, config.eval_batch_size)
   )
   checks.build_section(
-      'label_smoothing', lambda: labels.check_label_smoothing(config.label_smoothing)
+      'label_smoothing', lambda: labels_lib.check_label_smoothing(config.label_smoothing)
   )
 
 

@@ -14,7 +14,7 @@ import optax
 
 from cutmix_jax.ops import dispatch
 from cutmix_jax.ops import feature_mix
-from cutmix_jax.ops import labels
+from cutmix_jax.ops import labels as labels_lib
 from cutmix_jax.ops import mask_mix
 from cutmix_jax.ops import mix_config
 from cutmix_jax.ops import partners
@@ -87,7 +87,7 @@ def train_step(
   """
   augment_key, mix_key = _step_keys(settings.seed, state.step)
   images = preprocess(augment_key, batch['image'])
-  targets = labels.one_hot(batch['label'], settings.num_classes, settings.label_smoothing)
+  targets = labels_lib.one_hot(batch['label'], settings.num_classes, settings.label_smoothing)
   mix, prob = settings.mix, _mix_prob(settings.mix, state.step, settings.steps_per_epoch)
   request = None
   if mix.level == 'feature':

@@ -2,7 +2,7 @@
 
 The config files are a folder, not an installed package, so they never shadow another project's
 `configs` module. One file derives from another by path:
-`config_files.load('default.py', relative_to=__file__)`; tests, benchmarks and scripts load them
+`files.load('default.py', relative_to=__file__)`; tests, benchmarks and scripts load them
 the same way. `section` builds a config section from its dataclass.
 """
 

@@ -1,15 +1,16 @@
-"""Evaluation of trained runs: one driver, one module per measure, pictures and reports.
+"""Evaluation of trained runs: one module per measure, pictures and reports.
 
-- `driver`: the one loop over eval batches (padding masked, sums over devices) that every
-  measure's per-batch work runs through, with the eval-mode model (`EvalModel`).
+Every measure's per-batch work runs through `training.eval_driver`, the one loop over eval
+batches (padding masked, sums over devices) with the eval-mode model (`EvalModel`), which the
+trainer's per-epoch evaluation (`training.eval_accuracy`) uses too.
 - `measure`: what a measure is (`Measure`) and what it gets (`Context`).
 - the measures, one class each: `accuracy`, `localization` (with `cam`, the activation maps),
   `curves` (from `metrics.jsonl`), `occlusion`, `adversarial` (FGSM), `calibration`, `ood`,
   `corruptions`; `confidence` and `pixels` are what several of them share.
 - `run`: the table of measures and the whole evaluation of a workdir; `workdir`: a workdir's
-  config and restored checkpoints; `training_inputs`: mixed train batches to look at;
+  config and restored checkpoints; `mixed_inputs`: mixed train batches to look at;
   `pictures`: image grids and figure helpers; `report`: `report.json` and the console table.
 
-The training loop imports `accuracy` (its per-epoch evaluation); nothing here imports the loop.
+Training never imports this package.
 Importing this package imports neither matplotlib nor TensorFlow.
 """

@@ -33,7 +33,7 @@ def fgsm_images(logits_fn: Callable, unit_images, labels, epsilon) -> jax.Array:
 
 def correct_under_fgsm(model, batch, key, epsilons):
   """Whether each example is still classified right under FGSM at each epsilon (the per-batch
-  work of `driver`): `{'correct': bool (B, E)}`."""
+  work of `eval_driver`): `{'correct': bool (B, E)}`."""
   del key
   unit = pixels.to_unit(batch['image'])
   correct = []

@@ -45,10 +45,10 @@ def class_activation_maps(features, head_kernel, classes, image_size) -> jax.Arr
 
 
 def cam_values(model, batch, key):
-  """Predictions and CAMs of a per-device eval batch (the per-batch work of `driver`).
+  """Predictions and CAMs of a per-device eval batch (the per-batch work of `eval_driver`).
 
   Args:
-    model: a `driver.EvalModel` whose parameters have a `head`.
+    model: a `eval_driver.EvalModel` whose parameters have a `head`.
     batch: `{'image': (B, H, W, C) uint8, 'label': (B,), ...}`.
     key: unused.
 

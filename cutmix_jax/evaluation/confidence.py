@@ -22,7 +22,7 @@ def _scores(logits, labels=None) -> Dict[str, jax.Array]:
 
 def labelled_scores(model, batch, key):
   """Max-softmax confidence, prediction and log-probability of the label of each example of a
-  per-device eval batch (the per-batch work of `driver`)."""
+  per-device eval batch (the per-batch work of `eval_driver`)."""
   del key
   return _scores(model.logits(batch['image']), batch['label'])
 

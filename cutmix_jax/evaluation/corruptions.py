@@ -75,7 +75,8 @@ def corrupt(name: str, severity: int, unit_images, key) -> jax.Array:
 
 def correct_under(model, batch, key, *, name: str):
   """Whether each example is classified right at each severity of corruption `name` (the
-  per-batch work of `driver`; `key` differs per batch and device): `{'correct': bool (B, S)}`."""
+  per-batch work of `eval_driver`; `key` differs per batch and device):
+  `{'correct': bool (B, S)}`."""
   unit = pixels.to_unit(batch['image'])
   key = jax.random.fold_in(key, CORRUPTIONS.index(name))
   correct = []

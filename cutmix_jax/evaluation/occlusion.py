@@ -83,10 +83,10 @@ def partner_indices(mask) -> jax.Array:
 
 
 def hits(model, batch, key, keep, blend):
-  """Top-1 hits of each example under every perturbation (the per-batch work of `driver`).
+  """Top-1 hits of each example under every perturbation (the per-batch work of `eval_driver`).
 
   Args:
-    model: a `driver.EvalModel`.
+    model: a `eval_driver.EvalModel`.
     batch: `{'image': (B, H, W, C) uint8, 'label': (B,), 'mask': (B,) bool}`.
     key: unused.
     keep: `(K, H, W)` keep masks (see `Perturbations`).

@@ -15,7 +15,7 @@ from cutmix_jax.evaluation import report
 
 def class_hits(model, batch, key):
   """Per example, the one-hot of its class and of its class if it is predicted right (the
-  per-batch work of `driver`): `{'seen': (B, K), 'correct': (B, K)}`."""
+  per-batch work of `eval_driver`): `{'seen': (B, K), 'correct': (B, K)}`."""
   del key
   logits = model.logits(batch['image'])
   seen = jax.nn.one_hot(batch['label'], logits.shape[-1], dtype=jnp.int32)

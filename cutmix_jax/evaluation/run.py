@@ -110,7 +110,7 @@ def evaluate_run(
 
   Raises:
     workdir.WorkdirError: if the workdir holds no checkpoint.
-    config_checks.ConfigError: if the config (with overrides) or its data cannot be used.
+    checks.ConfigError: if the config (with overrides) or its data cannot be used.
 
   Returns:
     The report dict (as written to `report.json`).

@@ -11,6 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from cutmix_jax import models
+from cutmix_jax.config.checks import ConfigError
 from cutmix_jax.models import MODELS
 from cutmix_jax.models import PyramidNet
 from cutmix_jax.models import get_model
@@ -20,6 +22,7 @@ from cutmix_jax.ops import boxes
 from cutmix_jax.ops import cutmix as cutmix_lib
 from cutmix_jax.ops import feature_mix
 from cutmix_jax.ops.feature_mix import FeatureMix
+from cutmix_jax.training import run_config
 
 # Trainable parameters (collection 'params': conv kernels, BN scale and bias, head kernel and
 # bias), as (num_classes, count). ImageNet ResNets: torchvision's counts at 1000 classes. CIFAR
@@ -285,3 +288,32 @@ def test_feature_mix_at_stage_k_uses_a_box_in_that_stage_coordinates():
   assert float(ratio) == 0.0
   np.testing.assert_allclose(logits, plain, rtol=1e-5, atol=1e-5)
   assert len(traces) == 1  # the stage is traced: choosing another one does not retrace
+
+
+def test_model_settings_replace_the_named_models_and_unknown_ones_are_refused(small_config):
+  assert models.settings_of('resnet_cifar8') == ('stage_sizes', 'widths')
+  assert models.settings_of('pyramidnet110') == ('depth', 'alpha', 'bottleneck')
+  wide = get_model('resnet_cifar8', 10, settings={'widths': [8, 16, 24]})  # lists as tuples
+  variables = jax.eval_shape(wide.init, jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
+  assert variables['params']['head']['kernel'].shape == (24, 10)
+  assert get_model('resnet_cifar8', 10).widths == (16, 32, 64)  # the named model unchanged
+
+  config = small_config()
+  config.model_settings = {'widths': (8, 16, 24)}
+  assert run_config.check_config(config).model_settings == {'widths': (8, 16, 24)}
+  config.model_settings = {'depth': 3}
+  with pytest.raises(ConfigError) as error:
+    run_config.check_config(config)
+  assert str(error.value) == (
+      "config.model_settings: resnet_cifar8 has no setting 'depth'; "
+      'its settings: stage_sizes, widths'
+  )
+
+
+def test_an_unknown_top_level_field_is_refused_in_one_line(small_config):
+  config = small_config()
+  config.epochs = 3
+  with pytest.raises(
+      ConfigError, match=r'^config.epochs is no field of a run config; its fields: data'
+  ):
+    run_config.check_config(config)

@@ -14,6 +14,7 @@ CONFIG_HISTORY = 'config_history.jsonl'
 CHECKPOINTS = 'checkpoints'
 METRICS = 'metrics.jsonl'
 EVAL = 'eval'
+LOCK = 'run.lock'
 
 
 def config_path(workdir: str) -> str:
@@ -34,3 +35,7 @@ def metrics_path(workdir: str) -> str:
 
 def eval_dir(workdir: str) -> str:
   return os.path.join(workdir, EVAL)
+
+
+def lock_path(workdir: str) -> str:
+  return os.path.join(workdir, LOCK)

@@ -4,6 +4,7 @@ Everything random depends only on `(config.seed, step)`, so a run that is interr
 ends with the same parameters, bit for bit, as one that was not.
 """
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -31,6 +32,7 @@ from cutmix_jax.training.metric_log import MetricLog
 from cutmix_jax.training.step_metrics import NonFiniteLossError
 from cutmix_jax.training.step_metrics import StepMetrics
 from cutmix_jax.training.train_state import TrainState
+from cutmix_jax.training.workdir_lock import WorkdirLock
 
 
 @dataclasses.dataclass
@@ -252,14 +254,19 @@ def save_config(config, workdir: str) -> None:
 def train_and_evaluate(config, workdir: str, allow_config_change: bool = False) -> TrainResult:
   """Trains `config` in `workdir`, resuming from its latest checkpoint if there is one.
 
+  Process 0 holds the workdir's lock while it trains (`workdir_lock`).
+
   Raises:
+    WorkdirInUseError: when a live run trains in `workdir`; nothing is touched then.
     ConfigChangeError: when resuming with run-shaping settings other than the workdir's (unless
       `allow_config_change`); nothing in the workdir is touched then.
   """
-  saved = checkpointing.saved_steps(workdir_files.checkpoints_dir(workdir))
-  if saved:
-    say = lambda line: tqdm.write(line) if jax.process_index() == 0 else None
-    history.check_resume(config, workdir, saved[-1], allow_config_change, say)
-  trainer = Trainer(config, workdir)
-  save_config(config, workdir)
-  return trainer.run()
+  say = lambda line: tqdm.write(line) if jax.process_index() == 0 else None
+  lock = WorkdirLock(workdir, say) if jax.process_index() == 0 else contextlib.nullcontext()
+  with lock:
+    saved = checkpointing.saved_steps(workdir_files.checkpoints_dir(workdir))
+    if saved:
+      history.check_resume(config, workdir, saved[-1], allow_config_change, say)
+    trainer = Trainer(config, workdir)
+    save_config(config, workdir)
+    return trainer.run()

@@ -83,7 +83,6 @@ def test_a_wrong_import_is_caught(tmp_path):
     [
         ('cutmix_jax.training.run_config', 'orbax'),  # the config checks need no orbax
         ('cutmix_jax', 'tensorflow'),
-        ('cutmix_jax.config.command_line', 'absl.flags._flagvalues_defined_config'),
     ],
 )
 def test_importing_loads_only_what_it_needs(module, absent):

@@ -29,17 +29,22 @@ def _hold(workdir, host, pid, age=0.0):
   os.utime(path, (time.time() - age, time.time() - age))
 
 
+HERE, LIVE, GONE = socket.gethostname(), 'this process', 'a process that ended'
+
+
 @pytest.mark.parametrize(
     'host, pid, age, refused',
     [
-        (socket.gethostname(), os.getpid(), 0.0, True),  # a live process here
-        (socket.gethostname(), None, 0.0, False),  # a process here that is gone (kill -9)
+        (HERE, LIVE, 0.0, True),  # a live process here
+        (HERE, GONE, 0.0, False),  # a process here that is gone (kill -9)
         ('other-host', 1, 10.0, True),  # another host, heartbeat fresh
         ('other-host', 1, workdir_lock.STALE_SECONDS + 60, False),  # a lost host
     ],
+    ids=['live-here', 'gone-here', 'other-host-fresh', 'other-host-stale'],
 )
 def test_a_live_holder_refuses_and_a_gone_one_is_taken_over(tmp_path, host, pid, age, refused):
-  _hold(tmp_path, host, _dead_pid() if pid is None else pid, age)
+  pid = {LIVE: os.getpid(), GONE: _dead_pid()}.get(pid, pid)
+  _hold(tmp_path, host, pid, age)
   said = []
   if refused:
     with pytest.raises(WorkdirInUseError, match=rf'is in use by a live training \(host {host}'):

@@ -332,8 +332,9 @@ def test_a_save_that_fails_stops_in_one_line(tmp_path):
   chattr = subprocess.run(['chattr', '+i', str(checkpoints)], capture_output=True, text=True)
   if chattr.returncode:  # root ignores file modes, so only the immutable flag refuses its writes
     pytest.skip(
-        'a save that fails is made with `chattr +i` on the checkpoint directory, which needs root '
-        f'and an ext4/xfs/btrfs disk (CI runs as root on ext4): {chattr.stderr.strip()}'
+        'needs root on an ext4/xfs/btrfs disk: the failing save is made with `chattr +i` on the '
+        'checkpoint directory (root ignores file modes). CI runs it as root; run the slow tier '
+        f'as root to include it here. chattr said: {chattr.stderr.strip()}'
     )
   try:
     code, output = _run(train_cli_args(tmp_path / 'run', num_epochs=1), timeout=300)
@@ -349,8 +350,9 @@ def test_a_full_disk_stops_in_one_line(tmp_path):
                          capture_output=True, text=True)  # fmt: skip
   if mount.returncode:  # filling a real disk would fill the user's own
     pytest.skip(
-        'a full disk is a 400 KB tmpfs mounted for the test, and mounting needs root (CI runs '
-        f'as root): {mount.stderr.strip()}'
+        'needs root: the full disk is a 400 KB tmpfs mounted for the test (filling a real disk '
+        'would fill your own). CI runs it as root; run the slow tier as root to include it '
+        f'here. mount said: {mount.stderr.strip()}'
     )
   try:
     code, output = _run(train_cli_args(disk / 'run', num_epochs=1), timeout=300)

@@ -24,8 +24,8 @@ from cutmix_jax.training.checkpointing import Checkpointer
 pytestmark = pytest.mark.slow  # subprocess trainings and fault injections
 
 
-def _run(args, timeout=600):
-  out = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+def _run(args, timeout=600, env=None):
+  out = subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env)
   return out.returncode, out.stdout + out.stderr
 
 
@@ -106,6 +106,17 @@ def test_mistakes_stop_with_one_line(tmp_path, overrides, flags, needles):
   Image.new('RGB', (8, 8)).save(one_class / '0.png')
   overrides = {k: str(v).format(one_class=tmp_path / 'one_class') for k, v in overrides.items()}
   _assert_one_error_line(*_run(train_cli_args(tmp_path / 'run', **overrides) + flags), *needles)
+
+
+def test_a_tfds_typo_is_one_line_with_tensorflow_quiet_and_no_workdir_left(tmp_path):
+  # Outside CI, as a user runs it: TensorFlow's start-up notices (oneDNN, CPU features) and
+  # the GCS-credentials warning of listing TFDS's community sets used to come first.
+  env = {k: v for k, v in os.environ.items() if k not in ('CI', 'TF_CPP_MIN_LOG_LEVEL')}
+  workdir = tmp_path / 'run'
+  code, output = _run(train_cli_args(workdir, data__source='tfds:cifar1O'), env=env)
+  _assert_one_error_line(code, output, "unknown TFDS dataset 'cifar1O'", 'cifar10')
+  assert output.strip().splitlines() == [output.strip()], output
+  assert not workdir.exists()  # the probe of --workdir made it, and took it away again
 
 
 def _rows(workdir):

@@ -173,14 +173,18 @@ def quiet_background_errors() -> None:
 
 
 def check_writable_directory(path: str, flag: str) -> None:
-  """Stops with one line unless `path` is (or can be made) a directory that takes new files."""
+  """Stops with one line unless `path` is (or can be made) a directory that takes new files;
+  a directory made for the probe is removed again (the run makes it when it writes)."""
   if os.path.exists(path) and not os.path.isdir(path):
     sys.exit(f'error: {flag}={path} is a file, not a directory')
   probe = os.path.join(path, f'.write-test-{os.getpid()}')
+  made = not os.path.exists(path)
   try:
     os.makedirs(path, exist_ok=True)
     with open(probe, 'w', encoding='utf-8'):
       pass
     os.remove(probe)
+    if made:
+      os.rmdir(path)
   except OSError as error:
     sys.exit(f'error: {flag}={path} is not writable: {error.strerror or one_line(error)}')

@@ -67,7 +67,10 @@ class DataConfig:
 
 
 def _list_tfds(spec: str, config: DataConfig) -> source_lib.Listing:
-  from cutmix_jax.data import tfds_source  # pylint: disable=g-import-not-at-top  (TensorFlow)
+  # TensorFlow through `tensorflow_cpu` first, so that it starts quiet and off the GPU before
+  # TFDS imports it.
+  from cutmix_jax.data import tensorflow_cpu  # noqa: F401  pylint: disable=g-import-not-at-top
+  from cutmix_jax.data import tfds_source  # pylint: disable=g-import-not-at-top
 
   return tfds_source.list_source(spec, config)
 
@@ -115,6 +118,9 @@ def load_dataset(
   train, evaluation = splits.choose(
       listing.train, listing.evaluation, config, listing.class_names, config.source
   )
+  for split, name in ((train, 'train'), (evaluation, 'eval')):
+    if hasattr(split, 'labels'):
+      source_lib.check_labels(split, len(listing.class_names), f'{config.source} ({name})')
   if listing.in_memory:
     if listing.read is not None:
       train, evaluation = listing.read(train, 'train'), listing.read(evaluation, 'eval')
@@ -130,6 +136,7 @@ def load_dataset(
       len(train),
       len(evaluation),
       config.image_size,
+      len(listing.class_names),
   )
   stats = listing.stats or (augment.IMAGENET_MEAN, augment.IMAGENET_STD)
   return dataset_lib.streamed(pipeline, listing.class_names, stats)

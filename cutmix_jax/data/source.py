@@ -8,6 +8,8 @@ policy (`splits.choose`) and the memory-or-stream choice, the same for every sou
 import dataclasses
 from typing import Any, Callable, Optional, Sequence
 
+import numpy as np
+
 from cutmix_jax.data import augment
 from cutmix_jax.data import layout as layout_lib
 from cutmix_jax.data import memory
@@ -62,3 +64,24 @@ def generated(
       for stream, size in enumerate((config.synthetic_num_train, config.synthetic_num_test))
   )
   return Listing(class_names, train, test)
+
+
+def check_labels(split, num_classes: int, where: str) -> None:
+  """Raises ValueError, in one line naming the first bad example (its file, for a split of
+  files), unless every label of `split` (a listed split, or an array of labels) is in
+  `[0, num_classes)`.
+
+  The loader checks every listed split once, on the host, before any batch is drawn: every
+  batch's labels then are in range (a streamed split is checked batch by batch instead).
+  """
+  labels = np.asarray(getattr(split, 'labels', split))
+  bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
+  if not bad.size:
+    return
+  first = bad[0]
+  paths = getattr(split, 'paths', None)
+  example = f'{paths[first]}' if paths is not None else f'example {first}'
+  more = f' ({bad.size} such labels in all)' if bad.size > 1 else ''
+  raise ValueError(
+      f'{where}: {example} has label {labels[first]}, outside [0, {num_classes}){more}'
+  )

@@ -14,6 +14,7 @@ import numpy as np
 
 from cutmix_jax.data import image_files
 from cutmix_jax.data import layout as layout_lib
+from cutmix_jax.data import source
 from cutmix_jax.data import tf_preprocess
 from cutmix_jax.data.tensorflow_cpu import tf
 
@@ -37,6 +38,8 @@ class StreamingPipeline:
     num_train: global number of train examples.
     num_eval: global number of eval examples.
     image_size: side of the square images the model sees.
+    num_classes: K; the labels of a source without a listing (a TFDS stream) are checked
+      against it batch by batch, on the host (listed splits are checked by the loader).
   """
 
   def __init__(
@@ -47,6 +50,7 @@ class StreamingPipeline:
       num_train: int,
       num_eval: int,
       image_size: int,
+      num_classes: int,
   ):
     self._source = source
     self.layout = layout
@@ -54,6 +58,7 @@ class StreamingPipeline:
     self.num_train = num_train
     self.num_eval = num_eval
     self.image_size = image_size
+    self._num_classes = num_classes
     self.steps_per_epoch = num_train // layout.batch_size
 
   def train_batches(self, start_step: int = 0) -> Iterator[layout_lib.Batch]:
@@ -78,7 +83,8 @@ class StreamingPipeline:
         .map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
         .batch(size, drop_remainder=True)
     )
-    for batch in _numpy_batches(dataset, names, first_step * size, size):
+    batches = _numpy_batches(dataset, names, first_step * size, size, self._num_classes)
+    for batch in batches:
       yield layout_lib.split_for_devices(batch, self.layout.local_device_count)
 
   def eval_batches(self) -> Iterator[layout_lib.Batch]:
@@ -92,17 +98,18 @@ class StreamingPipeline:
     dataset = examples.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).batch(size)
     _, _, num_batches = layout_lib.eval_shard(self.layout, self.num_eval)
     return layout_lib.padded_eval_batches(
-        _numpy_batches(dataset, names, 0, size), self.layout, num_batches
+        _numpy_batches(dataset, names, 0, size, self._num_classes), self.layout, num_batches
     )
 
 
 def _numpy_batches(
-    dataset, names: Optional[np.ndarray], offset: int, batch_size: int
+    dataset, names: Optional[np.ndarray], offset: int, batch_size: int, num_classes: int
 ) -> Iterator[layout_lib.Batch]:
   """Iterates a tf.data pipeline as NumPy; a failure to read or decode names the bad file.
 
   The failing element is at or after the batch being fetched, so the files from there on are
-  decoded again with PIL until the bad one raises a ValueError that names it.
+  decoded again with PIL until the bad one raises a ValueError that names it. Without `names`
+  (a stream that was not listed), each batch's labels are checked against `num_classes`.
   """
   iterator = iter(dataset.with_options(_options()).prefetch(tf.data.AUTOTUNE))
   position = offset
@@ -118,5 +125,8 @@ def _numpy_batches(
       raise ValueError(
           f'the input pipeline failed near example {position}: ' f'{error.message}'
       ) from error
+    batch = {k: v.numpy() for k, v in batch.items()}
+    if names is None:
+      source.check_labels(batch['label'], num_classes, f'the stream near example {position}')
     position += batch_size
-    yield {k: v.numpy() for k, v in batch.items()}
+    yield batch

@@ -94,7 +94,9 @@ def _builder(spec: str, tfds_dir: str):
     return tfds.builder(spec, data_dir=tfds_dir or None)
   except tfds.core.registered.DatasetNotFoundError:
     name = spec.split(':')[0]
-    close = difflib.get_close_matches(name, tfds.list_builders(), n=5)
+    # without community datasets: listing those reaches for GCS credentials and logs a warning
+    known = tfds.list_builders(with_community_datasets=False)
+    close = difflib.get_close_matches(name, known, n=5)
     raise ValueError(
         f'unknown TFDS dataset {name!r}; close names: {", ".join(close) or "none"}'
     ) from None

@@ -1,8 +1,10 @@
 """Checks of what the mixing ops are given: image layout, label forms and hyper-parameters.
 
-Hyper-parameters (alpha, prob, lam) may be traced, as a schedule under `jax.jit` is: only a
-concrete value can be checked, so a traced one passes through unchecked. Shapes and dtypes are
-always static and always checked.
+Shapes and dtypes are static and always checked. Values (labels, alpha, prob, masks, weights)
+follow one rule: a concrete value out of range raises a one-line ValueError; a traced one (under
+`jax.jit`, a schedule) cannot raise, so it poisons the labels the op returns with NaN, which no
+loss survives (the train loop then stops with its non-finite-loss line). The checks return that
+validity: True for a concrete value, a traced bool for a traced one (`poison_labels`).
 """
 
 from typing import Optional, Tuple
@@ -30,17 +32,57 @@ def concrete_array(value) -> Optional[np.ndarray]:
     return None
 
 
-def check_range(name: str, value, low: float, high: float) -> None:
-  """Raises ValueError if a concrete `value` lies outside `[low, high]`."""
+def check_range(name: str, value, low: float, high: float):
+  """Raises ValueError if a concrete `value` lies outside `[low, high]`; returns its validity
+  (True, or for a traced value the traced `low <= value <= high`)."""
   known = concrete(value)
-  if known is not None and not low <= known <= high:
+  if known is None:
+    return (low <= value) & (value <= high)
+  if not low <= known <= high:
     raise ValueError(f'{name} must be in [{low:g}, {high:g}]; got {known:g}')
+  return True
 
 
-def check_alpha(alpha) -> None:
+def check_alpha(alpha):
+  """Raises ValueError if a concrete `alpha` is not > 0; returns its validity (`check_range`)."""
   known = concrete(alpha)
-  if known is not None and not known > 0:
+  if known is None:
+    return alpha > 0
+  if not known > 0:
     raise ValueError(f'alpha must be > 0 (the Beta(alpha, alpha) parameter); got {known}')
+  return True
+
+
+def check_unit_values(name: str, values):
+  """Values in [0, 1] everywhere (a float mask, a label weight): raises ValueError for concrete
+  ones outside (or NaN); returns their validity, a traced bool for traced ones."""
+  known = concrete_array(values)
+  if known is None:
+    return jnp.all((values >= 0) & (values <= 1))
+  if known.size and not np.all((known >= 0) & (known <= 1)):
+    raise ValueError(
+        f'{name} must be in [0, 1]; got values from {np.min(known):g} to {np.max(known):g}'
+    )
+  return True
+
+
+def nan_unless(values, ok):
+  """`values` where `ok` holds, NaN elsewhere; `ok` is True (nothing to do), a traced bool
+  scalar, or one per row of `values`."""
+  if ok is True:
+    return values
+  ok = jnp.asarray(ok)
+  ok = ok.reshape(ok.shape + (1,) * (jnp.ndim(values) - ok.ndim))
+  return jnp.where(ok, values, jnp.nan).astype(values.dtype)
+
+
+def poison_labels(outputs, *validities):
+  """An op's `(images, labels, *extras)` with the labels NaN unless every validity holds: how a
+  traced value out of range shows under `jit`."""
+  ok = True
+  for validity in validities:
+    ok = validity if ok is True else ok & validity
+  return (outputs[0], nan_unless(outputs[1], ok), *outputs[2:])
 
 
 def check_images(images) -> Tuple[int, int]:
@@ -62,18 +104,23 @@ def check_images(images) -> Tuple[int, int]:
   return shape[-3], shape[-2]
 
 
-def check_label_range(labels, num_classes: int) -> None:
-  """Raises ValueError if concrete integer labels fall outside `[0, K)` (under `jit` they cannot
-  be checked: they give a zero row)."""
+def check_label_range(labels, num_classes: int):
+  """Raises ValueError if concrete integer labels fall outside `[0, K)`; returns their validity,
+  for traced labels one traced bool per label."""
   known = concrete_array(labels)
-  if known is not None and known.size and not (0 <= known.min() and known.max() < num_classes):
+  if known is None:
+    return (labels >= 0) & (labels < num_classes)
+  if known.size and not (0 <= known.min() and known.max() < num_classes):
     raise ValueError(
         f'labels must be in [0, {num_classes}); got values from {known.min()} to {known.max()}'
     )
+  return True
 
 
 def soft_targets(labels, batch_size: int, num_classes: Optional[int]) -> jax.Array:
   """Float soft targets `(N, K)` from integer labels `(N,)` (with `num_classes`) or `(N, K)`.
+
+  A traced integer label outside `[0, K)` gives a row of NaN (a concrete one raises).
 
   Integer `(N, K)` targets are promoted to float32, since mixing must not truncate them.
   """
@@ -83,8 +130,8 @@ def soft_targets(labels, batch_size: int, num_classes: Optional[int]) -> jax.Arr
       raise ValueError(
           f'integer labels of shape {shape} need num_classes=K (or pass soft targets (N, K))'
       )
-    check_label_range(labels, num_classes)
-    labels = jax.nn.one_hot(labels, num_classes, dtype=jnp.float32)
+    valid = check_label_range(labels, num_classes)
+    labels = nan_unless(jax.nn.one_hot(labels, num_classes, dtype=jnp.float32), valid)
   elif len(shape) != 2:
     raise ValueError(
         f'labels must be soft targets (N, K) or integer labels (N,); got shape {shape}'

@@ -137,6 +137,7 @@ def cutmix(
   )
   box = draw.box(images.shape[-3], images.shape[-2])
   weight = None if correct_lam or minmax else 1.0 - draw.local_lam
-  return mask_mix.paste_rectangle(
+  mixed = mask_mix.paste_rectangle(
       images, labels, box, draw.pairing, extras, weight=weight, min_visible=min_visible
   )
+  return mask_mix.poison_by_lam(mixed, draw.lam)

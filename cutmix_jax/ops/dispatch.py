@@ -8,7 +8,9 @@ from cutmix_jax.ops import partners as partners_lib
 from cutmix_jax.ops.mix_config import MixConfig
 
 
-def mix_batch(rng, images, labels, config, *, prob=None, alpha=None, axis_name=None):
+def mix_batch(
+    rng, images, labels, config, *, num_classes=None, prob=None, alpha=None, axis_name=None
+):
   """Mixes one batch as `config` says: the one call a train step makes.
 
   With probability `prob` (default `config.prob`) the batch is mixed by `config.method`,
@@ -18,14 +20,16 @@ def mix_batch(rng, images, labels, config, *, prob=None, alpha=None, axis_name=N
   Args:
     rng: a `jax.random` key (the same on every device under `pmap`).
     images: `(N, H, W, C)` or `(N, T, H, W, C)`.
-    labels: `(N, K)` soft targets (see `one_hot`).
+    labels: soft targets `(N, K)`, or integer labels `(N,)` with `num_classes`.
     config: a `MixConfig`, or a ConfigDict / dict with its fields (static under `jit`).
-    prob: overrides `config.prob`; may be traced (a schedule, `off_after_epoch`).
-    alpha: overrides `config.alpha`; may be traced.
+    num_classes: K, for integer labels.
+    prob: overrides `config.prob`, in [0, 1]; may be traced (a schedule, `off_after_epoch`).
+    alpha: overrides `config.alpha`, > 0; may be traced.
     axis_name: the `pmap` / `shard_map` axis of the batch, if any.
 
   Returns:
-    `(images, labels)` mixed or not, with the shapes and dtypes of the inputs.
+    `(images, labels)` mixed or not, with the shapes and dtypes of the inputs; labels are
+    float `(N, K)`. Under `jit`, a traced prob, alpha or label out of range makes them NaN.
 
   Raises:
     ValueError: for a config with level='feature' (the model mixes then; see `feature_mix`).
@@ -37,10 +41,10 @@ def mix_batch(rng, images, labels, config, *, prob=None, alpha=None, axis_name=N
         'the model (cutmix_jax.ops.feature_mix)'
     )
   arguments.check_images(images)
-  labels = arguments.soft_targets(labels, images.shape[0], None)
+  labels = arguments.soft_targets(labels, images.shape[0], num_classes)
   prob = config.prob if prob is None else prob
   alpha = config.alpha if alpha is None else alpha
-  arguments.check_range('prob', prob, 0.0, 1.0)
+  valid = arguments.check_range('prob', prob, 0.0, 1.0)
   known_prob = arguments.concrete(prob)
   if config.method == 'none' or known_prob == 0.0:
     return images, labels
@@ -50,4 +54,4 @@ def mix_batch(rng, images, labels, config, *, prob=None, alpha=None, axis_name=N
     return mix()
   key_apply = partners_lib.step_key(key_apply, config.partners, axis_name)
   apply = jax.random.uniform(key_apply) < prob
-  return jax.lax.cond(apply, mix, lambda: (images, labels))
+  return arguments.poison_labels(jax.lax.cond(apply, mix, lambda: (images, labels)), valid)

@@ -68,4 +68,5 @@ def fmix(
   height, width = arguments.check_images(images)
   pairing, lam, key_mask = mask_mix.draw_partners_and_lam(rng, images, alpha, partners, axis_name)
   mask = fmix_mask(key_mask, lam, height, width, decay_power)
-  return mask_mix.mix_by_mask(images, labels, mask, pairing, *extras, num_classes=num_classes)
+  mixed = mask_mix.mix_by_mask(images, labels, mask, pairing, *extras, num_classes=num_classes)
+  return mask_mix.poison_by_lam(mixed, lam)

@@ -30,16 +30,23 @@ def draw_partners_and_lam(
   one per image of the whole drawn batch with `per_example`), and a key for the rest (the box,
   the mask), all from `rng` in that order.
 
+  A traced alpha that is not > 0 gives a NaN lam, which `poison_by_lam` turns into NaN labels.
+
   Returns:
     `(pairing, lam, key)`.
   """
-  arguments.check_alpha(alpha)
+  valid = arguments.check_alpha(alpha)
   partners_lib.check_partners(partners)
   key = partners_lib.step_key(rng, partners, axis_name)
   key_pair, key_lam, key_rest = jax.random.split(key, 3)
   pairing = partners_lib.pair_up(key_pair, images, partners, axis_name)
   lam = jax.random.beta(key_lam, alpha, alpha, (pairing.size,) if per_example else ())
-  return pairing, lam, key_rest
+  return pairing, arguments.nan_unless(lam, valid), key_rest
+
+
+def poison_by_lam(outputs, lam):
+  """An op's outputs with NaN labels if its lam is NaN (a traced alpha out of range)."""
+  return arguments.poison_labels(outputs, jnp.all(jnp.isfinite(lam)))
 
 
 def select_pixels(mask, on_true, on_false):
@@ -85,7 +92,8 @@ def broadcast_mask(mask, like):
 
 
 def check_mask(mask, images) -> None:
-  """Raises ValueError unless `mask` is `(H, W)` or `(N, H, W)` for these images."""
+  """Raises ValueError unless `mask` is a boolean or float `(H, W)` or `(N, H, W)` for these
+  images, a float one in [0, 1]; returns its validity (`arguments.check_unit_values`)."""
   height, width = images.shape[-3], images.shape[-2]
   shape = jnp.shape(mask)
   if shape not in ((height, width), (images.shape[0], height, width)):
@@ -93,6 +101,14 @@ def check_mask(mask, images) -> None:
         f'mask must be (H, W) = {(height, width)} or (N, H, W) = '
         f'{(images.shape[0], height, width)} for images of shape {images.shape}; got {shape}'
     )
+  if mask.dtype == jnp.bool_:
+    return True
+  if not jnp.issubdtype(mask.dtype, jnp.floating):
+    raise ValueError(
+        f"mask must be boolean (True: the partner's pixel) or float in [0, 1] (its weight); "
+        f'got {mask.dtype}: pass mask.astype(bool) for a selection'
+    )
+  return arguments.check_unit_values('a float mask', mask)
 
 
 def mask_weight(mask) -> jax.Array:
@@ -134,13 +150,14 @@ def mix_by_mask(
       any dtype (kept).
     labels: soft targets `(N, K)`, or integer labels `(N,)` with `num_classes`.
     mask: where the partner's pixels go, `(H, W)` for the whole batch or `(N, H, W)` per image:
-      boolean (True: the partner's pixel) or float in [0, 1] (the partner's weight per pixel).
+      boolean (True: the partner's pixel) or float in [0, 1] (the partner's weight per pixel);
+      an integer mask is refused, a float one outside [0, 1] raises (traced: NaN labels).
     pairing: the partners, from `draw_partners` (under `pmap` / `shard_map` the mask and the
       arrays are this device's share).
     *extras: dense targets `(N, H, W)` or `(N, H, W, K)` (segmentation, depth) that follow the
       same pixels; integer ones need a boolean mask.
-    weight: the partner's label weight, a scalar or `(N,)`; None: the mask's mean (for a
-      boolean mask, the exact share of pasted pixels).
+    weight: the partner's label weight in [0, 1], a scalar or `(N,)`; None: the mask's mean
+      (for a boolean mask, the exact share of pasted pixels).
     num_classes: K, for integer labels.
     partner_images: what goes into the masked pixels instead of the partners' own images
       (ResizeMix pastes a resized partner); the same shape as `images`.
@@ -152,7 +169,7 @@ def mix_by_mask(
   arguments.check_images(images)
   labels = arguments.soft_targets(labels, images.shape[0], num_classes)
   mask = jnp.asarray(mask)
-  check_mask(mask, images)
+  valid = [check_mask(mask, images)]
   for extra in extras:
     if detection.is_geometric(extra):
       raise ValueError(
@@ -165,14 +182,18 @@ def mix_by_mask(
           f'{extra.shape}'
       )
   partner_images = pairing.take(images) if partner_images is None else partner_images
-  weight = mask_weight(mask) if weight is None else weight
+  if weight is None:
+    weight = mask_weight(mask)
+  else:
+    valid.append(arguments.check_unit_values('weight', weight))
   mixed_images = (
       _follow(mask, images, partner_images)
       if mask.dtype == jnp.bool_
       else blend(broadcast_mask(mask, images), images, partner_images)
   )
   mixed = [mixed_images, mix_labels(labels, pairing.take(labels), weight)]
-  return tuple(mixed + [_follow(mask, extra, pairing.take(extra)) for extra in extras])
+  mixed += [_follow(mask, extra, pairing.take(extra)) for extra in extras]
+  return arguments.poison_labels(tuple(mixed), *valid)
 
 
 def box_masks(box, height: int, width: int):

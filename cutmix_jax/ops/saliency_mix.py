@@ -110,4 +110,5 @@ def saliencymix(
   labels = arguments.soft_targets(labels, images.shape[0], num_classes)
   pairing, lam, _ = mask_mix.draw_partners_and_lam(rng, images, alpha, partners, axis_name)
   box = saliency_boxes(pairing.take(images), lam)
-  return mask_mix.paste_rectangle(images, labels, box, pairing, extras, min_visible=min_visible)
+  mixed = mask_mix.paste_rectangle(images, labels, box, pairing, extras, min_visible=min_visible)
+  return mask_mix.poison_by_lam(mixed, lam)

@@ -37,7 +37,8 @@ class NonFiniteLossError(UserError, RuntimeError):
     where = f'; {kept}' if kept else ''
     super().__init__(
         f'training loss is {value} at step {step}: stopped{where}. Lower the learning rate or '
-        'check the data before running again.'
+        'check the data (a traced mixing value out of range, such as alpha <= 0, also gives '
+        'NaN) before running again.'
     )
 
 

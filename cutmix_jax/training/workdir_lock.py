@@ -50,13 +50,15 @@ def _gone(holder: dict, age: float) -> Optional[str]:
 
 
 class WorkdirLock:
-  """Holds `WORKDIR/run.lock` while a run trains (a context manager)."""
+  """Holds `WORKDIR/run.lock` while a run trains (a context manager). A workdir that it made
+  and that is empty when the lock goes (a run that stopped before writing) is removed again."""
 
   def __init__(self, workdir: str, say: Callable[[str], None]):
     self.path = workdir_files.lock_path(workdir)
     self.workdir, self.say = workdir, say
     self._stop = threading.Event()
     self._beat: Optional[threading.Thread] = None
+    self._made_workdir = False
 
   def _create(self) -> bool:
     """Writes the lock if there is none; whether it did."""
@@ -95,6 +97,7 @@ class WorkdirLock:
         return
 
   def __enter__(self) -> 'WorkdirLock':
+    self._made_workdir = not os.path.isdir(self.workdir)
     os.makedirs(self.workdir, exist_ok=True)
     for _ in range(3):  # another start may race for a lock just taken over
       if self._create():
@@ -110,3 +113,5 @@ class WorkdirLock:
       os.remove(self.path)
     except FileNotFoundError:
       pass
+    if self._made_workdir and not os.listdir(self.workdir):
+      os.rmdir(self.workdir)

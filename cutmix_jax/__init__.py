@@ -8,6 +8,8 @@ method is a mask. Importing this package does not import TensorFlow.
 """
 
 from cutmix_jax.ops.baselines import cutout
+from cutmix_jax.ops.baselines import draw_cutout
+from cutmix_jax.ops.baselines import draw_mixup
 from cutmix_jax.ops.baselines import mixup
 from cutmix_jax.ops.boxes import box_area_ratio
 from cutmix_jax.ops.boxes import box_mask
@@ -18,16 +20,20 @@ from cutmix_jax.ops.cutmix import draw_cutmix
 from cutmix_jax.ops.detection import Boxes
 from cutmix_jax.ops.detection import Keypoints
 from cutmix_jax.ops.dispatch import mix_batch
+from cutmix_jax.ops.fourier_mix import draw_fmix
 from cutmix_jax.ops.fourier_mix import fmix
 from cutmix_jax.ops.fourier_mix import fmix_mask
 from cutmix_jax.ops.labels import one_hot
+from cutmix_jax.ops.mask_mix import MixDraw
 from cutmix_jax.ops.mask_mix import mix_by_mask
 from cutmix_jax.ops.methods import METHODS
 from cutmix_jax.ops.mix_config import MixConfig
 from cutmix_jax.ops.partners import PARTNERS
 from cutmix_jax.ops.partners import Pairing
 from cutmix_jax.ops.partners import draw_partners
+from cutmix_jax.ops.resize_mix import draw_resizemix
 from cutmix_jax.ops.resize_mix import resizemix
+from cutmix_jax.ops.saliency_mix import draw_saliencymix
 from cutmix_jax.ops.saliency_mix import saliency_map
 from cutmix_jax.ops.saliency_mix import saliencymix
 
@@ -37,6 +43,7 @@ __all__ = [
     'Keypoints',
     'METHODS',
     'MixConfig',
+    'MixDraw',
     'PARTNERS',
     'Pairing',
     'box_area_ratio',
@@ -44,7 +51,12 @@ __all__ = [
     'cutmix',
     'cutout',
     'draw_cutmix',
+    'draw_cutout',
+    'draw_fmix',
+    'draw_mixup',
     'draw_partners',
+    'draw_resizemix',
+    'draw_saliencymix',
     'fmix',
     'fmix_mask',
     'mix_batch',

@@ -149,7 +149,7 @@ def test_resizemix_pastes_the_whole_partner_shrunk_into_the_box():
   labels = cm.one_hot(jnp.arange(N), N)
   key = jax.random.key(3)
   mixed, mixed_labels = cm.resizemix(key, images, labels, scale=(0.5, 0.5))  # a 4 x 4 box
-  pairing = cm.draw_partners(jax.random.split(key)[0], images)
+  pairing = cm.draw_partners(key, images)  # the partners of every op with this key
   partner = np.asarray(images)[np.asarray(pairing.permutation)]
   changed = np.asarray(mixed != images).any(axis=(0, 3))
   rows, cols = np.nonzero(changed)

@@ -1,6 +1,5 @@
 """What a model is trained on: one train batch, augmented, then mixed by every mix method."""
 
-import dataclasses
 from typing import Dict, List, Tuple
 
 import jax
@@ -45,7 +44,7 @@ def mixed_examples(
   mix_batch = jax.jit(dispatch.mix_batch, static_argnames='config')
   examples = {}
   for method in methods.METHODS:
-    settings = dataclasses.replace(mix, method=method, prob=1.0, switch_prob=0.0, level='input')
+    settings = mix.for_method(method, prob=1.0, switch_prob=0.0, level='input')
     mixed, mixed_targets = mix_batch(mix_key, augmented, targets, config=settings)
     examples[method] = (np.asarray(mixed), np.asarray(mixed_targets))
   return examples

@@ -85,6 +85,16 @@ def poison_labels(outputs, *validities):
   return (outputs[0], nan_unless(outputs[1], ok), *outputs[2:])
 
 
+def check_static(name: str, value) -> None:
+  """Raises TypeError in one line if `value` is traced: shapes and branches depend on it, so under
+  `jit` it must be a Python value, which `static_argnames` keeps."""
+  if isinstance(value, jax.core.Tracer):
+    raise TypeError(
+        f'{name} decides shapes or branches, so it cannot be traced: pass it as a Python value '
+        f"(under jit: jax.jit(op, static_argnames='{name}'))"
+    )
+
+
 def check_images(images) -> Tuple[int, int]:
   """`(H, W)` of NHWC images `(N, H, W, C)` or clips `(N, T, H, W, C)`; raises ValueError else.
 
@@ -125,6 +135,7 @@ def soft_targets(labels, batch_size: int, num_classes: Optional[int]) -> jax.Arr
   Integer `(N, K)` targets are promoted to float32, since mixing must not truncate them.
   """
   shape = jnp.shape(labels)
+  check_static('num_classes', num_classes)
   if len(shape) == 1:
     if num_classes is None:
       raise ValueError(
@@ -147,6 +158,7 @@ def soft_targets(labels, batch_size: int, num_classes: Optional[int]) -> jax.Arr
 
 def check_size(size) -> int:
   """A positive integer number of pixels (Python or NumPy), as int; raises ValueError else."""
+  check_static('size', size)
   if isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, np.integer)) or size < 1:
     raise ValueError(f'size must be a positive integer number of pixels; got {size!r}')
   return int(size)

@@ -12,6 +12,14 @@ from cutmix_jax.ops import mask_mix
 from cutmix_jax.ops import partners as partners_lib
 
 
+def draw_mixup(
+    rng, images, *, alpha=1.0, partners: str = 'global', axis_name: Optional[str] = None
+) -> mask_mix.MixDraw:
+  """The partners and lam of a `mixup` call with the same arguments (`MixDraw`)."""
+  pairing, lam, _ = mask_mix.draw_partners_and_lam(rng, images, alpha, partners, axis_name)
+  return mask_mix.MixDraw(pairing, lam)
+
+
 def mixup(
     rng,
     images,
@@ -41,14 +49,38 @@ def mixup(
   arguments.check_images(images)
   if any(detection.is_geometric(extra) for extra in extras):
     raise ValueError('mixup blends whole images: boxes and keypoints follow only cutmix')
-  pairing, lam, _ = mask_mix.draw_partners_and_lam(rng, images, alpha, partners, axis_name)
-  mask = jnp.full(images.shape[-3:-1], 1.0 - lam, jnp.float32)
+  draw = draw_mixup(rng, images, alpha=alpha, partners=partners, axis_name=axis_name)
+  mask = jnp.full(images.shape[-3:-1], 1.0 - draw.lam, jnp.float32)
   return mask_mix.mix_by_mask(
-      images, labels, mask, pairing, *extras, weight=1.0 - lam, num_classes=num_classes
+      images, labels, mask, draw.pairing, *extras, weight=1.0 - draw.lam, num_classes=num_classes
   )
 
 
-def cutout(rng, images, labels, *extras, size: int, num_classes: Optional[int] = None):
+def draw_cutout(
+    rng, images, *, size: int, partners: str = 'global', axis_name: Optional[str] = None
+) -> mask_mix.MixDraw:
+  """The holes of a `cutout` call with the same arguments: `MixDraw` with every row its own
+  partner and `box` the `(n,)` edges of each image's square."""
+  height, width = arguments.check_images(images)
+  half = arguments.check_size(size) // 2
+  partners_lib.check_partners(partners)
+  keys = partners_lib.local_keys(rng, images, partners, axis_name)
+  holes = jax.vmap(boxes.box_around_random_centre, in_axes=(0, None, None, None, None))(
+      keys, half, half, height, width
+  )
+  return mask_mix.MixDraw(partners_lib.Pairing.themselves(images.shape[0]), box=holes)
+
+
+def cutout(
+    rng,
+    images,
+    labels,
+    *extras,
+    size: int,
+    num_classes: Optional[int] = None,
+    partners: str = 'global',
+    axis_name: Optional[str] = None,
+):
   """Cutout (DeVries & Taylor, 2017): zero a square at a uniformly drawn centre, per image.
 
   The square's edges are `clip(centre -/+ size // 2, 0, dim)` as in the Cutout reference code, so
@@ -61,24 +93,23 @@ def cutout(rng, images, labels, *extras, size: int, num_classes: Optional[int] =
     images: `(N, H, W, C)` or `(N, T, H, W, C)`, any dtype.
     labels: soft targets `(N, K)`, or integer labels `(N,)` with `num_classes`.
     *extras: dense maps, boxes or keypoints: unchanged (Cutout hides pixels, no object moves).
-    size: side of the square in pixels, a positive Python or NumPy integer.
+    size: side of the square in pixels, a positive Python or NumPy integer (static).
     num_classes: K, for integer labels.
+    partners: under `pmap` / `shard_map`, 'global' draws the squares of the whole batch (each
+      image gets the square it would get on one device), 'device' draws them per device;
+      either way no two devices cut the same holes.
+    axis_name: the `pmap` / `shard_map` axis of the batch, if any.
 
   Returns:
     `(images_with_holes, labels, *extras)`.
   """
-  height, width = arguments.check_images(images)
-  half = arguments.check_size(size) // 2
-  keys = jax.random.split(rng, images.shape[0])
-  holes = jax.vmap(boxes.box_around_random_centre, in_axes=(0, None, None, None, None))(
-      keys, half, half, height, width
-  )
-  itself = partners_lib.Pairing.themselves(images.shape[0])
+  draw = draw_cutout(rng, images, size=size, partners=partners, axis_name=axis_name)
+  height, width = images.shape[-3], images.shape[-2]
   mixed = mask_mix.mix_by_mask(
       images,
       labels,
-      mask_mix.box_masks(holes, height, width),
-      itself,
+      mask_mix.box_masks(draw.box, height, width),
+      draw.pairing,
       weight=0.0,
       num_classes=num_classes,
       partner_images=jnp.zeros_like(images),

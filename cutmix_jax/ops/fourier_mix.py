@@ -38,6 +38,21 @@ def fmix_mask(rng, lam, height: int, width: int, decay_power: float = DECAY_POWE
   return (ranks < count).reshape(height, width)
 
 
+def draw_fmix(
+    rng,
+    images,
+    *,
+    alpha=1.0,
+    decay_power: float = DECAY_POWER,
+    partners: str = 'global',
+    axis_name: Optional[str] = None,
+) -> mask_mix.MixDraw:
+  """The partners, lam and mask of an `fmix` call with the same arguments (`MixDraw`)."""
+  height, width = arguments.check_images(images)
+  pairing, lam, key_mask = mask_mix.draw_partners_and_lam(rng, images, alpha, partners, axis_name)
+  return mask_mix.MixDraw(pairing, lam, mask=fmix_mask(key_mask, lam, height, width, decay_power))
+
+
 def fmix(
     rng,
     images,
@@ -65,8 +80,10 @@ def fmix(
   Returns:
     `(mixed_images, mixed_labels, *mixed_extras)`.
   """
-  height, width = arguments.check_images(images)
-  pairing, lam, key_mask = mask_mix.draw_partners_and_lam(rng, images, alpha, partners, axis_name)
-  mask = fmix_mask(key_mask, lam, height, width, decay_power)
-  mixed = mask_mix.mix_by_mask(images, labels, mask, pairing, *extras, num_classes=num_classes)
-  return mask_mix.poison_by_lam(mixed, lam)
+  draw = draw_fmix(
+      rng, images, alpha=alpha, decay_power=decay_power, partners=partners, axis_name=axis_name
+  )
+  mixed = mask_mix.mix_by_mask(
+      images, labels, draw.mask, draw.pairing, *extras, num_classes=num_classes
+  )
+  return mask_mix.poison_by_lam(mixed, draw.lam)

@@ -12,7 +12,7 @@ dense targets (segmentation masks, depth) with the same pixels. Who the partners
   images, labels = cm.mix_by_mask(images, labels, mask, pairing)
 """
 
-from typing import Optional, Sequence
+from typing import NamedTuple, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -21,6 +21,23 @@ from cutmix_jax.ops import arguments
 from cutmix_jax.ops import boxes
 from cutmix_jax.ops import detection
 from cutmix_jax.ops import partners as partners_lib
+
+
+class MixDraw(NamedTuple):
+  """What a mixing op drew from its key (each op's `draw_*` gives it): exactly what it used.
+
+  Attributes:
+    pairing: the partners (`partners.Pairing`; every row itself for Cutout).
+    lam: the Beta draw, where the method draws one (a scalar); else None.
+    box: the pasted (or, for Cutout, zeroed) box(es) `(y1, y2, x1, x2)`, half-open pixels:
+      scalars for one box per batch, `(n,)` for one per image; None for a mask method.
+    mask: the boolean `(H, W)` mask of a mask method (FMix); else None.
+  """
+
+  pairing: partners_lib.Pairing
+  lam: Optional[jax.Array] = None
+  box: Optional[tuple] = None
+  mask: Optional[jax.Array] = None
 
 
 def draw_partners_and_lam(
@@ -36,9 +53,7 @@ def draw_partners_and_lam(
     `(pairing, lam, key)`.
   """
   valid = arguments.check_alpha(alpha)
-  partners_lib.check_partners(partners)
-  key = partners_lib.step_key(rng, partners, axis_name)
-  key_pair, key_lam, key_rest = jax.random.split(key, 3)
+  key_pair, key_lam, key_rest = partners_lib.draw_keys(rng, partners, axis_name)
   pairing = partners_lib.pair_up(key_pair, images, partners, axis_name)
   lam = jax.random.beta(key_lam, alpha, alpha, (pairing.size,) if per_example else ())
   return pairing, arguments.nan_unless(lam, valid), key_rest

@@ -66,7 +66,7 @@ _OPS = {
         key, x, y, alpha=alpha, partners=c.partners, axis_name=axis
     ),
     'cutout': lambda key, x, y, c, alpha, axis: baselines.cutout(
-        partners_lib.step_key(key, 'device', axis), x, y, size=c.cutout_size
+        key, x, y, size=c.cutout_size, partners=c.partners, axis_name=axis
     ),
     'fmix': lambda key, x, y, c, alpha, axis: fmix_lib.fmix(
         key, x, y, alpha=alpha, decay_power=c.fmix_decay_power, partners=c.partners, axis_name=axis

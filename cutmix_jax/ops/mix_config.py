@@ -11,6 +11,23 @@ from cutmix_jax.ops import partners as partners_lib
 from cutmix_jax.ops import resize_mix as resizemix_lib
 
 LEVELS = ('input', 'feature')  # where CutMix mixes: the images, or a random stage's features
+# Settings that only CutMix reads; another method (but 'none') refuses them when changed.
+CUTMIX_ONLY = ('switch_prob', 'mixup_alpha', 'per_example', 'cutmix_minmax', 'correct_lam')
+WITHOUT_ALPHA = ('cutout', 'resizemix')  # methods that draw no Beta(alpha, alpha)
+_OWN = {  # the settings each method reads beside the common ones (a plug-in: alpha only)
+    'cutmix': CUTMIX_ONLY,
+    'cutout': ('cutout_size',),
+    'fmix': ('fmix_decay_power',),
+    'resizemix': ('resizemix_scale',),
+}
+
+
+def _unread(method: str) -> dict:
+  """The refusable settings that `method` does not read, with their defaults."""
+  defaults = {f.name: f.default for f in dataclasses.fields(MixConfig)}
+  unread = [] if method == 'cutmix' else list(CUTMIX_ONLY)
+  unread += ['alpha'] if method in WITHOUT_ALPHA else []
+  return {name: defaults[name] for name in unread}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +99,7 @@ class MixConfig:
     resizemix_lib.check_scale(self.resizemix_scale)
     if not (isinstance(self.off_after_epoch, int) and self.off_after_epoch >= 0):
       raise ValueError(f'off_after_epoch must be an integer >= 0; got {self.off_after_epoch!r}')
+    self._check_applies()
     feature = (self.method, self.per_example, self.switch_prob, self.partners, self.cutmix_minmax)
     if self.level == 'feature' and feature != ('cutmix', False, 0.0, 'device', ()):
       raise ValueError(
@@ -91,6 +109,24 @@ class MixConfig:
           f'switch_prob={self.switch_prob}, partners={self.partners!r}, '
           f'cutmix_minmax={self.cutmix_minmax}'
       )
+
+  def _check_applies(self) -> None:
+    """Refuses, in one line, a changed setting that the chosen method would silently ignore."""
+    if self.method == 'none':
+      return  # mixes nothing: the baseline switch works on any recipe
+    ignored = [n for n, default in _unread(self.method).items() if getattr(self, n) != default]
+    if ignored:
+      alpha = () if self.method in WITHOUT_ALPHA else ('alpha',)
+      reads = alpha + ('prob', 'partners', 'off_after_epoch') + _OWN.get(self.method, ())
+      raise ValueError(
+          f'method {self.method!r} would ignore '
+          f'{", ".join(f"{n}={getattr(self, n)!r}" for n in ignored)}; it reads '
+          f'{", ".join(reads)} (leave the others at their defaults)'
+      )
+
+  def for_method(self, method: str, **changes) -> 'MixConfig':
+    """These settings with another method: those that it would ignore go back to defaults."""
+    return dataclasses.replace(self, method=method, **{**_unread(method), **changes})
 
   @classmethod
   def from_any(cls, config: Any) -> 'MixConfig':

@@ -109,7 +109,7 @@ class Pairing:
     return values if self.axis_name is None else values[self.rows]
 
 
-def _axis_size(axis_name: str) -> int:
+def axis_size(axis_name: str) -> int:
   """The number of devices along a `pmap` / `shard_map` axis (a Python int)."""
   size = getattr(jax.lax, 'axis_size', None)
   return size(axis_name) if size else jax.lax.psum(1, axis_name)
@@ -122,8 +122,8 @@ def pair_up(rng, batch, partners: str, axis_name: Optional[str]) -> Pairing:
   Along an axis of one device, 'global' is 'device': nothing is gathered.
   """
   n = batch.shape[0]
-  if axis_name is not None and partners == 'global' and _axis_size(axis_name) > 1:
-    size = _axis_size(axis_name)
+  if axis_name is not None and partners == 'global' and axis_size(axis_name) > 1:
+    size = axis_size(axis_name)
     start = jax.lax.axis_index(axis_name) * n
     rows = start + jnp.arange(n, dtype=jnp.int32)
     permutation = jax.random.permutation(rng, n * size).astype(jnp.int32)[rows]
@@ -143,6 +143,23 @@ def pair_up(rng, batch, partners: str, axis_name: Optional[str]) -> Pairing:
   return Pairing((local + offsets).reshape(n), rows, n, groups=groups)
 
 
+def draw_keys(rng, partners: str, axis_name: Optional[str]):
+  """The three keys every mixing op draws from, in this order: its partners, its lam (or scale),
+  the rest (box, mask). `draw_partners` takes the first, so it gives any op's partners."""
+  check_partners(partners)
+  return jax.random.split(step_key(rng, partners, axis_name), 3)
+
+
+def local_keys(rng, batch, partners: str, axis_name: Optional[str]):
+  """One key per row of this call's `batch`, as if drawn for the whole batch with 'global'
+  partners (the same keys as a one-device call on the global batch), or per device."""
+  n = batch.shape[0]
+  if axis_name is None or partners != 'global':
+    return jax.random.split(step_key(rng, partners, axis_name), n)
+  every = jax.random.split(rng, n * axis_size(axis_name))
+  return jax.lax.dynamic_slice_in_dim(every, jax.lax.axis_index(axis_name) * n, n)
+
+
 def draw_partners(rng, batch, partners: str = 'global', axis_name: Optional[str] = None) -> Pairing:
   """The partners of a batch for `mask_mix.mix_by_mask` (or any mixing of your own).
 
@@ -155,7 +172,7 @@ def draw_partners(rng, batch, partners: str = 'global', axis_name: Optional[str]
     axis_name: the `pmap` / `shard_map` axis of the batch, if any.
 
   Returns:
-    A `Pairing`: `pairing.take(values)` gives each row's partner's value.
+    A `Pairing`: `pairing.take(values)` gives each row's partner's value; with the same key,
+    the partners every op of the package pairs the batch with.
   """
-  check_partners(partners)
-  return pair_up(step_key(rng, partners, axis_name), batch, partners, axis_name)
+  return pair_up(draw_keys(rng, partners, axis_name)[0], batch, partners, axis_name)

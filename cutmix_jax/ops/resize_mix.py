@@ -64,6 +64,22 @@ def check_scale(scale: Sequence[float]) -> None:
     raise ValueError(f'scale must be (low, high) with 0 < low <= high <= 1; got {tuple(scale)}')
 
 
+def draw_resizemix(
+    rng,
+    images,
+    *,
+    scale: Sequence[float] = SCALE,
+    partners: str = 'global',
+    axis_name: Optional[str] = None,
+) -> mask_mix.MixDraw:
+  """The partners and the box of a `resizemix` call with the same arguments (`MixDraw`)."""
+  height, width = arguments.check_images(images)
+  check_scale(scale)
+  key_pair, _, key_box = partners_lib.draw_keys(rng, partners, axis_name)
+  pairing = partners_lib.pair_up(key_pair, images, partners, axis_name)
+  return mask_mix.MixDraw(pairing, box=sample_resize_box(key_box, height, width, scale))
+
+
 def resizemix(
     rng,
     images,
@@ -88,13 +104,8 @@ def resizemix(
   Returns:
     `(mixed_images, mixed_labels)`. (Dense targets would have to be resized alike: not taken.)
   """
-  height, width = arguments.check_images(images)
-  check_scale(scale)
-  partners_lib.check_partners(partners)
-  key = partners_lib.step_key(rng, partners, axis_name)
-  key_pair, key_box = jax.random.split(key)
-  pairing = partners_lib.pair_up(key_pair, images, partners, axis_name)
-  box = sample_resize_box(key_box, height, width, scale)
+  draw = draw_resizemix(rng, images, scale=scale, partners=partners, axis_name=axis_name)
+  pairing, box = draw.pairing, draw.box
   resized = resized_into(pairing.take(images), box)
   if jnp.issubdtype(images.dtype, jnp.integer):
     info = jnp.iinfo(images.dtype)

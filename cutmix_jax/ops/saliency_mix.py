@@ -79,6 +79,16 @@ def saliency_boxes(partner_images, lam):
   return tuple(edge.astype(jnp.int32) for edge in (y1, y2, x1, x2))
 
 
+def draw_saliencymix(
+    rng, images, *, alpha=1.0, partners: str = 'global', axis_name: Optional[str] = None
+) -> mask_mix.MixDraw:
+  """The partners, lam and boxes of a `saliencymix` call with the same arguments (`MixDraw`);
+  the images are needed, since the boxes sit on their partners' saliency peaks."""
+  arguments.check_images(images)
+  pairing, lam, _ = mask_mix.draw_partners_and_lam(rng, images, alpha, partners, axis_name)
+  return mask_mix.MixDraw(pairing, lam, box=saliency_boxes(pairing.take(images), lam))
+
+
 def saliencymix(
     rng,
     images,
@@ -106,9 +116,9 @@ def saliencymix(
   Returns:
     `(mixed_images, mixed_labels, *mixed_extras)`.
   """
-  arguments.check_images(images)
+  draw = draw_saliencymix(rng, images, alpha=alpha, partners=partners, axis_name=axis_name)
   labels = arguments.soft_targets(labels, images.shape[0], num_classes)
-  pairing, lam, _ = mask_mix.draw_partners_and_lam(rng, images, alpha, partners, axis_name)
-  box = saliency_boxes(pairing.take(images), lam)
-  mixed = mask_mix.paste_rectangle(images, labels, box, pairing, extras, min_visible=min_visible)
-  return mask_mix.poison_by_lam(mixed, lam)
+  mixed = mask_mix.paste_rectangle(
+      images, labels, draw.box, draw.pairing, extras, min_visible=min_visible
+  )
+  return mask_mix.poison_by_lam(mixed, draw.lam)

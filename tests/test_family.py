@@ -1,6 +1,7 @@
 """The research API: the mask primitive, the CutMix family (FMix, ResizeMix, SaliencyMix),
 detection boxes and keypoints under a paste, and plug-in mixing methods."""
 
+import json
 import os
 import subprocess
 import sys
@@ -111,11 +112,18 @@ def test_cutmix_equals_the_primitive_with_its_box():
 # --- FMix -----------------------------------------------------------------------------------
 @pytest.mark.parametrize('lam', [0.0, 0.3, 0.77, 1.0])
 def test_fmix_mask_sets_the_top_share_of_pixels(lam):
-  mask = np.asarray(fmix.fmix_mask(jax.random.key(0), lam, 32, 32))
+  key = jax.random.key(0)
+  mask = np.asarray(fmix.fmix_mask(key, lam, 32, 32, spectrum='complex'))
   assert mask.sum() == round((1 - lam) * 1024)
-  grey = np.asarray(fmix.low_frequency_image(jax.random.key(0), 32, 32))
+  grey = np.asarray(fmix.low_frequency_image(key, 32, 32, spectrum='complex'))
   if 0 < mask.sum() < mask.size:
-    assert grey[mask].min() >= grey[~mask].max()  # exactly the highest pixels
+    assert grey[mask].min() >= grey[~mask].max()  # the partner: exactly the highest pixels
+  # The official code: the image keeps the ceil or floor of lam * H * W highest pixels.
+  mask = np.asarray(fmix.fmix_mask(key, lam, 32, 32))
+  assert 1024 - mask.sum() in (np.ceil(lam * 1024), np.floor(lam * 1024))
+  grey = np.asarray(fmix.low_frequency_image(jax.random.split(key)[0], 32, 32))
+  if 0 < mask.sum() < mask.size:
+    assert grey[~mask].min() >= grey[mask].max()
 
 
 def test_fmix_masks_are_low_frequency_blobs():
@@ -124,11 +132,11 @@ def test_fmix_masks_are_low_frequency_blobs():
     return changes / (2 * mask.size)
 
   keys = jax.random.split(jax.random.key(1), 20)
-  smooth = np.mean([boundary_share(np.asarray(fmix.fmix_mask(k, 0.5, 32, 32))) for k in keys])
-  rough = np.mean(
-      [boundary_share(np.asarray(fmix.fmix_mask(k, 0.5, 32, 32, decay_power=0.0))) for k in keys]
-  )
-  assert smooth < 0.15 < 0.3 < rough  # delta 3: a few large pieces; delta 0: white noise
+  share = lambda spectrum, decay: np.mean([
+      boundary_share(np.asarray(fmix.fmix_mask(k, 0.5, 32, 32, decay, spectrum))) for k in keys
+  ])  # fmt: skip
+  assert share('official', 3.0) < 0.15  # delta 3: a few large pieces
+  assert share('complex', 3.0) < 0.15 < 0.3 < share('complex', 0.0)  # delta 0: white noise
 
 
 def test_fmix_label_weight_is_the_mask_mean():
@@ -142,13 +150,72 @@ def test_fmix_label_weight_is_the_mask_mean():
   assert len({round(t, 6) for t in taken[moved]}) == 1  # one mask for the batch
 
 
+def _official_fmix():
+  path = os.path.join(os.path.dirname(__file__), 'fixtures', 'fmix_official.json')
+  return json.load(open(path, encoding='utf-8'))
+
+
+@pytest.mark.parametrize('case', range(3))
+def test_fmix_official_spectrum_and_mask_equal_the_official_codes_numbers(case):
+  # Numbers of the official code (ecs-vlc/FMix), from scripts/fmix_official_fixture.py.
+  fixture = _official_fmix()
+  official = fixture['cases'][case]
+  height, width = official['shape']
+  parameters = jnp.asarray(official['parameters'], jnp.float32)
+  image = np.asarray(fmix.official_spectrum_image(parameters, height, width, 3.0))
+  image = (image - image.min()) / (image - image.min()).max()  # the official code's scaling
+  np.testing.assert_allclose(image, np.asarray(official['image']), atol=2e-6)
+  ranks = jnp.argsort(jnp.argsort(-jnp.asarray(image).reshape(-1)))
+  lam, size = fixture['lam'], height * width
+  for name, mask in official['masks'].items():
+    max_soft, coin = name.split('-')
+    num = int(np.ceil(lam * size) if coin == 'ceil' else np.floor(lam * size))
+    share = fmix.official_partner_share(ranks, num, lam, size, float(max_soft))
+    np.testing.assert_allclose(1.0 - np.asarray(share, np.float32).reshape(height, width),
+                               np.asarray(mask), atol=1e-6, err_msg=name)  # fmt: skip
+
+
+def test_fmix_official_is_the_default_and_complex_an_option():
+  images, labels = _index_images(), cm.one_hot(jnp.arange(N), N)
+  key = jax.random.key(3)
+  default = cm.draw_fmix(key, images).mask
+  np.testing.assert_array_equal(default, cm.draw_fmix(key, images, spectrum='official').mask)
+  assert not np.array_equal(default, cm.draw_fmix(key, images, spectrum='complex').mask)
+  soft = cm.draw_fmix(key, images, max_soft=0.2).mask
+  assert soft.dtype == jnp.float32 and 0 < np.mean((0 < soft) & (soft < 1))
+  with pytest.raises(ValueError, match="unknown FMix spectrum 'real'; valid: official, complex"):
+    cm.fmix(key, images, labels, spectrum='real')
+  lams = jax.vmap(lambda k: cm.draw_fmix(k, images, reformulate=True).lam)(
+      jax.random.split(key, 4000)
+  )
+  assert abs(float(lams.mean()) - 2 / 3) < 0.02  # Beta(2, 1) has mean 2/3
+
+
 # --- ResizeMix ------------------------------------------------------------------------------
+def test_resizemix_places_its_box_as_the_official_code_and_inside_as_an_option():
+  # The official code (OpenMixup's resizemix, mmpretrain's ResizeMix): tau ~ U(0.1, 0.8), sides
+  # int(tau * dim), a centre uniform over the pixels and the box clipped by the image. Its
+  # sampler run 20,000 times at 32 x 32 pastes a mean area of 0.158 and clips 59 % of boxes.
+  keys = jax.random.split(jax.random.key(0), 20000)
+  for placement, mean_area, clipped_share in (('official', 0.158, 0.59), ('inside', 0.229, 0.0)):
+    sample = lambda k: jnp.stack(resizemix.sample_resize_box(k, 32, 32, placement=placement))
+    y1, y2, x1, x2 = np.asarray(jax.vmap(sample)(keys)).T
+    tau_side = np.asarray(jax.vmap(lambda k: jax.random.uniform(
+        jax.random.split(k, 3)[0], (), minval=0.1, maxval=0.8))(keys))  # fmt: skip
+    full = 2 * (np.floor(tau_side * 32).astype(int) // 2)
+    clipped = ((y2 - y1) < full) | ((x2 - x1) < full)
+    assert abs(((y2 - y1) * (x2 - x1) / 1024).mean() - mean_area) < 0.004, placement
+    assert abs(clipped.mean() - clipped_share) < 0.02, placement
+  with pytest.raises(ValueError, match="unknown placement 'centre'; valid: official, inside"):
+    cm.resizemix(jax.random.key(0), jnp.ones((2, 8, 8, 3)), jnp.ones((2, 2)), placement='centre')
+
+
 def test_resizemix_pastes_the_whole_partner_shrunk_into_the_box():
   rng = np.random.default_rng(0)
   images = jnp.asarray(rng.uniform(size=(N, 8, 8, 3)), jnp.float32)
   labels = cm.one_hot(jnp.arange(N), N)
   key = jax.random.key(3)
-  mixed, mixed_labels = cm.resizemix(key, images, labels, scale=(0.5, 0.5))  # a 4 x 4 box
+  mixed, mixed_labels = cm.resizemix(key, images, labels, scale=(0.5, 0.5), placement='inside')
   pairing = cm.draw_partners(key, images)  # the partners of every op with this key
   partner = np.asarray(images)[np.asarray(pairing.permutation)]
   changed = np.asarray(mixed != images).any(axis=(0, 3))
@@ -164,7 +231,8 @@ def test_resizemix_pastes_the_whole_partner_shrunk_into_the_box():
 
 def test_resize_box_sides_follow_the_scale():
   for seed in range(30):
-    y1, y2, x1, x2 = (int(v) for v in resizemix.sample_resize_box(jax.random.key(seed), 40, 20))
+    box = resizemix.sample_resize_box(jax.random.key(seed), 40, 20, placement='inside')
+    y1, y2, x1, x2 = (int(v) for v in box)
     assert 4 <= y2 - y1 <= 32 and 2 <= x2 - x1 <= 16 and 0 <= y1 and y2 <= 40 and x2 <= 20
     assert (y2 - y1) / 40 == pytest.approx((x2 - x1) / 20, abs=0.06)  # one tau for both sides
 
@@ -281,21 +349,67 @@ def test_every_method_runs_in_mix_batch_under_jit(method):
   images = jax.random.uniform(jax.random.key(0), (N, 16, 16, 3), dtype=jnp.bfloat16)
   labels = cm.one_hot(jnp.arange(N), N)
   config = cm.MixConfig(method=method, prob=1.0)
-  mixed, mixed_labels = jax.jit(cm.mix_batch, static_argnums=3)(
-      jax.random.key(1), images, labels, config
+  mixed, mixed_labels = jax.jit(cm.mix_batch, static_argnames='config')(
+      jax.random.key(1), images, labels, config=config
   )
   assert mixed.dtype == jnp.bfloat16 and mixed.shape == images.shape
   np.testing.assert_allclose(np.asarray(mixed_labels).sum(axis=1), 1.0, rtol=1e-5)
   assert not np.array_equal(np.asarray(mixed, np.float32), np.asarray(images, np.float32))
 
 
-def halves(rng, images, labels, *, alpha, partners, axis_name):
-  """A plug-in method for the test above: the top half from the partner, weight 1/2."""
+def halves(rng, images, labels, *extras, alpha, partners, axis_name, share=0.5):
+  """A plug-in method for the tests here: the top `share` of the rows from the partner."""
   del alpha
-  mask = jnp.arange(images.shape[1])[:, None] < images.shape[1] // 2
+  mask = jnp.arange(images.shape[1])[:, None] < round(images.shape[1] * share)
   mask = jnp.broadcast_to(mask, images.shape[1:3])
   pairing = cm.draw_partners(rng, images, partners, axis_name)
-  return cm.mix_by_mask(images, labels, mask, pairing)
+  return cm.mix_by_mask(images, labels, mask, pairing, *extras)
+
+
+def no_extras(rng, images, *, alpha, partners, axis_name):  # labels missing
+  return images
+
+
+def wrong_shape(rng, images, labels, *extras, alpha, partners, axis_name):
+  return images[:, :8], labels
+
+
+def raises(rng, images, labels, *extras, alpha, partners, axis_name):
+  raise KeyError('no such thing')
+
+
+@pytest.mark.parametrize(
+    'method, settings, message',
+    [
+        ('test_family:no_extras', {}, r'its signature \(rng, images, \*, alpha, partners'),
+        ('test_family:wrong_shape', {}, r"returned \[\(\(4, 8, 16, 3\), 'float32'\), .*expected"),
+        ('test_family:raises', {}, "raised KeyError on a .*: 'no such thing'"),
+        ('test_family:halves', {'shares': 2}, 'has no setting shares; its settings: share$'),
+    ],
+)
+def test_a_plug_in_mistake_is_one_line_naming_the_function(method, settings, message):
+  with pytest.raises(ValueError, match=rf"^mix method '{method}'.*{message}") as error:
+    cm.MixConfig(method=method, settings=settings)
+  assert '\n' not in str(error.value)
+
+
+def test_a_plug_in_takes_its_own_setting_and_the_extras_through_mix_batch():
+  images = jnp.broadcast_to(jnp.arange(N, dtype=jnp.float32)[:, None, None, None], (N, 8, 8, 3))
+  labels = cm.one_hot(jnp.arange(N), N)
+  seg = jnp.broadcast_to(jnp.arange(N, dtype=jnp.int32)[:, None, None], (N, 8, 8))
+  config = cm.MixConfig(method='test_family:halves', settings={'share': 0.25})
+  mixed, mixed_labels, mixed_seg = cm.mix_batch(
+      jax.random.key(1), images, labels, seg, config=config
+  )
+  partner = np.asarray(cm.draw_partners(jax.random.split(jax.random.key(1))[1], images).permutation)
+  np.testing.assert_array_equal(
+      np.asarray(mixed_seg)[:, :2], np.broadcast_to(partner[:, None, None], (N, 2, 8))
+  )
+  np.testing.assert_array_equal(
+      np.asarray(mixed)[:, 2:, :, 0], np.broadcast_to(np.arange(N)[:, None, None], (N, 6, 8))
+  )
+  moved = partner != np.arange(N)
+  np.testing.assert_allclose(np.asarray(mixed_labels)[moved, partner[moved]], 0.25)
 
 
 @pytest.mark.parametrize(
@@ -318,9 +432,12 @@ def test_train_py_takes_a_plug_in_method(tmp_path):
           '--config.data.synthetic_num_test=16', '--config.batch_size=64',
           '--config.eval_batch_size=16', '--config.model=resnet_cifar8', '--config.num_epochs=1',
           '--config.dtype=float32', '--config.progress_bar=False']  # fmt: skip
-  done = subprocess.run(args + ['--config.mix.method=test_family:halves'], env=env, cwd=REPO,
+  done = subprocess.run(args + ['--config.mix.method=test_family:halves',
+                                '--config.mix.settings={"share": 0.25}'], env=env, cwd=REPO,
                         capture_output=True, text=True, timeout=600)  # fmt: skip
   assert done.returncode == 0, done.stderr[-2000:]
+  saved = json.load(open(tmp_path / 'config.json'))['mix']['settings']
+  assert saved == {'share': 0.25}
   bad_args = [a.replace(str(tmp_path), str(tmp_path / 'bad')) for a in args]
   bad = subprocess.run(bad_args + ['--config.mix.method=test_family:nothing'], env=env, cwd=REPO,
                        capture_output=True, text=True, timeout=600)  # fmt: skip

@@ -203,8 +203,8 @@ def test_prob_zero_returns_inputs_bit_for_bit():
   labels = cm.one_hot(jnp.arange(8), 8, smoothing=0.1)
   for method in cm.METHODS:
     config = cm.MixConfig(method=method, prob=0.0)
-    for fn in (cm.mix_batch, jax.jit(cm.mix_batch, static_argnums=3)):
-      out_images, out_labels = fn(jax.random.key(1), images, labels, config)
+    for fn in (cm.mix_batch, jax.jit(cm.mix_batch, static_argnames='config')):
+      out_images, out_labels = fn(jax.random.key(1), images, labels, config=config)
       np.testing.assert_array_equal(out_images.view(jnp.uint16), images.view(jnp.uint16))
       np.testing.assert_array_equal(out_labels, labels)
 
@@ -213,7 +213,7 @@ def test_apply_rate_matches_prob_and_switch_picks_mixup():
   images, labels = jnp.ones((4, 8, 8, 1)), _distinct_labels(4)
   config = cm.MixConfig(method='cutout', prob=0.3, cutout_size=4)
   keys = jax.random.split(jax.random.key(0), 4000)
-  mixed, _ = jax.jit(jax.vmap(lambda k: cm.mix_batch(k, images, labels, config)))(keys)
+  mixed, _ = jax.jit(jax.vmap(lambda k: cm.mix_batch(k, images, labels, config=config)))(keys)
   rate = float((np.asarray(mixed) == 0).any(axis=(1, 2, 3, 4)).mean())
   assert abs(rate - 0.3) < 0.03  # binomial std is 0.007 at 4000 draws
 
@@ -222,7 +222,7 @@ def test_apply_rate_matches_prob_and_switch_picks_mixup():
   switched = cm.MixConfig(method='cutmix', switch_prob=1.0)
   one_hots = cm.one_hot(jnp.arange(4), 4)
   rand = jax.random.uniform(jax.random.key(2), (4, 8, 8, 1))
-  mixed = cm.mix_batch(jax.random.key(9), rand, one_hots, switched)
+  mixed = cm.mix_batch(jax.random.key(9), rand, one_hots, config=switched)
   out_images, out_labels = map(np.asarray, mixed)
   for i, row in enumerate(out_labels):
     own = row[i]
@@ -275,13 +275,16 @@ def test_one_hot_with_smoothing():
                 jax.random.key(0),
                 jnp.ones((4, 8, 8, 3)),
                 jnp.ones((4, 2)),
-                {'method': 'mixup', 'prob': 2.0},
+                config={'method': 'mixup', 'prob': 2.0},
             ),
             'prob must be in',
         ),
         (
             lambda: cm.mix_batch(
-                jax.random.key(0), jnp.ones((4, 8, 8)), jnp.ones((4, 2)), {'method': 'cutmix'}
+                jax.random.key(0),
+                jnp.ones((4, 8, 8)),
+                jnp.ones((4, 2)),
+                config={'method': 'cutmix'},
             ),
             r'images must be NHWC \(N, H, W, C\) or clips',
         ),
@@ -368,10 +371,12 @@ def test_alpha_and_prob_may_be_traced():
       traced_alpha(0.4)[0], cm.cutmix(jax.random.key(1), images, labels, alpha=0.4)[0]
   )
   config = cm.MixConfig(method='cutmix')
-  with_prob = jax.jit(lambda p: cm.mix_batch(jax.random.key(2), images, labels, config, prob=p))
+  with_prob = jax.jit(
+      lambda p: cm.mix_batch(jax.random.key(2), images, labels, config=config, prob=p)
+  )
   np.testing.assert_array_equal(with_prob(0.0)[0], images)  # traced 0: never mixed
   np.testing.assert_array_equal(
-      with_prob(1.0)[0], cm.mix_batch(jax.random.key(2), images, labels, config, prob=1.0)[0]
+      with_prob(1.0)[0], cm.mix_batch(jax.random.key(2), images, labels, config=config, prob=1.0)[0]
   )
 
 
@@ -427,7 +432,7 @@ def test_switch_uses_its_own_mixup_alpha():
   def middle_share(mixup_alpha):
     """Share of switched (Mixup) batches whose lam lies in [0.3, 0.7]."""
     config = cm.MixConfig(method='cutmix', alpha=1.0, switch_prob=1.0, mixup_alpha=mixup_alpha)
-    draw = lambda k: cm.mix_batch(k, images, labels, config)[1].max(axis=1).min()
+    draw = lambda k: cm.mix_batch(k, images, labels, config=config)[1].max(axis=1).min()
     lams = jax.jit(jax.vmap(draw))(jax.random.split(jax.random.key(0), 2000))
     lams = np.maximum(np.asarray(lams), 1 - np.asarray(lams))
     return float(((lams >= 0.3) & (lams <= 0.7)).mean())

@@ -102,7 +102,7 @@ def test_shard_map_global_partners_equal_the_single_device_result():
 def test_mix_batch_global_under_pmap_decides_once_for_all_devices():
   config = cm.MixConfig(method='cutmix', prob=0.5)
   fn = jax.pmap(
-      lambda k, x, y: cm.mix_batch(k, x, y, config, axis_name='i'),
+      lambda k, x, y: cm.mix_batch(k, x, y, config=config, axis_name='i'),
       axis_name='i',
       in_axes=(None, 0, 0),
   )
@@ -114,6 +114,6 @@ def test_mix_batch_global_under_pmap_decides_once_for_all_devices():
     per_device = changed.reshape(DEVICES, -1).any(axis=1)
     assert per_device.all() or not per_device.any()  # all devices mix, or none
     decisions.add(bool(per_device.any()))
-    single = cm.mix_batch(key, IMAGES, LABELS, config)[1]
+    single = cm.mix_batch(key, IMAGES, LABELS, config=config)[1]
     np.testing.assert_allclose(np.asarray(mixed_labels).reshape(LABELS.shape), single, atol=1e-6)
   assert decisions == {True, False}

@@ -23,7 +23,7 @@ _OPS = {
     'saliencymix': cm.saliencymix,
     'resizemix': cm.resizemix,
     'cutout': lambda key, x, y, **kw: cm.cutout(key, x, y, size=8, **kw),
-    'mix_batch': lambda key, x, y, **kw: cm.mix_batch(key, x, y, cm.MixConfig(), **kw),
+    'mix_batch': lambda key, x, y, **kw: cm.mix_batch(key, x, y, config=cm.MixConfig(), **kw),
 }
 _WITH_ALPHA = ('cutmix', 'mixup', 'fmix', 'saliencymix', 'mix_batch')
 
@@ -53,11 +53,11 @@ def test_traced_labels_and_alpha_out_of_range_give_nan_labels_valid_ones_change_
 @pytest.mark.parametrize('prob', [1.5, -0.1])
 def test_a_traced_prob_out_of_range_gives_nan_labels(prob):
   config = cm.MixConfig(prob=0.5)
-  op = jax.jit(lambda p: cm.mix_batch(_KEY, _IMAGES, _LABELS, config, num_classes=K, prob=p))
+  op = jax.jit(lambda p: cm.mix_batch(_KEY, _IMAGES, _LABELS, config=config, num_classes=K, prob=p))
   assert _nan_rows(op(prob)[1]).all()
   assert not _nan_rows(op(0.5)[1]).any()
   with pytest.raises(ValueError, match=r'prob must be in \[0, 1\]; got 1.5'):
-    cm.mix_batch(_KEY, _IMAGES, _LABELS, config, num_classes=K, prob=1.5)
+    cm.mix_batch(_KEY, _IMAGES, _LABELS, config=config, num_classes=K, prob=1.5)
 
 
 @pytest.mark.parametrize('value', [1.5, -0.5, float('nan')])

@@ -3,13 +3,34 @@
 import jax
 
 from cutmix_jax.ops import arguments
+from cutmix_jax.ops import detection
 from cutmix_jax.ops import methods
 from cutmix_jax.ops import partners as partners_lib
 from cutmix_jax.ops.mix_config import MixConfig
 
 
+def _unmixed(images, labels, extras):
+  """The batch as it is, in the structure a mix returns: boxes and keypoints gain the partner's
+  slots, all invalid (a paste of an empty box), so both branches of the draw match."""
+  itself = partners_lib.Pairing.themselves(images.shape[0])
+  empty = (0, 0, 0, 0)
+  kept = [
+      detection.paste_geometric(extra, itself, empty) if detection.is_geometric(extra) else extra
+      for extra in extras
+  ]
+  return (images, labels, *kept)
+
+
 def mix_batch(
-    rng, images, labels, config, *, num_classes=None, prob=None, alpha=None, axis_name=None
+    rng,
+    images,
+    labels,
+    *extras,
+    config,
+    num_classes=None,
+    prob=None,
+    alpha=None,
+    axis_name=None,
 ):
   """Mixes one batch as `config` says: the one call a train step makes.
 
@@ -21,19 +42,26 @@ def mix_batch(
     rng: a `jax.random` key (the same on every device under `pmap`).
     images: `(N, H, W, C)` or `(N, T, H, W, C)`.
     labels: soft targets `(N, K)`, or integer labels `(N,)` with `num_classes`.
-    config: a `MixConfig`, or a ConfigDict / dict with its fields (static under `jit`).
+    *extras: targets that follow the mix, as the method's op takes them (dense maps; boxes and
+      keypoints where the method pastes a rectangle).
+    config: a `MixConfig`, or a ConfigDict / dict with its fields; by keyword (static under
+      `jit`: `static_argnames='config'`).
     num_classes: K, for integer labels.
     prob: overrides `config.prob`, in [0, 1]; may be traced (a schedule, `off_after_epoch`).
     alpha: overrides `config.alpha`, > 0; may be traced.
     axis_name: the `pmap` / `shard_map` axis of the batch, if any.
 
   Returns:
-    `(images, labels)` mixed or not, with the shapes and dtypes of the inputs; labels are
-    float `(N, K)`. Under `jit`, a traced prob, alpha or label out of range makes them NaN.
+    `(images, labels, *extras)` mixed or not, with the shapes and dtypes of the inputs (boxes
+    and keypoints `(N, 2M)`, as a paste gives them); labels are float `(N, K)`. Under `jit`, a
+    traced prob, alpha or label out of range makes them NaN.
 
   Raises:
     ValueError: for a config with level='feature' (the model mixes then; see `feature_mix`).
   """
+  for extra in extras:
+    if isinstance(extra, dict) or hasattr(extra, 'method'):  # a config given by position
+      raise TypeError('mix_batch takes the config by keyword: mix_batch(key, x, y, config=...)')
   config = MixConfig.from_any(config)
   if config.level != 'input':
     raise ValueError(
@@ -47,11 +75,12 @@ def mix_batch(
   valid = arguments.check_range('prob', prob, 0.0, 1.0)
   known_prob = arguments.concrete(prob)
   if config.method == 'none' or known_prob == 0.0:
-    return images, labels
+    return _unmixed(images, labels, extras)
   key_apply, key_mix = jax.random.split(rng)
-  mix = lambda: methods.apply_method(key_mix, images, labels, config, alpha, axis_name)
+  mix = lambda: methods.apply_method(key_mix, images, labels, extras, config, alpha, axis_name)
   if known_prob == 1.0:
     return mix()
   key_apply = partners_lib.step_key(key_apply, config.partners, axis_name)
   apply = jax.random.uniform(key_apply) < prob
-  return arguments.poison_labels(jax.lax.cond(apply, mix, lambda: (images, labels)), valid)
+  mixed = jax.lax.cond(apply, mix, lambda: _unmixed(images, labels, extras))
+  return arguments.poison_labels(mixed, valid)

@@ -41,13 +41,20 @@ class MixDraw(NamedTuple):
 
 
 def draw_partners_and_lam(
-    rng, images, alpha, partners: str, axis_name: Optional[str], per_example: bool = False
+    rng,
+    images,
+    alpha,
+    partners: str,
+    axis_name: Optional[str],
+    per_example: bool = False,
+    reformulate: bool = False,
 ):
   """The first draws of a CutMix-family call: its partners, lam ~ Beta(alpha, alpha) (one, or
   one per image of the whole drawn batch with `per_example`), and a key for the rest (the box,
   the mask), all from `rng` in that order.
 
-  A traced alpha that is not > 0 gives a NaN lam, which `poison_by_lam` turns into NaN labels.
+  With `reformulate`, lam ~ Beta(alpha + 1, alpha) (FMix's reformulation). A traced alpha that
+  is not > 0 gives a NaN lam, which `poison_by_lam` turns into NaN labels.
 
   Returns:
     `(pairing, lam, key)`.
@@ -55,7 +62,8 @@ def draw_partners_and_lam(
   valid = arguments.check_alpha(alpha)
   key_pair, key_lam, key_rest = partners_lib.draw_keys(rng, partners, axis_name)
   pairing = partners_lib.pair_up(key_pair, images, partners, axis_name)
-  lam = jax.random.beta(key_lam, alpha, alpha, (pairing.size,) if per_example else ())
+  first = alpha + 1.0 if reformulate else alpha
+  lam = jax.random.beta(key_lam, first, alpha, (pairing.size,) if per_example else ())
   return pairing, arguments.nan_unless(lam, valid), key_rest
 
 

@@ -1,7 +1,7 @@
 """How a train step mixes each batch: `MixConfig`, the fields of `config.mix`, checked once."""
 
 import dataclasses
-from typing import Any, Tuple
+from typing import Any, Mapping, Tuple
 
 from cutmix_jax.ops import arguments
 from cutmix_jax.ops import boxes
@@ -17,8 +17,8 @@ WITHOUT_ALPHA = ('cutout', 'resizemix')  # methods that draw no Beta(alpha, alph
 _OWN = {  # the settings each method reads beside the common ones (a plug-in: alpha only)
     'cutmix': CUTMIX_ONLY,
     'cutout': ('cutout_size',),
-    'fmix': ('fmix_decay_power',),
-    'resizemix': ('resizemix_scale',),
+    'fmix': ('fmix_decay_power', 'fmix_spectrum', 'fmix_max_soft', 'fmix_reformulate'),
+    'resizemix': ('resizemix_scale', 'resizemix_placement'),
 }
 
 
@@ -51,7 +51,13 @@ class MixConfig:
       by the sampled lam (False).
     cutout_size: side of the Cutout square in pixels.
     fmix_decay_power: FMix's spectral decay (its paper's delta).
+    fmix_spectrum: 'official' (the official code's spectrum, the default) or 'complex' (the
+      paper's description); see `cutmix_jax.ops.fourier_mix`.
+    fmix_max_soft: the official code's softening of the mask's edge, in [0, 0.5].
+    fmix_reformulate: lam ~ Beta(alpha + 1, alpha), the official code's `reformulate`.
     resizemix_scale: ResizeMix's range of the box side, as fractions of the image side.
+    resizemix_placement: 'official' (a uniform centre, the box clipped: the official code) or
+      'inside' (the box always inside the image); see `cutmix_jax.ops.resize_mix`.
     partners: 'global' (one permutation, lam and box for the global batch, the paper at any
       device count) or 'device' (drawn within each device's share; see `cutmix_jax.ops.partners`).
     level: one of `LEVELS`. 'input' mixes the images (`mix_batch`); 'feature' is the paper's
@@ -59,6 +65,8 @@ class MixConfig:
       stage (`cutmix_jax.ops.feature_mix`), one box per batch and device, with `alpha` and `prob`.
     off_after_epoch: from this epoch on batches are not mixed (timm's `mixup_off_epoch`);
       0: never. The train step honours it with a traced prob, so it costs no retrace.
+    settings: a plug-in method's own settings, by name (its keyword-only parameters; see
+      `methods`), e.g. `{'width': 8}`; empty for the built-in methods.
   """
 
   method: str = 'cutmix'
@@ -71,20 +79,36 @@ class MixConfig:
   correct_lam: bool = True
   cutout_size: int = 16
   fmix_decay_power: float = fmix_lib.DECAY_POWER
+  fmix_spectrum: str = 'official'
+  fmix_max_soft: float = 0.0
+  fmix_reformulate: bool = False
   resizemix_scale: Tuple[float, ...] = resizemix_lib.SCALE
+  resizemix_placement: str = 'official'
   partners: str = 'global'
   level: str = 'input'
   off_after_epoch: int = 0
+  settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+  def __hash__(self):  # static under jit: settings hash by their items
+    values = [getattr(self, f.name) for f in dataclasses.fields(self)]
+    return hash(tuple(tuple(sorted(v.items())) if isinstance(v, dict) else v for v in values))
 
   def __post_init__(self):
     for name in ('cutmix_minmax', 'resizemix_scale'):
       object.__setattr__(self, name, tuple(getattr(self, name)))
+    hashable = lambda v: tuple(v) if isinstance(v, list) else v
+    object.__setattr__(self, 'settings', {k: hashable(v) for k, v in dict(self.settings).items()})
     if ':' in self.method:
-      methods.resolve_method(self.method)
+      methods.check_plugin(self.method, self.settings)
     elif self.method not in methods.METHODS:
       raise ValueError(
           f'unknown mix method {self.method!r}; valid methods: '
           f'{", ".join(methods.METHODS)}, or your own op as \'module.path:function\''
+      )
+    elif self.settings:
+      raise ValueError(
+          f"settings={self.settings} are a plug-in method's own; method {self.method!r} takes "
+          'none (its fields are those of config.mix)'
       )
     if self.level not in LEVELS:
       raise ValueError(f'unknown mix level {self.level!r}; valid levels: {", ".join(LEVELS)}')
@@ -97,6 +121,8 @@ class MixConfig:
     arguments.check_size(self.cutout_size)
     boxes.check_minmax(self.cutmix_minmax)
     resizemix_lib.check_scale(self.resizemix_scale)
+    fmix_lib.check_settings(self.fmix_spectrum, self.fmix_max_soft)
+    resizemix_lib.check_placement(self.resizemix_placement)
     if not (isinstance(self.off_after_epoch, int) and self.off_after_epoch >= 0):
       raise ValueError(f'off_after_epoch must be an integer >= 0; got {self.off_after_epoch!r}')
     self._check_applies()

@@ -94,7 +94,9 @@ def train_step(
     device_key = partners.step_key(mix_key, 'device', AXIS)
     request = feature_mix.draw_request(device_key, images, mix, settings.num_stages, prob=prob)
   else:
-    images, targets = dispatch.mix_batch(mix_key, images, targets, mix, prob=prob, axis_name=AXIS)
+    images, targets = dispatch.mix_batch(
+        mix_key, images, targets, config=mix, prob=prob, axis_name=AXIS
+    )
 
   def loss_fn(params):
     variables = {'params': params, 'batch_stats': state.batch_stats}

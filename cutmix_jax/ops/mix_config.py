@@ -159,9 +159,7 @@ class MixConfig:
     """Builds a validated MixConfig from a MixConfig, ConfigDict, dict or any attribute holder."""
     if isinstance(config, cls):
       return config
-    get = (
-        config.get
-        if isinstance(config, dict)
-        else lambda name, default: getattr(config, name, default)
-    )
-    return cls(**{f.name: get(f.name, f.default) for f in dataclasses.fields(cls)})
+    missing = object()
+    get = config.get if isinstance(config, dict) else lambda n, d: getattr(config, n, d)
+    given = {f.name: get(f.name, missing) for f in dataclasses.fields(cls)}
+    return cls(**{name: value for name, value in given.items() if value is not missing})

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import cutmix_jax as cm
+from cutmix_jax.data import cifar10_mini
 from cutmix_jax.ops import detection
 from cutmix_jax.ops import fourier_mix as fmix
 from cutmix_jax.ops import resize_mix as resizemix
@@ -238,34 +239,84 @@ def test_resize_box_sides_follow_the_scale():
 
 
 # --- SaliencyMix ----------------------------------------------------------------------------
-def _noisy_background(shape, seed=0):
-  """A grey background with pixel noise, as natural images have (a perfectly flat one has exact
-  zeros in its spectrum, where the log spectrum of the spectral residual is undefined)."""
-  rng = np.random.default_rng(seed)
-  return (0.2 + 0.05 * rng.standard_normal(shape)).astype(np.float32)
+def _natural_images(count):
+  """Real CIFAR-10 images of the built-in set (uint8), a few of each class."""
+  evaluation = cifar10_mini.read_archive()['eval'][0]
+  return evaluation[:: len(evaluation) // count][:count]
+
+
+def test_saliency_map_equals_opencvs_fine_grained_map_pixel_for_pixel():
+  # OpenCV itself is the reference (opencv-contrib-python-headless, in the dev extra), as the
+  # official SaliencyMix code calls it: StaticSaliencyFineGrained on the image array.
+  import cv2  # pylint: disable=g-import-not-at-top
+
+  detector = cv2.saliency.StaticSaliencyFineGrained_create()
+  rng = np.random.default_rng(0)
+  images = list(_natural_images(40)) + [
+      rng.integers(0, 256, (24, 40, 3), dtype=np.uint8),  # not square
+      rng.integers(0, 256, (48, 48, 1), dtype=np.uint8),  # grey
+  ]
+  saliency = jax.jit(cm.saliency_map)
+  for image in images:
+    ok, reference = detector.computeSaliency(image)
+    assert ok
+    np.testing.assert_array_equal(
+        np.asarray(saliency(jnp.asarray(image))), np.round(reference * 255).astype(int)
+    )
 
 
 def test_saliency_peaks_at_a_lone_object():
-  image = _noisy_background((32, 32, 3))
-  image[20:24, 6:10] = 1.0  # a small bright square, centred at (21.5, 7.5)
+  rng = np.random.default_rng(0)
+  image = rng.integers(40, 60, (32, 32, 3)).astype(np.uint8)
+  image[20:24, 6:10] = 250  # a small bright square, centred at (21.5, 7.5)
   row, col = (int(v) for v in saliencymix.peak(cm.saliency_map(jnp.asarray(image))))
   assert abs(row - 21.5) <= 3 and abs(col - 7.5) <= 3
+  as_float = (image.astype(np.float32) - 50.0) / 20.0  # normalized: stretched back to [0, 255]
+  peak = saliencymix.peak(cm.saliency_map(jnp.asarray(as_float)))
+  assert abs(int(peak[0]) - row) <= 1 and abs(int(peak[1]) - col) <= 1
 
 
-def test_saliencymix_box_sits_on_the_partners_object():
-  images = _noisy_background((N, 32, 32, 3), seed=1)
+def _objects(seed=1):
+  rng = np.random.default_rng(seed)
+  images = rng.integers(40, 60, (N, 32, 32, 3)).astype(np.uint8)
   centres = [(6 + 3 * n, 25 - 2 * n) for n in range(N)]
   for n, (r, c) in enumerate(centres):
-    images[n, r - 2 : r + 2, c - 2 : c + 2] = 1.0
+    images[n, r - 2 : r + 2, c - 2 : c + 2] = 250
+  return jnp.asarray(images), centres
+
+
+def test_saliencymix_pastes_one_box_per_batch_on_the_first_images_partner():
+  images, centres = _objects()
   labels = cm.one_hot(jnp.arange(N), N)
-  box = saliencymix.saliency_boxes(jnp.asarray(images), 0.75)  # each image its own partner here
-  for n, (r, c) in enumerate(centres):
-    y1, y2, x1, x2 = (int(edge[n]) for edge in box)
-    assert y1 <= r - 1 and r < y2 and x1 <= c - 1 and c < x2
-    assert y2 - y1 <= 16 and x2 - x1 <= 16  # side floor(32 * sqrt(0.25)), clipped
-  mixed, mixed_labels = cm.saliencymix(jax.random.key(2), jnp.asarray(images), labels)
-  taken = (np.asarray(mixed) != images).any(axis=-1).mean(axis=(1, 2))
-  assert taken.max() > 0 and np.all(np.asarray(mixed_labels).sum(axis=1) == pytest.approx(1.0))
+  key = jax.random.key(2)
+  draw = cm.draw_saliencymix(key, images)
+  y1, y2, x1, x2 = (int(edge) for edge in draw.box)
+  first_partner = int(draw.pairing.permutation[0])  # the official code: rand_index[0]'s peak
+  assert (y1, y2, x1, x2) == _box_on_peak(images[first_partner], draw.lam)
+  r, c = centres[first_partner]  # here on its object
+  assert y1 <= r - 1 and r < y2 and x1 <= c - 1 and c < x2
+  mixed, mixed_labels = cm.saliencymix(key, images, labels)
+  changed = np.asarray(mixed != images).any(axis=(0, 3))
+  inside = np.zeros((32, 32), bool)
+  inside[y1:y2, x1:x2] = True
+  assert not changed[~inside].any()  # one box for every image of the batch
+  np.testing.assert_allclose(np.asarray(mixed_labels).sum(axis=1), 1.0, rtol=1e-6)
+
+
+def _box_on_peak(image, lam, side=32):
+  """CutMix's box for `lam`, centred on the saliency peak of `image`, clipped."""
+  row, col = (int(v) for v in saliencymix.peak(cm.saliency_map(image)))
+  half = int(np.floor(side * np.sqrt(1.0 - float(lam)))) // 2
+  return (max(row - half, 0), min(row + half, side), max(col - half, 0), min(col + half, side))
+
+
+def test_saliencymix_per_example_puts_each_box_on_its_own_partners_peak():
+  images, _ = _objects()
+  draw = cm.draw_saliencymix(jax.random.key(2), images, per_example=True)
+  assert draw.lam.shape == (N,)
+  for n in range(N):
+    partner = images[int(draw.pairing.permutation[n])]
+    assert tuple(int(edge[n]) for edge in draw.box) == _box_on_peak(partner, draw.lam[n])
 
 
 # --- Boxes and keypoints --------------------------------------------------------------------

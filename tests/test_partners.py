@@ -59,13 +59,23 @@ def _assert_partners_within_shards(fn, images, labels):
   np.testing.assert_allclose(own, 1.0, atol=1e-6)
 
 
-@pytest.mark.parametrize('op', sorted(OPS))
+FAMILY = {
+    'cutout': functools.partial(cm.cutout, size=4),
+    'fmix': cm.fmix,
+    'resizemix': cm.resizemix,
+    'saliencymix': cm.saliencymix,  # one box for the global batch, on every device
+    'saliencymix_per_example': functools.partial(cm.saliencymix, per_example=True),
+}
+
+
+@pytest.mark.parametrize('op', sorted(OPS) + sorted(FAMILY))
 def test_pmap_global_partners_equal_the_single_device_result(op):
+  mixing = {**OPS, **FAMILY}[op]
   fn = jax.pmap(
-      lambda k, x, y: OPS[op](k, x, y, axis_name='i'), axis_name='i', in_axes=(None, 0, 0)
+      lambda k, x, y: mixing(k, x, y, axis_name='i'), axis_name='i', in_axes=(None, 0, 0)
   )
   mixed, mixed_labels = fn(KEY, _per_device(IMAGES), _per_device(LABELS))
-  single = OPS[op](KEY, IMAGES, LABELS)
+  single = mixing(KEY, IMAGES, LABELS)
   np.testing.assert_allclose(np.asarray(mixed).reshape(IMAGES.shape), single[0], atol=1e-6)
   np.testing.assert_allclose(np.asarray(mixed_labels).reshape(LABELS.shape), single[1], atol=1e-6)
 

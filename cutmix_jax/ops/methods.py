@@ -168,7 +168,14 @@ _OPS = {
         axis_name=axis,
     ),
     'saliencymix': lambda key, x, y, e, c, alpha, axis: saliencymix_lib.saliencymix(
-        key, x, y, *e, alpha=alpha, partners=c.partners, axis_name=axis
+        key,
+        x,
+        y,
+        *e,
+        alpha=alpha,
+        per_example=c.per_example,
+        partners=c.partners,
+        axis_name=axis,
     ),
 }
 

@@ -11,21 +11,24 @@ from cutmix_jax.ops import partners as partners_lib
 from cutmix_jax.ops import resize_mix as resizemix_lib
 
 LEVELS = ('input', 'feature')  # where CutMix mixes: the images, or a random stage's features
-# Settings that only CutMix reads; another method (but 'none') refuses them when changed.
-CUTMIX_ONLY = ('switch_prob', 'mixup_alpha', 'per_example', 'cutmix_minmax', 'correct_lam')
+# Settings that change how a method mixes: a method that does not read them (`_OWN`) refuses
+# them when changed. The other methods' own sizes (cutout_size, fmix_*, resizemix_*) may stay
+# set, so that a recipe can be switched to another method from the command line.
+MODIFIERS = ('switch_prob', 'mixup_alpha', 'per_example', 'cutmix_minmax', 'correct_lam')
 WITHOUT_ALPHA = ('cutout', 'resizemix')  # methods that draw no Beta(alpha, alpha)
 _OWN = {  # the settings each method reads beside the common ones (a plug-in: alpha only)
-    'cutmix': CUTMIX_ONLY,
+    'cutmix': MODIFIERS,
     'cutout': ('cutout_size',),
     'fmix': ('fmix_decay_power', 'fmix_spectrum', 'fmix_max_soft', 'fmix_reformulate'),
     'resizemix': ('resizemix_scale', 'resizemix_placement'),
+    'saliencymix': ('per_example',),
 }
 
 
 def _unread(method: str) -> dict:
   """The refusable settings that `method` does not read, with their defaults."""
   defaults = {f.name: f.default for f in dataclasses.fields(MixConfig)}
-  unread = [] if method == 'cutmix' else list(CUTMIX_ONLY)
+  unread = [name for name in MODIFIERS if name not in _OWN.get(method, ())]
   unread += ['alpha'] if method in WITHOUT_ALPHA else []
   return {name: defaults[name] for name in unread}
 

@@ -71,6 +71,8 @@ class Pairing:
     axis_name: with 'global' partners under `pmap` / `shard_map`, the axis to gather over.
     groups: with 'device' partners under `jit`, the number of shards the batch is grouped by.
     identity: every row is its own partner (`themselves`).
+    lead: with 'global' partners under `pmap` / `shard_map`, the partner of the global
+      batch's first row (`first_partner`).
   """
 
   permutation: jax.Array
@@ -79,6 +81,7 @@ class Pairing:
   axis_name: Optional[str] = None
   groups: int = 1
   identity: bool = False
+  lead: Optional[jax.Array] = None
 
   @classmethod
   def themselves(cls, n: int) -> 'Pairing':
@@ -104,6 +107,15 @@ class Pairing:
       return values.at[self.permutation].get(out_sharding=sharding)
     return values[self.permutation]
 
+  def first_partner(self, values):
+    """The partner's value of the first row of the drawn batch (the global batch with
+    'global' partners across devices): the same on every device."""
+    if self.identity:
+      return values[0]
+    if self.axis_name is not None:
+      return jax.lax.all_gather(values, self.axis_name, tiled=True)[self.lead]
+    return values[self.permutation[0]]
+
   def local(self, values):
     """This call's rows of `values` `(size, ...)` drawn for the whole batch (lam or boxes)."""
     return values if self.axis_name is None else values[self.rows]
@@ -126,8 +138,8 @@ def pair_up(rng, batch, partners: str, axis_name: Optional[str]) -> Pairing:
     size = axis_size(axis_name)
     start = jax.lax.axis_index(axis_name) * n
     rows = start + jnp.arange(n, dtype=jnp.int32)
-    permutation = jax.random.permutation(rng, n * size).astype(jnp.int32)[rows]
-    return Pairing(permutation, rows, n * size, axis_name)
+    every = jax.random.permutation(rng, n * size).astype(jnp.int32)
+    return Pairing(every[rows], rows, n * size, axis_name, lead=every[0])
   rows = jnp.arange(n, dtype=jnp.int32)
   groups = _shard_groups(batch) if axis_name is None and partners == 'device' else 1
   if n % groups:

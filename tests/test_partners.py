@@ -71,9 +71,7 @@ FAMILY = {
 @pytest.mark.parametrize('op', sorted(OPS) + sorted(FAMILY))
 def test_pmap_global_partners_equal_the_single_device_result(op):
   mixing = {**OPS, **FAMILY}[op]
-  fn = jax.pmap(
-      lambda k, x, y: mixing(k, x, y, axis_name='i'), axis_name='i', in_axes=(None, 0, 0)
-  )
+  fn = jax.pmap(lambda k, x, y: mixing(k, x, y, axis_name='i'), axis_name='i', in_axes=(None, 0, 0))
   mixed, mixed_labels = fn(KEY, _per_device(IMAGES), _per_device(LABELS))
   single = mixing(KEY, IMAGES, LABELS)
   np.testing.assert_allclose(np.asarray(mixed).reshape(IMAGES.shape), single[0], atol=1e-6)

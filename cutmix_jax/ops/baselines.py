@@ -51,7 +51,7 @@ def mixup(
     raise ValueError('mixup blends whole images: boxes and keypoints follow only cutmix')
   draw = draw_mixup(rng, images, alpha=alpha, partners=partners, axis_name=axis_name)
   mask = jnp.full(images.shape[-3:-1], 1.0 - draw.lam, jnp.float32)
-  return mask_mix.mix_by_mask(
+  return mask_mix.mix_with_mask(
       images, labels, mask, draw.pairing, *extras, weight=1.0 - draw.lam, num_classes=num_classes
   )
 
@@ -105,7 +105,7 @@ def cutout(
   """
   draw = draw_cutout(rng, images, size=size, partners=partners, axis_name=axis_name)
   height, width = images.shape[-3], images.shape[-2]
-  mixed = mask_mix.mix_by_mask(
+  mixed = mask_mix.mix_with_mask(
       images,
       labels,
       mask_mix.box_masks(draw.box, height, width),

@@ -141,4 +141,4 @@ def cutmix(
   mixed = mask_mix.paste_rectangle(
       images, labels, box, draw.pairing, extras, weight=weight, min_visible=min_visible
   )
-  return mask_mix.poison_by_lam(mixed, draw.lam)
+  return mask_mix.poison_by_lam(mixed, draw.lam, alpha)

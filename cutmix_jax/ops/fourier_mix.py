@@ -180,7 +180,7 @@ def fmix(
       partners=partners,
       axis_name=axis_name,
   )
-  mixed = mask_mix.mix_by_mask(
+  mixed = mask_mix.mix_with_mask(
       images, labels, draw.mask, draw.pairing, *extras, num_classes=num_classes
   )
-  return mask_mix.poison_by_lam(mixed, draw.lam)
+  return mask_mix.poison_by_lam(mixed, draw.lam, alpha)

@@ -67,8 +67,11 @@ def draw_partners_and_lam(
   return pairing, arguments.nan_unless(lam, valid), key_rest
 
 
-def poison_by_lam(outputs, lam):
-  """An op's outputs with NaN labels if its lam is NaN (a traced alpha out of range)."""
+def poison_by_lam(outputs, lam, alpha):
+  """An op's outputs with NaN labels if its lam is NaN, from a traced alpha out of range (a
+  concrete alpha was checked: nothing to do)."""
+  if arguments.concrete(alpha) is not None:
+    return outputs
   return arguments.poison_labels(outputs, jnp.all(jnp.isfinite(lam)))
 
 
@@ -134,6 +137,20 @@ def check_mask(mask, images) -> None:
   return arguments.check_unit_values('a float mask', mask)
 
 
+def _check_extras(extras, images) -> None:
+  for extra in extras:
+    if detection.is_geometric(extra):
+      raise ValueError(
+          'boxes and keypoints follow a rectangular paste only (cutmix, saliencymix); an '
+          'arbitrary mask cannot say where an object went'
+      )
+    if extra.shape[:3] != images.shape[:1] + images.shape[-3:-1]:
+      raise ValueError(
+          f'dense targets must be (N, H, W[, K]) like the images {images.shape}; got '
+          f'{extra.shape}'
+      )
+
+
 def mask_weight(mask) -> jax.Array:
   """The share of pixels taken from the partner: the mask's mean, a scalar or `(N,)`; for a
   boolean mask the count over `H * W`, rounded once (as `boxes.box_area_ratio`)."""
@@ -190,25 +207,39 @@ def mix_by_mask(
     dtypes; labels are float `(N, K)`.
   """
   arguments.check_images(images)
-  labels = arguments.soft_targets(labels, images.shape[0], num_classes)
   mask = jnp.asarray(mask)
   valid = [check_mask(mask, images)]
-  for extra in extras:
-    if detection.is_geometric(extra):
-      raise ValueError(
-          'boxes and keypoints follow a rectangular paste only (cutmix, saliencymix); an '
-          'arbitrary mask cannot say where an object went'
-      )
-    if extra.shape[:3] != images.shape[:1] + images.shape[-3:-1]:
-      raise ValueError(
-          f'dense targets must be (N, H, W[, K]) like the images {images.shape}; got '
-          f'{extra.shape}'
-      )
-  partner_images = pairing.take(images) if partner_images is None else partner_images
-  if weight is None:
-    weight = mask_weight(mask)
-  else:
+  if weight is not None:
     valid.append(arguments.check_unit_values('weight', weight))
+  mixed = mix_with_mask(
+      images,
+      labels,
+      mask,
+      pairing,
+      *extras,
+      weight=weight,
+      num_classes=num_classes,
+      partner_images=partner_images,
+  )
+  return arguments.poison_labels(mixed, *valid)
+
+
+def mix_with_mask(
+    images,
+    labels,
+    mask,
+    pairing: partners_lib.Pairing,
+    *extras,
+    weight=None,
+    num_classes: Optional[int] = None,
+    partner_images=None,
+):
+  """`mix_by_mask` for the package's own ops, whose masks and weights are in [0, 1] by
+  construction: the same mix without the checks of their values."""
+  labels = arguments.soft_targets(labels, images.shape[0], num_classes)
+  _check_extras(extras, images)
+  partner_images = pairing.take(images) if partner_images is None else partner_images
+  weight = mask_weight(mask) if weight is None else weight
   mixed_images = (
       _follow(mask, images, partner_images)
       if mask.dtype == jnp.bool_
@@ -216,7 +247,7 @@ def mix_by_mask(
   )
   mixed = [mixed_images, mix_labels(labels, pairing.take(labels), weight)]
   mixed += [_follow(mask, extra, pairing.take(extra)) for extra in extras]
-  return arguments.poison_labels(tuple(mixed), *valid)
+  return tuple(mixed)
 
 
 def box_masks(box, height: int, width: int):
@@ -244,7 +275,7 @@ def paste_rectangle(
   mask = box_masks(box, height, width)
   weight = boxes.box_area_ratio(box, height, width) if weight is None else weight
   dense = [extra for extra in extras if not detection.is_geometric(extra)]
-  mixed = mix_by_mask(
+  mixed = mix_with_mask(
       images, labels, mask, pairing, *dense, weight=weight, partner_images=partner_images
   )
   images, labels, dense_mixed = mixed[0], mixed[1], iter(mixed[2:])

@@ -158,7 +158,7 @@ def resizemix(
   labels = arguments.soft_targets(labels, images.shape[0], num_classes)
   height, width = images.shape[-3], images.shape[-2]
   mask = mask_mix.box_masks(draw.box, height, width)
-  mixed = mask_mix.mix_by_mask(
+  mixed = mask_mix.mix_with_mask(
       images,
       labels,
       mask,

@@ -179,4 +179,4 @@ def saliencymix(
   mixed = mask_mix.paste_rectangle(
       images, labels, draw.box, draw.pairing, extras, min_visible=min_visible
   )
-  return mask_mix.poison_by_lam(mixed, draw.lam)
+  return mask_mix.poison_by_lam(mixed, draw.lam, alpha)

@@ -186,10 +186,10 @@ def test_fmix_official_is_the_default_and_complex_an_option():
   assert soft.dtype == jnp.float32 and 0 < np.mean((0 < soft) & (soft < 1))
   with pytest.raises(ValueError, match="unknown FMix spectrum 'real'; valid: official, complex"):
     cm.fmix(key, images, labels, spectrum='real')
-  lams = jax.vmap(lambda k: cm.draw_fmix(k, images, reformulate=True).lam)(
-      jax.random.split(key, 4000)
+  lams = jax.jit(jax.vmap(lambda k: cm.draw_fmix(k, images, reformulate=True).lam))(
+      jax.random.split(key, 1000)
   )
-  assert abs(float(lams.mean()) - 2 / 3) < 0.02  # Beta(2, 1) has mean 2/3
+  assert abs(float(lams.mean()) - 2 / 3) < 0.03  # Beta(2, 1): mean 2/3, std 0.24 (se 0.0075)
 
 
 # --- ResizeMix ------------------------------------------------------------------------------
@@ -305,7 +305,7 @@ def test_saliencymix_pastes_one_box_per_batch_on_the_first_images_partner():
 
 def _box_on_peak(image, lam, side=32):
   """CutMix's box for `lam`, centred on the saliency peak of `image`, clipped."""
-  row, col = (int(v) for v in saliencymix.peak(cm.saliency_map(image)))
+  row, col = (int(v) for v in jax.jit(lambda x: saliencymix.peak(cm.saliency_map(x)))(image))
   half = int(np.floor(side * np.sqrt(1.0 - float(lam)))) // 2
   return (max(row - half, 0), min(row + half, side), max(col - half, 0), min(col + half, side))
 

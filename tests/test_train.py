@@ -161,6 +161,7 @@ def test_same_global_batch_same_update_on_one_and_eight_devices(small_config):
   assert not np.allclose(params_1['head']['kernel'], state.params['head']['kernel'])
 
 
+@pytest.mark.slow  # three trainings (a minute); test_faults resumes through train.py as well
 def test_a_resumed_run_ends_bitwise_as_an_uninterrupted_one(small_config, tmp_path):
   # The quick tier's train and resume, in process: 2 steps, then on to 4, against 4 at once.
   straight = train_loop.train_and_evaluate(small_config(num_train_steps=4), str(tmp_path / 'a'))

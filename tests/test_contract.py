@@ -113,7 +113,7 @@ def test_a_traced_argument_that_must_be_static_says_how(call, name):
 @pytest.mark.parametrize(
     'settings, ignored',
     [
-        (dict(method='mixup', per_example=True), 'per_example=True'),
+        (dict(method='fmix', per_example=True), 'per_example=True'),
         (dict(method='fmix', cutmix_minmax=(0.2, 0.8)), 'cutmix_minmax=(0.2, 0.8)'),
         (dict(method='fmix', switch_prob=0.5), 'switch_prob=0.5'),
         (dict(method='resizemix', alpha=0.5), 'alpha=0.5'),
@@ -136,4 +136,36 @@ def test_for_method_resets_what_the_new_method_would_ignore():
   assert run.for_method('cutout').cutout_size == 8
   assert run.for_method('cutmix', prob=0.3) == cm.MixConfig(
       method='cutmix', per_example=True, switch_prob=0.5, cutout_size=8, prob=0.3
+  )
+
+
+def test_draw_partners_never_self_pairs_every_image_with_another():
+  batch = jnp.ones((16, 4, 4, 1))
+  keys = jax.random.split(_KEY, 2000)
+  partners = np.stack(
+      [np.asarray(cm.draw_partners(k, batch, never_self=True).permutation) for k in keys[:200]]
+  )
+  assert not (partners == np.arange(16)).any()
+  assert all(sorted(p) == list(range(16)) for p in partners)  # still a permutation
+  counts = np.bincount(partners[:, 0], minlength=16)
+  assert counts[0] == 0 and counts[1:].min() > 0  # any other image can be the partner
+  plain = cm.draw_partners(_KEY, batch).permutation  # the default: the ops' own partners
+  np.testing.assert_array_equal(plain, cm.draw_cutmix(_KEY, batch).pairing.permutation)
+
+
+def test_mixup_per_example_draws_a_lam_per_image():
+  draw = cm.draw_mixup(_KEY, _IMAGES, per_example=True)
+  assert draw.lam.shape == (N,) and len(set(np.asarray(draw.lam).round(6))) == N
+  mixed, mixed_labels = cm.mixup(_KEY, _IMAGES, _LABELS, per_example=True)
+  partner = np.asarray(draw.pairing.permutation)
+  lam = np.asarray(draw.lam)
+  expected = lam[:, None, None, None] * _IMAGES + (1 - lam[:, None, None, None]) * _IMAGES[partner]
+  np.testing.assert_allclose(mixed, expected, rtol=1e-5, atol=1e-6)
+  moved = partner != np.arange(N)
+  np.testing.assert_allclose(
+      np.asarray(mixed_labels)[np.arange(N), np.arange(N)][moved], lam[moved], rtol=1e-5
+  )
+  config = cm.MixConfig(method='mixup', per_example=True)
+  np.testing.assert_allclose(
+      cm.mix_batch(_KEY, _IMAGES, _LABELS, config=config)[0].shape, _IMAGES.shape
   )

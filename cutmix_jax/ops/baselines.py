@@ -13,10 +13,20 @@ from cutmix_jax.ops import partners as partners_lib
 
 
 def draw_mixup(
-    rng, images, *, alpha=1.0, partners: str = 'global', axis_name: Optional[str] = None
+    rng,
+    images,
+    *,
+    alpha=1.0,
+    per_example: bool = False,
+    partners: str = 'global',
+    axis_name: Optional[str] = None,
 ) -> mask_mix.MixDraw:
-  """The partners and lam of a `mixup` call with the same arguments (`MixDraw`)."""
-  pairing, lam, _ = mask_mix.draw_partners_and_lam(rng, images, alpha, partners, axis_name)
+  """The partners and lam (one, or with `per_example` one per image of the drawn batch) of a
+  `mixup` call with the same arguments (`MixDraw`)."""
+  arguments.check_static('per_example', per_example)
+  pairing, lam, _ = mask_mix.draw_partners_and_lam(
+      rng, images, alpha, partners, axis_name, per_example
+  )
   return mask_mix.MixDraw(pairing, lam)
 
 
@@ -26,6 +36,7 @@ def mixup(
     labels,
     *extras,
     alpha=1.0,
+    per_example: bool = False,
     num_classes: Optional[int] = None,
     partners: str = 'global',
     axis_name: Optional[str] = None,
@@ -39,6 +50,8 @@ def mixup(
     labels: soft targets `(N, K)`, or integer labels `(N,)` with `num_classes`.
     *extras: float dense maps `(N, H, W[, K])`, blended with the same lam.
     alpha: Beta parameter, > 0; may be traced.
+    per_example: False is the paper (one lam per batch); True draws a lam per image (timm's
+      `mode='elem'`).
     num_classes: K, for integer labels.
     partners: 'global' or 'device' (see `cutmix`).
     axis_name: the `pmap` / `shard_map` axis of the batch, if any.
@@ -49,10 +62,16 @@ def mixup(
   arguments.check_images(images)
   if any(detection.is_geometric(extra) for extra in extras):
     raise ValueError('mixup blends whole images: boxes and keypoints follow only cutmix')
-  draw = draw_mixup(rng, images, alpha=alpha, partners=partners, axis_name=axis_name)
-  mask = jnp.full(images.shape[-3:-1], 1.0 - draw.lam, jnp.float32)
+  draw = draw_mixup(
+      rng, images, alpha=alpha, per_example=per_example, partners=partners, axis_name=axis_name
+  )
+  share = 1.0 - draw.pairing.local(draw.lam) if per_example else 1.0 - draw.lam
+  mask = jnp.broadcast_to(
+      jnp.reshape(share, jnp.shape(share) + (1, 1)).astype(jnp.float32),
+      jnp.shape(share) + images.shape[-3:-1],
+  )
   return mask_mix.mix_with_mask(
-      images, labels, mask, draw.pairing, *extras, weight=1.0 - draw.lam, num_classes=num_classes
+      images, labels, mask, draw.pairing, *extras, weight=share, num_classes=num_classes
   )
 
 

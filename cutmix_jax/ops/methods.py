@@ -139,7 +139,14 @@ def _cutmix_or_switch(rng, images, labels, extras, config, alpha, axis_name):
 _OPS = {
     'cutmix': _cutmix_or_switch,
     'mixup': lambda key, x, y, e, c, alpha, axis: baselines.mixup(
-        key, x, y, *e, alpha=alpha, partners=c.partners, axis_name=axis
+        key,
+        x,
+        y,
+        *e,
+        alpha=alpha,
+        per_example=c.per_example,
+        partners=c.partners,
+        axis_name=axis,
     ),
     'cutout': lambda key, x, y, e, c, alpha, axis: baselines.cutout(
         key, x, y, *e, size=c.cutout_size, partners=c.partners, axis_name=axis

@@ -22,6 +22,7 @@ _OWN = {  # the settings each method reads beside the common ones (a plug-in: al
     'fmix': ('fmix_decay_power', 'fmix_spectrum', 'fmix_max_soft', 'fmix_reformulate'),
     'resizemix': ('resizemix_scale', 'resizemix_placement'),
     'saliencymix': ('per_example',),
+    'mixup': ('per_example',),
 }
 
 
@@ -47,7 +48,8 @@ class MixConfig:
       This is P(Mixup); timm's `switch_prob` is the opposite, P(CutMix) when both are on.
     mixup_alpha: the Beta parameter of those Mixup batches; 0 means `alpha` (timm has separate
       `mixup_alpha` and `cutmix_alpha`).
-    per_example: CutMix with one lam and box per image instead of one per batch.
+    per_example: one lam (and box) per image instead of one per batch: CutMix, SaliencyMix
+      and Mixup (timm's `mode='elem'`; the Mixup batches of `switch_prob` keep one lam).
     cutmix_minmax: timm's box sides as fractions of the image `(low, high)`; empty: the
       official sampler.
     correct_lam: weigh the partner's label by the exact box area (True, the official code) or

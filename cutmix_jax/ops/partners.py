@@ -127,7 +127,19 @@ def axis_size(axis_name: str) -> int:
   return size(axis_name) if size else jax.lax.psum(1, axis_name)
 
 
-def pair_up(rng, batch, partners: str, axis_name: Optional[str]) -> Pairing:
+def _partner_indices(rng, n: int, never_self: bool):
+  """Each index's partner: a random permutation of `range(n)`, or with `never_self` a random
+  cycle through all of them (each index's partner is the next in the cycle: never itself when
+  n > 1, and a uniform choice among the others)."""
+  order = jax.random.permutation(rng, n).astype(jnp.int32)
+  if not never_self:
+    return order
+  return jnp.zeros(n, jnp.int32).at[order].set(jnp.roll(order, -1))
+
+
+def pair_up(
+    rng, batch, partners: str, axis_name: Optional[str], never_self: bool = False
+) -> Pairing:
   """Draws the partners of this call's `batch` (an array `(n, ...)`) from key `rng`.
 
   `rng` is the key from `step_key`: the same on every device for 'global', folded for 'device'.
@@ -138,7 +150,7 @@ def pair_up(rng, batch, partners: str, axis_name: Optional[str]) -> Pairing:
     size = axis_size(axis_name)
     start = jax.lax.axis_index(axis_name) * n
     rows = start + jnp.arange(n, dtype=jnp.int32)
-    every = jax.random.permutation(rng, n * size).astype(jnp.int32)
+    every = _partner_indices(rng, n * size, never_self)
     return Pairing(every[rows], rows, n * size, axis_name, lead=every[0])
   rows = jnp.arange(n, dtype=jnp.int32)
   groups = _shard_groups(batch) if axis_name is None and partners == 'device' else 1
@@ -148,9 +160,9 @@ def pair_up(rng, batch, partners: str, axis_name: Optional[str]) -> Pairing:
         "partners='device' draws within; use a multiple of it"
     )
   if groups == 1:
-    return Pairing(jax.random.permutation(rng, n).astype(jnp.int32), rows, n)
+    return Pairing(_partner_indices(rng, n, never_self), rows, n)
   keys = jax.random.split(rng, groups)
-  local = jax.vmap(lambda k: jax.random.permutation(k, n // groups))(keys).astype(jnp.int32)
+  local = jax.vmap(lambda k: _partner_indices(k, n // groups, never_self))(keys)
   offsets = (jnp.arange(groups, dtype=jnp.int32) * (n // groups))[:, None]
   return Pairing((local + offsets).reshape(n), rows, n, groups=groups)
 
@@ -172,7 +184,14 @@ def local_keys(rng, batch, partners: str, axis_name: Optional[str]):
   return jax.lax.dynamic_slice_in_dim(every, jax.lax.axis_index(axis_name) * n, n)
 
 
-def draw_partners(rng, batch, partners: str = 'global', axis_name: Optional[str] = None) -> Pairing:
+def draw_partners(
+    rng,
+    batch,
+    partners: str = 'global',
+    axis_name: Optional[str] = None,
+    *,
+    never_self: bool = False,
+) -> Pairing:
   """The partners of a batch for `mask_mix.mix_by_mask` (or any mixing of your own).
 
   Args:
@@ -182,9 +201,13 @@ def draw_partners(rng, batch, partners: str = 'global', axis_name: Optional[str]
     partners: 'global' (one permutation of the whole batch, across devices) or 'device' (within
       each device's share).
     axis_name: the `pmap` / `shard_map` axis of the batch, if any.
+    never_self: pair no image with itself (as timm's flip and torchvision's roll do, but drawn
+      at random): each row's partner is the next in a random cycle through the batch (or the
+      device's share, with 'device').
 
   Returns:
-    A `Pairing`: `pairing.take(values)` gives each row's partner's value; with the same key,
-    the partners every op of the package pairs the batch with.
+    A `Pairing`: `pairing.take(values)` gives each row's partner's value; with the same key
+    (and `never_self=False`), the partners every op of the package pairs the batch with.
   """
-  return pair_up(draw_keys(rng, partners, axis_name)[0], batch, partners, axis_name)
+  key = draw_keys(rng, partners, axis_name)[0]
+  return pair_up(key, batch, partners, axis_name, never_self)

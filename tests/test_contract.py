@@ -169,3 +169,33 @@ def test_mixup_per_example_draws_a_lam_per_image():
   np.testing.assert_allclose(
       cm.mix_batch(_KEY, _IMAGES, _LABELS, config=config)[0].shape, _IMAGES.shape
   )
+
+
+def test_a_resume_ignores_the_settings_that_neither_run_reads(tmp_path):
+  import json
+
+  import ml_collections
+
+  from cutmix_jax.config import files
+  from cutmix_jax.config import history
+  from cutmix_jax.errors import UserError
+  from cutmix_jax.training import train_loop
+
+  def saved(method, **mix):  # a workdir's config.json, written before FMix had a spectrum
+    fields = {f: v for f, v in files.as_json(files.section(cm.MixConfig(method=method))).items()}
+    fields = {**{k: v for k, v in fields.items() if k != 'fmix_spectrum'}, **mix}
+    (tmp_path / 'config.json').write_text(json.dumps({'mix': fields}))
+
+  resume = lambda method: history.check_resume(
+      ml_collections.ConfigDict({'mix': files.section(cm.MixConfig(method=method))}),
+      str(tmp_path),
+      10,
+      False,
+      print,
+      unread=train_loop._unread_mix_fields,
+  )
+  saved('cutmix')
+  resume('cutmix')  # FMix's new setting changes nothing for a CutMix run
+  saved('fmix')
+  with pytest.raises(UserError, match=r"mix.fmix_spectrum None -> 'official'"):
+    resume('fmix')  # it does for an FMix run: refused, as any change of its settings

@@ -11,7 +11,7 @@ checkpoint cadence, the progress bar, the length of training) change with a log 
 import json
 import os
 import time
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Set, Tuple
 
 from cutmix_jax.config import files
 from cutmix_jax.config import workdir_files
@@ -47,9 +47,17 @@ def _describe(changed: List[Tuple[str, Any, Any]]) -> str:
 
 
 def check_resume(
-    config, workdir: str, step: int, allow_change: bool, say: Callable[[str], None]
+    config,
+    workdir: str,
+    step: int,
+    allow_change: bool,
+    say: Callable[[str], None],
+    unread: Callable[[Dict[str, Any], Dict[str, Any]], Set[str]] = lambda old, new: set(),
 ) -> None:
   """Compares `config` with the workdir's `config.json` before resuming at `step`.
+
+  `unread(old, new)` names the dotted keys that neither config reads (another mixing method's
+  settings), whose differences change nothing.
 
   Raises:
     ConfigChangeError: if a run-shaping field differs and `allow_change` is False.
@@ -59,7 +67,9 @@ def check_resume(
     return
   with open(path, encoding='utf-8') as f:
     old = json.load(f)
-  changed = changes(old, files.as_json(config))
+  new = files.as_json(config)
+  ignored = unread(old, new)
+  changed = [c for c in changes(old, new) if c[0] not in ignored]
   shaping = [c for c in changed if c[0] not in CADENCE]
   if shaping and not allow_change:
     raise ConfigChangeError(

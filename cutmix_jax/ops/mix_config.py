@@ -26,6 +26,16 @@ _OWN = {  # the settings each method reads beside the common ones (a plug-in: al
 }
 
 
+def unused_fields(method: str) -> Tuple[str, ...]:
+  """The fields of `MixConfig` that `method` does not read: changing them changes nothing."""
+  if method == 'none':
+    return tuple(f.name for f in dataclasses.fields(MixConfig) if f.name != 'method')
+  reads = {'method', 'prob', 'partners', 'level', 'off_after_epoch', *_OWN.get(method, ())}
+  reads |= set() if method in WITHOUT_ALPHA else {'alpha'}
+  reads |= {'settings'} if ':' in method else set()
+  return tuple(f.name for f in dataclasses.fields(MixConfig) if f.name not in reads)
+
+
 def _unread(method: str) -> dict:
   """The refusable settings that `method` does not read, with their defaults."""
   defaults = {f.name: f.default for f in dataclasses.fields(MixConfig)}

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from cutmix_jax.config import files
 from cutmix_jax.config import history
 from cutmix_jax.config import workdir_files
+from cutmix_jax.ops import mix_config
 from cutmix_jax.training import checkpointing
 from cutmix_jax.training import devices
 from cutmix_jax.training import eval_accuracy
@@ -251,6 +252,14 @@ def save_config(config, workdir: str) -> None:
     json.dump(files.as_json(config), f, indent=2, sort_keys=True)
 
 
+def _unread_mix_fields(old: dict, new: dict) -> set:
+  """The `mix.*` keys that neither the old run's method nor the new one reads (a workdir of a
+  CutMix run resumes although FMix's settings were added or changed since)."""
+  methods = (c.get('mix', {}).get('method', '') for c in (old, new))
+  unused = [set(mix_config.unused_fields(m)) for m in methods]
+  return {f'mix.{name}' for name in unused[0] & unused[1]}
+
+
 def train_and_evaluate(config, workdir: str, allow_config_change: bool = False) -> TrainResult:
   """Trains `config` in `workdir`, resuming from its latest checkpoint if there is one.
 
@@ -266,7 +275,9 @@ def train_and_evaluate(config, workdir: str, allow_config_change: bool = False) 
   with lock:
     saved = checkpointing.saved_steps(workdir_files.checkpoints_dir(workdir))
     if saved:
-      history.check_resume(config, workdir, saved[-1], allow_config_change, say)
+      history.check_resume(
+          config, workdir, saved[-1], allow_config_change, say, unread=_unread_mix_fields
+      )
     trainer = Trainer(config, workdir)
     save_config(config, workdir)
     return trainer.run()

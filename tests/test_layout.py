@@ -118,3 +118,16 @@ def test_every_error_of_the_package_is_a_user_error():
 
 def test_the_package_ships_its_types():
   assert os.path.isfile(os.path.join(PACKAGE, 'py.typed'))
+
+
+def test_the_version_has_one_source_and_the_metadata_says_what_the_project_is():
+  import importlib.metadata
+
+  pyproject = open(
+      os.path.join(os.path.dirname(PACKAGE), 'pyproject.toml'), encoding='utf-8'
+  ).read()
+  assert 'dynamic = ["version"]' in pyproject and '\nversion =' not in pyproject
+  metadata = importlib.metadata.metadata('cutmix_jax')
+  assert metadata['Version'] == cutmix_jax.__version__
+  assert 'Topic :: Scientific/Engineering :: Image Recognition' in metadata.get_all('Classifier')
+  assert any('clovaai/CutMix-PyTorch' in url for url in metadata.get_all('Project-URL'))

@@ -306,3 +306,32 @@ def test_bad_config_stops_with_one_line(tmp_path, flag, message):
   last = out.stderr.strip().splitlines()[-1]
   assert last.startswith('error: ') and message in last, out.stderr[-2000:]
   assert not os.path.exists(tmp_path / 'run' / 'checkpoints')
+
+
+def test_tensorboard_tags_are_grouped_and_metrics_jsonl_keeps_its_keys(tmp_path):
+  import struct
+
+  from tensorboard.compat.proto import event_pb2
+
+  from cutmix_jax.training.metric_log import MetricLog
+
+  log = MetricLog(str(tmp_path))
+  scalars = {'train_loss': 1.5, 'learning_rate': 0.1, 'eval_top1_error': 40.0}
+  log.write(3, 0.5, {**scalars, 'best_eval_top1_error': 40.0, 'epoch_train_loss': 1.4})
+  log.close()
+  (path,) = [p for p in tmp_path.rglob('events.out.tfevents*')]
+  data, tags = path.read_bytes(), []
+  while data:  # TFRecords: length (8 bytes), its CRC (4), the event, its CRC (4)
+    (length,) = struct.unpack('<Q', data[:8])
+    event = event_pb2.Event.FromString(data[12 : 12 + length])
+    tags += [value.tag for value in event.summary.value]
+    data = data[16 + length :]
+  assert tags == [
+      'train/loss',
+      'train/learning_rate',
+      'eval/top1_error',
+      'eval/best_top1_error',
+      'train/epoch_loss',
+  ]
+  row = json.loads((tmp_path / 'metrics.jsonl').read_text().splitlines()[0])
+  assert set(scalars) < set(row)  # the flat names, as before

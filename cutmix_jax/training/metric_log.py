@@ -24,6 +24,13 @@ def _open_event_file(logdir: str) -> RecordWriter:
   return writer
 
 
+def tensorboard_tag(name: str) -> str:
+  """A metric's TensorBoard tag, in a `train/` or `eval/` group ('eval_top1_error' ->
+  'eval/top1_error', 'learning_rate' -> 'train/learning_rate'); `metrics.jsonl` keeps the name."""
+  group = 'eval' if 'eval_' in name else 'train'
+  return f'{group}/{name.replace(group + "_", "", 1)}'
+
+
 def read_rows(workdir: str) -> list:
   """The rows of `WORKDIR/metrics.jsonl` in order ([] if there is none); a line cut short by a
   crash is skipped."""
@@ -90,7 +97,7 @@ class MetricLog:
     self._jsonl.write(json.dumps(record) + '\n')
     self._jsonl.flush()
     values = [
-        summary_pb2.Summary.Value(tag=name, simple_value=float(value))
+        summary_pb2.Summary.Value(tag=tensorboard_tag(name), simple_value=float(value))
         for name, value in scalars.items()
     ]
     event = event_pb2.Event(

@@ -126,7 +126,7 @@ def test_the_version_has_one_source_and_the_metadata_says_what_the_project_is():
   pyproject = open(
       os.path.join(os.path.dirname(PACKAGE), 'pyproject.toml'), encoding='utf-8'
   ).read()
-  assert 'dynamic = ["version"]' in pyproject and '\nversion =' not in pyproject
+  assert 'dynamic = ["version"]' in pyproject and '\nversion = "' not in pyproject
   metadata = importlib.metadata.metadata('cutmix_jax')
   assert metadata['Version'] == cutmix_jax.__version__
   assert 'Topic :: Scientific/Engineering :: Image Recognition' in metadata.get_all('Classifier')

@@ -256,3 +256,34 @@ def test_unit_pixels_round_trip():
   np.testing.assert_allclose(unit, images / 255.0, rtol=1e-6)
   normalized = augment.normalize(unit, mean, std, pixel_max=1.0)
   np.testing.assert_allclose(normalized, (images / 255.0 - mean) / np.array(std), rtol=1e-5)
+
+
+def _drawn_figure(monkeypatch, draw):
+  """The matplotlib figure that `draw(path)` saves (saved for real, so laid out and drawn)."""
+  from cutmix_jax.evaluation import pictures
+
+  saved, real_save = [], pictures.save
+  monkeypatch.setattr(pictures, 'save', lambda fig, path: saved.append(fig) or real_save(fig, path))
+  draw()
+  return saved[0]
+
+
+def test_a_one_epoch_run_shows_its_train_loss_point(tmp_path, monkeypatch):
+  from cutmix_jax.evaluation import curves
+
+  one_epoch = {'label': 'cutmix', 'epoch': [1], 'train_loss': [2.1], 'eval_epoch': [1],
+               'eval_top1_error': [80.0]}  # fmt: skip
+  path = str(tmp_path / 'curves.png')
+  figure = _drawn_figure(monkeypatch, lambda: curves.Curves().figure({'a': one_epoch}, path, 10))
+  loss_ax = figure.axes[1]
+  assert [line.get_marker() for line in loss_ax.get_lines()] == ['o']
+
+
+def test_the_per_class_legend_covers_no_bar(tmp_path, monkeypatch):
+  summary = {'class_names': [f'class {i}' for i in range(10)], 'top1_error': [95.0] * 10}
+  by_run = {'cutmix': summary, 'baseline': summary, 'mixup': summary}
+  path = str(tmp_path / 'per_class.png')
+  figure = _drawn_figure(monkeypatch, lambda: per_class.PerClass().figure(by_run, path, 10))
+  (ax,) = figure.axes
+  legend = ax.get_legend().get_window_extent()
+  assert not any(legend.overlaps(bar.get_window_extent()) for bar in ax.patches)

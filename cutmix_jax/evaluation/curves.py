@@ -9,6 +9,7 @@ from typing import Dict, List, Sequence
 
 from cutmix_jax.training import metric_log
 
+_MARKED_UP_TO = 30  # train-loss curves of at most this many epochs show their points
 _LINE_STYLES = ('-', '--', ':', '-.')
 
 
@@ -64,7 +65,9 @@ class Curves:
       line = dict(color=colour, linestyle=style, label=f'{name} ({label})')
       x, y = curves['eval_epoch'], curves['eval_top1_error']
       error_ax.plot(x, y, marker='o', markersize=3, **line)
-      loss_ax.plot(curves['epoch'], curves['train_loss'], **line)
+      few = len(curves['epoch']) <= _MARKED_UP_TO  # a short run: its points, not only a line
+      loss_ax.plot(curves['epoch'], curves['train_loss'], marker='o' if few else None,
+                   markersize=3, **line)  # fmt: skip
     error_ax.set(title='Eval top-1 error', xlabel='epoch', ylabel='top-1 error (%)')
     loss_ax.set(title='Train loss (epoch mean)', xlabel='epoch', ylabel='loss', ylim=(0, None))
     for ax in (error_ax, loss_ax):

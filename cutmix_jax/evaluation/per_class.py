@@ -56,7 +56,7 @@ class PerClass:
     ax.set_xticks(np.arange(len(names)) + 0.4 - width / 2, names, rotation=45, ha='right')
     ax.set(title='Top-1 error per class', ylabel='top-1 error (%)', ylim=(0, 100))
     ax.grid(alpha=0.3, axis='y')
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc='upper left', bbox_to_anchor=(1.01, 1.0))  # beside the bars
     return pictures.save(figure, path)
 
   def table_lines(self, reports: Sequence[dict]) -> List[str]:

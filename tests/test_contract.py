@@ -199,3 +199,14 @@ def test_a_resume_ignores_the_settings_that_neither_run_reads(tmp_path):
   saved('fmix')
   with pytest.raises(UserError, match=r"mix.fmix_spectrum None -> 'official'"):
     resume('fmix')  # it does for an FMix run: refused, as any change of its settings
+
+
+def test_float16_training_is_refused_in_one_line_that_says_to_use_bfloat16():
+  from conftest import small_run_config
+
+  from cutmix_jax.errors import UserError
+  from cutmix_jax.training import run_config
+
+  with pytest.raises(UserError, match=r"^dtype='float16' trains without loss scaling.*bfloat16"):
+    run_config.check_config(small_run_config(dtype='float16'))
+  run_config.check_config(small_run_config(dtype='bfloat16'))

@@ -94,6 +94,12 @@ def _check_run_fields(config: RunConfig) -> None:
   """The fields of the run itself (the sections checked themselves as they were built)."""
   checks.check_choice('model', config.model, models.MODELS)
   checks.check_choice('dtype', config.dtype, models.DTYPES)
+  if config.dtype == 'float16':  # no loss scaling in the train step: gradients would underflow
+    raise checks.ConfigError(
+        "dtype='float16' trains without loss scaling here, so small gradients underflow to "
+        'zero without a sign; use --config.dtype=bfloat16 (the accelerator default, float32 range) '
+        'or float32'
+    )
   for key in ('batch_size', 'eval_batch_size', 'num_epochs', 'log_every_steps'):
     checks.check_positive(key, getattr(config, key))
   checks.check_positive('eval_every_epochs', config.eval_every_epochs)

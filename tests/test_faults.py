@@ -440,3 +440,19 @@ def test_ood_sets_are_checked_before_the_first_measure(workdir, tmp_path):
   code, output = _evaluate(f'--workdir={workdir}', f'--ood=folder:{tmp_path / "missing"}')
   _assert_one_error_line(code, output, 'missing')
   assert 'occlusion' not in output  # no measure ran before the bad set stopped it
+
+
+@pytest.mark.parametrize('source', ['tfds:cifar10', 'folder:{large}'])
+def test_a_missing_tfds_extra_is_one_line_with_the_install_command(tmp_path, source):
+  large = tmp_path / 'large'
+  for name in ('a', 'b'):
+    (large / 'train' / name).mkdir(parents=True)
+    for i in range(4):
+      Image.new('RGB', (80, 80), (60 * i, 0, 0)).save(large / 'train' / name / f'{i}.png')
+  workdir = tmp_path / 'run'
+  args = train_cli_args(workdir, data__source=source.format(large=large), data__holdout_per_class=1)
+  block = "import sys; sys.modules['tensorflow'] = sys.modules['tensorflow_datasets'] = None; "
+  run = f"import runpy; sys.argv = {args[1:]!r}; runpy.run_path(sys.argv[0], run_name='__main__')"
+  code, output = _run([sys.executable, '-c', block + run])
+  _assert_one_error_line(code, output, 'needs the tfds extra', "pip install 'cutmix_jax[tfds]'")
+  assert not workdir.exists()

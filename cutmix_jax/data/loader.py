@@ -10,6 +10,7 @@ through tf.data. TensorFlow is imported only when a tfds source or streaming nee
 """
 
 import dataclasses
+import importlib
 from typing import Callable, Dict, Tuple
 
 import numpy as np
@@ -19,11 +20,13 @@ from cutmix_jax.data import cifar10_mini
 from cutmix_jax.data import dataset as dataset_lib
 from cutmix_jax.data import folder
 from cutmix_jax.data import layout as layout_lib
+from cutmix_jax.data import memory
 from cutmix_jax.data import shapes
 from cutmix_jax.data import source as source_lib
 from cutmix_jax.data import splits
 from cutmix_jax.data import textures
 
+TFDS_INSTALL = "pip install 'cutmix_jax[tfds]' (in a clone: pip install -e '.[tfds]')"
 SOURCE_FORMS = ('cifar10_mini', 'shapes', 'textures', 'folder:PATH', 'tfds:NAME[:VERSION]')
 _BUILT_IN = ('cifar10_mini', 'shapes', 'textures')  # sources without an argument
 
@@ -66,13 +69,27 @@ class DataConfig:
         raise ValueError(f'{name} must be a positive integer; got {value!r}')
 
 
-def _list_tfds(spec: str, config: DataConfig) -> source_lib.Listing:
-  # TensorFlow through `tensorflow_cpu` first, so that it starts quiet and off the GPU before
-  # TFDS imports it.
-  from cutmix_jax.data import tensorflow_cpu  # noqa: F401  pylint: disable=g-import-not-at-top
-  from cutmix_jax.data import tfds_source  # pylint: disable=g-import-not-at-top
+def with_tensorflow(module: str, feature: str):
+  """`cutmix_jax.data.<module>`, a module that needs the `tfds` extra (TensorFlow, TFDS).
 
-  return tfds_source.list_source(spec, config)
+  TensorFlow comes through `tensorflow_cpu` first, so that it starts quiet and off the GPU
+  before TFDS imports it.
+
+  Raises:
+    ValueError: one line that names the missing package and the install command.
+  """
+  try:
+    importlib.import_module('cutmix_jax.data.tensorflow_cpu')
+    return importlib.import_module(f'cutmix_jax.data.{module}')
+  except ImportError as error:
+    raise ValueError(
+        f'{feature} needs the tfds extra ({error.name or error} is not installed): '
+        f'{TFDS_INSTALL}'
+    ) from None
+
+
+def _list_tfds(spec: str, config: DataConfig) -> source_lib.Listing:
+  return with_tensorflow('tfds_source', 'a tfds: source').list_source(spec, config)
 
 
 _SOURCES: Dict[str, Callable[[str, DataConfig], source_lib.Listing]] = {
@@ -127,8 +144,9 @@ def load_dataset(
     return dataset_lib.from_arrays(
         train, evaluation, listing.class_names, layout, seed, listing.stats
     )
-  from cutmix_jax.data import streaming  # pylint: disable=g-import-not-at-top  (TensorFlow)
-
+  streaming = with_tensorflow(
+      'streaming', f'{config.source}: images over {memory.MAX_SIDE} px (the tf.data pipeline)'
+  )
   pipeline = streaming.StreamingPipeline(
       listing.stream(train, evaluation, layout, seed),
       layout,

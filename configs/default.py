@@ -54,4 +54,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.checkpoint_every_steps = 0  # extra checkpoints every N steps (0: once per epoch only)
   config.keep_checkpoints = 2  # last k checkpoints kept (the best is kept too)
   config.progress_bar = True  # tqdm bar per epoch
+  # (START, STOP): a jax.profiler trace of steps START..STOP-1 in WORKDIR/profile, e.g.
+  # --config.profile_steps=10,20; (): none.
+  config.profile_steps = ()
   return config

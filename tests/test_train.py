@@ -335,3 +335,24 @@ def test_tensorboard_tags_are_grouped_and_metrics_jsonl_keeps_its_keys(tmp_path)
   ]
   row = json.loads((tmp_path / 'metrics.jsonl').read_text().splitlines()[0])
   assert set(scalars) < set(row)  # the flat names, as before
+
+
+@pytest.mark.slow  # two short trainings
+def test_profile_steps_write_a_trace_and_leave_the_training_unchanged(small_config, tmp_path):
+  plain = train_loop.train_and_evaluate(small_config(num_epochs=1), str(tmp_path / 'plain'))
+  config = small_config(num_epochs=1, profile_steps=(2, 4))
+  traced = train_loop.train_and_evaluate(config, str(tmp_path / 'traced'))
+  traces = list((tmp_path / 'traced' / 'profile').rglob('*.xplane.pb'))
+  assert len(traces) == 1 and traces[0].stat().st_size > 0
+  assert not (tmp_path / 'plain' / 'profile').exists()
+  for a, b in zip(jax.tree.leaves(plain.state.params), jax.tree.leaves(traced.state.params)):
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize('steps', [(4, 2), (3,), (-1, 2)])
+def test_profile_steps_that_are_not_a_window_are_refused(small_config, steps):
+  from cutmix_jax.errors import UserError
+  from cutmix_jax.training import run_config
+
+  with pytest.raises(UserError, match='profile_steps must be START,STOP with 0 <= START < STOP'):
+    run_config.check_config(small_config(profile_steps=steps))

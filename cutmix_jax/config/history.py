@@ -26,6 +26,7 @@ CADENCE = (
     'eval_batch_size',
     'checkpoint_every_steps',
     'keep_checkpoints',
+    'profile_steps',
     'data.tfds_dir',
 )
 

@@ -15,6 +15,7 @@ CHECKPOINTS = 'checkpoints'
 METRICS = 'metrics.jsonl'
 EVAL = 'eval'
 LOCK = 'run.lock'
+PROFILE = 'profile'
 
 
 def config_path(workdir: str) -> str:
@@ -39,3 +40,9 @@ def eval_dir(workdir: str) -> str:
 
 def lock_path(workdir: str) -> str:
   return os.path.join(workdir, LOCK)
+
+
+def profile_dir(workdir: str) -> str:
+  """Where `config.profile_steps` writes its `jax.profiler` trace (TensorBoard's profile
+  plugin or Perfetto open it)."""
+  return os.path.join(workdir, PROFILE)

@@ -8,7 +8,7 @@ nothing again.
 """
 
 import dataclasses
-from typing import Any, Dict, Mapping, Union
+from typing import Any, Dict, Mapping, Tuple, Union
 
 from absl import logging
 import ml_collections
@@ -44,6 +44,8 @@ class RunConfig:
     eval_every_epochs: evaluation (and a checkpoint) every this many epochs, and at the end.
     checkpoint_every_steps: extra checkpoints every this many steps; 0: none.
     keep_checkpoints: the last this many checkpoints are kept (and the best one).
+    profile_steps: `(START, STOP)`: a `jax.profiler` trace of steps START..STOP-1 under
+      `WORKDIR/profile`; (): none.
     progress_bar: a progress bar per epoch.
   """
 
@@ -64,6 +66,7 @@ class RunConfig:
   keep_checkpoints: int
   progress_bar: bool
   model_settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  profile_steps: Tuple[int, ...] = ()
 
 
 _SECTIONS = {
@@ -72,7 +75,7 @@ _SECTIONS = {
     'optimizer': lambda fields: optim.OptimizerConfig(**fields),
 }
 FIELDS = tuple(field.name for field in dataclasses.fields(RunConfig))
-_OPTIONAL = ('model_settings',)  # configs written before it (a run's config.json) lack it
+_OPTIONAL = ('model_settings', 'profile_steps')  # older configs (a run's config.json) lack them
 
 
 def _as_dict(config: Union[ml_collections.ConfigDict, Mapping[str, Any]]) -> Dict[str, Any]:
@@ -108,6 +111,14 @@ def _check_run_fields(config: RunConfig) -> None:
   checks.build_section(
       'model_settings', lambda: models.check_settings(config.model, config.model_settings)
   )
+  steps = tuple(config.profile_steps)
+  if steps and not (
+      len(steps) == 2 and all(isinstance(s, int) for s in steps) and 0 <= steps[0] < steps[1]
+  ):
+    raise checks.ConfigError(
+        f'profile_steps must be START,STOP with 0 <= START < STOP (steps START..STOP-1 are '
+        f'traced), or empty; got {config.profile_steps!r}'
+    )
   checks.build_section(
       'batch_size', lambda: layout.Layout.from_jax(config.batch_size, config.eval_batch_size)
   )
@@ -145,6 +156,7 @@ def check_config(config: ConfigLike) -> RunConfig:
   for key, build in _SECTIONS.items():
     fields[key] = checks.build_section(key, lambda: build(fields[key]))
   fields['model_settings'] = dict(fields.get('model_settings') or {})
+  fields['profile_steps'] = tuple(fields.get('profile_steps') or ())
   run_config = RunConfig(**fields)
   _check_run_fields(run_config)
   _warn_late_decay(run_config)

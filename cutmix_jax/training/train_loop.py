@@ -26,6 +26,7 @@ from cutmix_jax.ops import mix_config
 from cutmix_jax.training import checkpointing
 from cutmix_jax.training import devices
 from cutmix_jax.training import eval_accuracy
+from cutmix_jax.training import profiling
 from cutmix_jax.training import progress as progress_lib
 from cutmix_jax.training import run_builder
 from cutmix_jax.training.checkpointing import Checkpointer
@@ -93,6 +94,9 @@ class Trainer:
     self.log = MetricLog(workdir, enabled=self.is_main)
     self.metrics = StepMetrics()
     self.progress = progress_lib.Progress()
+    self.profile = profiling.ProfileWindow(
+        self.config.profile_steps, workdir_files.profile_dir(workdir), self.is_main
+    )
 
   def say(self, message: str) -> None:
     if self.is_main:
@@ -163,9 +167,11 @@ class Trainer:
     )
     last_time, last_step = time.perf_counter(), step
     while step < end and not self.stop_agreed(stop, step):
+      self.profile.before(step)
       state, metrics = self.built.train_step(state, next(batches))
       self.metrics.add(metrics)
       step += 1
+      self.profile.after(step, state)
       bar.update(1)
       if step % config.log_every_steps == 0 or step == end:
         self.read_metrics(step)
@@ -238,6 +244,7 @@ class Trainer:
           )
           break
         last_epoch = self.end_epoch(state, step, time.perf_counter() - start)
+    self.profile.stop(state)  # a window past the end of training, or cut short by a signal
     self.checkpointer.close()
     self.log.close()
     return TrainResult(devices.unreplicate(state), step, self.progress, last_epoch, stopped_by)

@@ -344,6 +344,7 @@ def test_profile_steps_write_a_trace_and_leave_the_training_unchanged(small_conf
   traced = train_loop.train_and_evaluate(config, str(tmp_path / 'traced'))
   traces = list((tmp_path / 'traced' / 'profile').rglob('*.xplane.pb'))
   assert len(traces) == 1 and traces[0].stat().st_size > 0
+  assert list((tmp_path / 'traced' / 'profile').rglob('perfetto_trace.json.gz'))
   assert not (tmp_path / 'plain' / 'profile').exists()
   for a, b in zip(jax.tree.leaves(plain.state.params), jax.tree.leaves(traced.state.params)):
     np.testing.assert_array_equal(a, b)

@@ -1,6 +1,7 @@
 """`config.profile_steps`: a `jax.profiler` trace of a window of train steps.
 
-The trace goes to `WORKDIR/profile` (TensorBoard's profile plugin or Perfetto open it). Only
+The trace goes to `WORKDIR/profile`: an `.xplane.pb` for TensorBoard's profile plugin and a
+`perfetto_trace.json.gz` for Perfetto. Only
 process 0 traces; the steps run as they would without it, so the results do not change.
 """
 
@@ -20,7 +21,7 @@ class ProfileWindow:
   def before(self, step: int) -> None:
     """Called before running `step`: starts the trace at the first step of the window."""
     if self.steps and not self.active and self.steps[0] <= step < self.steps[1]:
-      jax.profiler.start_trace(self.directory)
+      jax.profiler.start_trace(self.directory, create_perfetto_trace=True)
       self.active = True
 
   def after(self, done: int, state) -> None:

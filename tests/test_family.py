@@ -303,9 +303,12 @@ def test_saliencymix_pastes_one_box_per_batch_on_the_first_images_partner():
   np.testing.assert_allclose(np.asarray(mixed_labels).sum(axis=1), 1.0, rtol=1e-6)
 
 
+_saliency_peak = jax.jit(lambda image: saliencymix.peak(cm.saliency_map(image)))
+
+
 def _box_on_peak(image, lam, side=32):
   """CutMix's box for `lam`, centred on the saliency peak of `image`, clipped."""
-  row, col = (int(v) for v in jax.jit(lambda x: saliencymix.peak(cm.saliency_map(x)))(image))
+  row, col = (int(v) for v in _saliency_peak(image))
   half = int(np.floor(side * np.sqrt(1.0 - float(lam)))) // 2
   return (max(row - half, 0), min(row + half, side), max(col - half, 0), min(col + half, side))
 

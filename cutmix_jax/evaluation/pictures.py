@@ -5,6 +5,7 @@ Figures are drawn on `matplotlib.figure.Figure` objects (Agg canvas), never thro
 so nothing global changes and no display is needed.
 """
 
+import os
 import textwrap
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -99,8 +100,7 @@ def mixing_grid(
         ),
         fontsize=8,
     )
-  figure.savefig(path, dpi=100)
-  return path
+  return save(figure, path)
 
 
 def grey(image) -> np.ndarray:
@@ -167,8 +167,7 @@ def cam_grid(
         f', from the CAM at threshold {threshold:.2f} ({PREDICTED_BOX_COLOR}; its contour below)'
     )
   figure.suptitle(title, fontsize=10)
-  figure.savefig(path, dpi=100)
-  return path
+  return save(figure, path)
 
 
 def new_figure(size: Tuple[float, float]) -> Figure:
@@ -177,7 +176,8 @@ def new_figure(size: Tuple[float, float]) -> Figure:
 
 
 def save(figure: Figure, path: str) -> str:
-  """Writes `figure` as a PNG to `path`; returns `path`."""
+  """Writes `figure` as a PNG to `path` (its directory made if need be); returns `path`."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   figure.savefig(path, dpi=100)
   return path
 

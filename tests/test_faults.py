@@ -6,6 +6,7 @@ import glob
 import json
 import os
 import random
+import shlex
 import shutil
 import signal
 import subprocess
@@ -337,38 +338,48 @@ def test_a_stop_between_log_points_adds_no_row(tmp_path, straight_rows):
 # ---------------------------------------------------------------------------------------------
 # Faults that must stop cleanly, in one line
 # ---------------------------------------------------------------------------------------------
+def _refuse_writes(directory):
+  """Makes `directory` refuse new files; returns how to undo it. A user's read-only mode does
+  it; root ignores modes, so as root the immutable flag (ext4, xfs, btrfs) or, where the
+  filesystem has none, a read-only bind mount of the directory onto itself."""
+  path = str(directory)
+  if os.geteuid() != 0:
+    os.chmod(path, 0o555)
+    return lambda: os.chmod(path, 0o755)
+  if subprocess.run(['chattr', '+i', path], capture_output=True).returncode == 0:
+    return lambda: subprocess.run(['chattr', '-i', path], check=True)
+  subprocess.run(['mount', '--bind', path, path], check=True)
+  subprocess.run(['mount', '-o', 'remount,ro,bind', path], check=True)
+  return lambda: subprocess.run(['umount', path], check=True)
+
+
 def test_a_save_that_fails_stops_in_one_line(tmp_path):
   checkpoints = tmp_path / 'run' / 'checkpoints'
   checkpoints.mkdir(parents=True)
-  chattr = subprocess.run(['chattr', '+i', str(checkpoints)], capture_output=True, text=True)
-  if chattr.returncode:  # root ignores file modes, so only the immutable flag refuses its writes
-    pytest.skip(
-        'needs root on an ext4/xfs/btrfs disk: the failing save is made with `chattr +i` on the '
-        'checkpoint directory (root ignores file modes). CI runs it as root; run the slow tier '
-        f'as root to include it here. chattr said: {chattr.stderr.strip()}'
-    )
+  undo = _refuse_writes(checkpoints)
   try:
     code, output = _run(train_cli_args(tmp_path / 'run', num_epochs=1), timeout=300)
   finally:
-    subprocess.run(['chattr', '-i', str(checkpoints)], check=True)
+    undo()
   _assert_one_error_line(code, output, 'cannot save the checkpoint of step', str(checkpoints))
 
 
 def test_a_full_disk_stops_in_one_line(tmp_path):
+  # The full disk is a 400 KB tmpfs that only the run sees (filling a real disk would fill your
+  # own), mounted in a mount namespace of its own: as root, or as a user through a user
+  # namespace (`unshare --map-root-user`); it goes away with the run.
   disk = tmp_path / 'disk'
   disk.mkdir()
-  mount = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=400k', 'tmpfs', str(disk)],
-                         capture_output=True, text=True)  # fmt: skip
-  if mount.returncode:  # filling a real disk would fill the user's own
+  namespace = ['unshare', '--mount'] + ([] if os.geteuid() == 0 else ['--map-root-user'])
+  mount = f'mount -t tmpfs -o size=400k tmpfs {shlex.quote(str(disk))}'
+  probe = subprocess.run(namespace + ['sh', '-c', mount], capture_output=True, text=True)
+  if probe.returncode:
     pytest.skip(
-        'needs root: the full disk is a 400 KB tmpfs mounted for the test (filling a real disk '
-        'would fill your own). CI runs it as root; run the slow tier as root to include it '
-        f'here. mount said: {mount.stderr.strip()}'
+        'this kernel lets neither you (not root) nor a user namespace mount the 400 KB tmpfs '
+        f'that plays the full disk, and filling a real disk would fill your own: {probe.stderr}'
     )
-  try:
-    code, output = _run(train_cli_args(disk / 'run', num_epochs=1), timeout=300)
-  finally:
-    subprocess.run(['umount', str(disk)], check=True)
+  run = namespace + ['sh', '-c', f'{mount} && exec "$@"', 'sh']
+  code, output = _run(run + train_cli_args(disk / 'run', num_epochs=1), timeout=300)
   _assert_one_error_line(code, output, 'No space left on device')
 
 

@@ -23,7 +23,6 @@ def draw_mixup(
 ) -> mask_mix.MixDraw:
   """The partners and lam (one, or with `per_example` one per image of the drawn batch) of a
   `mixup` call with the same arguments (`MixDraw`)."""
-  arguments.check_static('per_example', per_example)
   pairing, lam, _ = mask_mix.draw_partners_and_lam(
       rng, images, alpha, partners, axis_name, per_example
   )

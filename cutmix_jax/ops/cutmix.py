@@ -64,7 +64,6 @@ def draw_cutmix(
 
   Args as `cutmix`; `images` only lend their batch (its size and layout).
   """
-  arguments.check_static('per_example', per_example)
   boxes.check_minmax(minmax)
   pairing, lam, key_box = mask_mix.draw_partners_and_lam(
       rng, images, alpha, partners, axis_name, per_example

@@ -59,6 +59,7 @@ def draw_partners_and_lam(
   Returns:
     `(pairing, lam, key)`.
   """
+  arguments.check_static('per_example', per_example)  # it decides lam's shape
   valid = arguments.check_alpha(alpha)
   key_pair, key_lam, key_rest = partners_lib.draw_keys(rng, partners, axis_name)
   pairing = partners_lib.pair_up(key_pair, images, partners, axis_name)

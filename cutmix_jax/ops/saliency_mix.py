@@ -131,7 +131,6 @@ def draw_saliencymix(
   """The partners, lam and box(es) of a `saliencymix` call with the same arguments
   (`MixDraw`); the images are needed, since the box sits on a partner's saliency peak."""
   arguments.check_images(images)
-  arguments.check_static('per_example', per_example)
   pairing, lam, _ = mask_mix.draw_partners_and_lam(
       rng, images, alpha, partners, axis_name, per_example
   )

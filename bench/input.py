@@ -1,118 +1,183 @@
-"""Input pipeline throughput next to the train step's consumption rate, in images per second.
+"""Large-image input pipelines side by side, in images/s per core, on a generated folder.
 
-Pipelines: the in-memory path (`shapes`, 32 x 32: host batching plus the on-device
-`train_preprocess`) and the tf.data path (JPEGs of 500 x 375 generated into a temporary folder,
-decoded, random-resized-cropped to 224 and normalized on the host). Consumers: forward +
-backward of `resnet_cifar20` at 32 x 32 and `resnet50` at 224 x 224 (bench/models.py). A ratio
-pipeline / consumption above 1 means the input keeps up on this machine.
+The benchmark folder: `--images` (6,000, so that the timed batches stay in one epoch) mosaics of
+16 x 12 real CIFAR-10 images (the built-in `cifar10_mini` set), 512 x 384, JPEG quality 90 (about
+80 KB, near ImageNet's mean file size), built deterministically in `--dir`, 10 classes. Rows,
+each the train batches of 224 px (RandomResizedCrop and flip, uint8 out):
 
-  python bench/input.py
-  python bench/input.py --folder /tmp/cifar10-jpeg --holdout 500   # also time a real folder
+- bare decode: PIL's full decode of each file on one thread, the floor of any JPEG pipeline;
+- tf.data (`data.pipeline=tf`);
+- Grain with threads of the process, and with 1 and 2 worker processes (`data.workers`);
+- torchvision's ImageFolder + DataLoader with the same transforms, when torch is installed.
+
+"Per core" is images per CPU-second of the process and its children (psutil), so a pipeline on
+both cores is not counted twice; "cores / H100" is what 5,678 img/s (a plain Flax ResNet-50 step
+on one H100) would need at that rate. Then the cost of each part of Grain's per-image work, one
+thread, and the mean absolute difference between Grain's and tf.data's eval images (the same
+centre crop; the decoders and resizers differ).
+
+  python bench/input.py [--images 6000] [--batch 64] [--steps 60] [--dir /tmp/cutmix_input]
 """
 
 import argparse
+import io
 import os
-import tempfile
 import time
 
-import jax
-import jax.numpy as jnp
-import models as model_bench  # bench/models.py, next to this file
 import numpy as np
 from PIL import Image
+import psutil
 
 from cutmix_jax import data
-from cutmix_jax.training import devices
+from cutmix_jax.data import cifar10_mini
+from cutmix_jax.data import pil_preprocess
+
+H100_RATE = 5678.0  # img/s of a plain Flax ResNet-50 train step on one H100 (docs/PERFORMANCE.md)
+GRID = (12, 16)  # rows, columns of 32 px images: 384 x 512
 
 
-def pipeline_rate(ds, steps: int) -> float:
-  """Images per second of `ds.train_batches()`, with `train_preprocess` pmapped on device."""
-  preprocess = jax.pmap(ds.train_preprocess, axis_name=devices.AXIS)
-  batches = ds.train_batches()
-
-  def run(count):
-    for step in range(count):
-      images = next(batches)['image']
-      keys = jax.random.split(jax.random.fold_in(jax.random.key(0), step), len(images))
-      images = preprocess(keys, images)
-    jax.block_until_ready(images)
-    return images.shape[0] * images.shape[1] * count
-
-  run(2)  # warm-up: compilation, tf.data start-up
-  start = time.perf_counter()
-  count = run(steps)
-  return count / (time.perf_counter() - start)
-
-
-def write_jpegs(root: str, per_class: int, num_classes: int = 4, size=(375, 500)) -> None:
-  """Writes smooth random 500 x 375 JPEGs (quality 90) as root/{train,val}/c<k>/<i>.jpg."""
+def build_folder(root: str, count: int) -> None:
+  """`root/train/c<k>/<i>.jpg`: `count` mosaics of the built-in CIFAR-10 images (idempotent)."""
+  marker = os.path.join(root, f'.complete-{count}')
+  if os.path.exists(marker):
+    return
+  images, _ = cifar10_mini.read_archive()['eval']
   rng = np.random.default_rng(0)
-  for split, count in (('train', per_class), ('val', 2)):
-    for label in range(num_classes):
-      os.makedirs(os.path.join(root, split, f'c{label}'))
-      for i in range(count):
-        coarse = rng.uniform(0, 255, (6, 8, 3)).astype(np.uint8)
-        image = Image.fromarray(coarse).resize(size[::-1], Image.BILINEAR)
-        noisy = np.asarray(image, np.float32) + rng.normal(0, 12, size + (3,))
-        Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(
-            os.path.join(root, split, f'c{label}', f'{i}.jpg'), quality=90
-        )
+  for i in range(count):
+    tiles = images[rng.integers(0, len(images), GRID[0] * GRID[1])]
+    mosaic = tiles.reshape(GRID[0], GRID[1], 32, 32, 3).transpose(0, 2, 1, 3, 4)
+    class_dir = os.path.join(root, 'train', f'c{i % 10}')
+    os.makedirs(class_dir, exist_ok=True)
+    Image.fromarray(mosaic.reshape(GRID[0] * 32, GRID[1] * 32, 3)).save(
+        os.path.join(class_dir, f'{i}.jpg'), quality=90
+    )
+  open(marker, 'w').close()
+
+
+def cpu_seconds() -> float:
+  """CPU time of this process and its live children so far."""
+  me = psutil.Process()
+  total = sum(me.cpu_times()[:2])
+  for child in me.children(recursive=True):
+    try:
+      total += sum(child.cpu_times()[:2])
+    except psutil.Error:
+      pass
+  return total
+
+
+def measure(batches, count: int, images_per_batch: int, warm_up: int):
+  """`(images/s, images per CPU-second)` over `count` batches after `warm_up` batches (which
+  also fill the read-ahead buffers, so that the timed ones are made while timed)."""
+  for _ in range(warm_up):
+    next(batches)
+  wall, cpu = time.perf_counter(), cpu_seconds()
+  for _ in range(count):
+    next(batches)
+  cpu = cpu_seconds() - cpu  # before the iterator (and its workers) ends
+  wall = time.perf_counter() - wall
+  images = count * images_per_batch
+  return images / wall, images / cpu
+
+
+def bare_decode(paths):
+  def decode_all():
+    for path in paths:
+      with Image.open(path) as image:
+        image.convert('RGB').load()
+
+  return decode_all
+
+
+def dataset(root, batch, **fields):
+  config = data.DataConfig(source=f'folder:{root}', holdout_per_class=10, image_size=224, **fields)
+  return data.load_dataset(config, batch_size=batch, eval_batch_size=batch, seed=0)
+
+
+def torch_batches(root, batch, workers):
+  """torchvision's ImageFolder + DataLoader, RandomResizedCrop(224) and flip, uint8 tensors."""
+  import torch  # pylint: disable=import-outside-toplevel
+  from torchvision import datasets  # pylint: disable=import-outside-toplevel
+  from torchvision.transforms import v2  # pylint: disable=import-outside-toplevel
+
+  transform = v2.Compose([v2.PILToTensor(), v2.RandomResizedCrop(224), v2.RandomHorizontalFlip()])
+  folder = datasets.ImageFolder(os.path.join(root, 'train'), transform=transform)
+  loader = torch.utils.data.DataLoader(folder, batch, shuffle=True, num_workers=workers)
+  while True:
+    yield from loader
+
+
+def parts(paths, image_size: int):
+  """ms per image of each part of Grain's train image, one thread."""
+  rng = np.random.default_rng(0)
+  blobs = []
+  start = time.perf_counter()
+  for path in paths:
+    with open(path, 'rb') as f:
+      blobs.append(f.read())
+  timings = {'read': time.perf_counter() - start}
+  start = time.perf_counter()
+  for blob in blobs:
+    with Image.open(io.BytesIO(blob)) as image:
+      image.convert('RGB').load()
+  timings['full decode'] = time.perf_counter() - start
+  start = time.perf_counter()
+  for path, blob in zip(paths, blobs):
+    pil_preprocess.train_image(path, rng, image_size, data=blob)
+  timings['train_image (window, decode, resize, flip)'] = time.perf_counter() - start
+  return {name: 1000 * seconds / len(paths) for name, seconds in timings.items()}
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('--batch', type=int, default=128, help='global batch of the 32 px runs')
-  parser.add_argument('--large_batch', type=int, default=32, help='batch of the 224 px runs')
-  parser.add_argument('--steps', type=int, default=20, help='timed batches per pipeline')
-  parser.add_argument('--model_steps', type=int, default=3, help='timed steps per model')
-  parser.add_argument('--folder', help='also time folder:FOLDER (e.g. extracted CIFAR-10 JPEGs)')
-  parser.add_argument('--holdout', type=int, default=500, help='holdout_per_class for --folder')
+  parser.add_argument('--images', type=int, default=6000)
+  parser.add_argument('--batch', type=int, default=64)
+  parser.add_argument('--steps', type=int, default=60, help='timed batches per pipeline')
+  parser.add_argument('--warm_up', type=int, default=10, help='batches before the timed ones')
+  parser.add_argument('--dir', default='/tmp/cutmix_input')
   args = parser.parse_args()
-  print(
-      f'jax {jax.__version__}, {jax.device_count()} {jax.devices()[0].platform} device(s), '
-      f'{os.cpu_count()} CPU cores'
+  build_folder(args.dir, args.images)
+  paths = sorted(
+      os.path.join(d, f) for d, _, fs in os.walk(os.path.join(args.dir, 'train')) for f in fs
   )
-  consumers = {
-      side: (
-          f'{name} {side}px',
-          model_bench.benchmark(name, batch, jnp.float32, args.model_steps)['images_per_s'],
-      )
-      for side, name, batch in (
-          (32, 'resnet_cifar20', args.batch),
-          (224, 'resnet50', args.large_batch),
-      )
-  }
+  mean_kb = np.mean([os.path.getsize(p) for p in paths]) / 1024
+  print(f'{len(paths)} JPEGs of 512 x 384, {mean_kb:.0f} KB on average; {os.cpu_count()} cores')
   rows = []
-  load = lambda batch, **fields: data.load_dataset(
-      data.DataConfig(**fields), batch_size=batch, eval_batch_size=batch, seed=0
-  )
-  shapes = load(args.batch, source='shapes')
-  rows.append(('in-memory shapes 32px', 32, pipeline_rate(shapes, args.steps)))
-  with tempfile.TemporaryDirectory() as root:
-    write_jpegs(root, per_class=max(64, args.large_batch * (args.steps + 2) // 4))
-    streamed = load(args.large_batch, source=f'folder:{root}', image_size=224)
-    rows.append(('tf.data JPEG 500x375 -> 224', 224, pipeline_rate(streamed, args.steps)))
-  if args.folder:
-    start = time.perf_counter()
-    folder = load(args.batch, source=f'folder:{args.folder}', holdout_per_class=args.holdout)
-    print(
-        f'folder:{args.folder}: {folder.num_train} train + {folder.num_eval} eval images '
-        f'{folder.image_shape}, loaded (decoded once) in {time.perf_counter() - start:.1f} s'
-    )
+  sample = paths[: args.batch * args.steps]
+  start, cpu = time.perf_counter(), cpu_seconds()
+  bare_decode(sample)()
+  rows.append(('bare full decode (PIL, 1 thread)', len(sample) / (time.perf_counter() - start),
+               len(sample) / (cpu_seconds() - cpu)))  # fmt: skip
+  for label, fields in (
+      ('tf.data (pipeline=tf)', dict(pipeline='tf')),
+      ('Grain, threads', dict(pipeline='grain', workers=0)),
+      ('Grain, 1 worker', dict(pipeline='grain', workers=1)),
+      ('Grain, 2 workers', dict(pipeline='grain', workers=2)),
+  ):
+    ds = dataset(args.dir, args.batch, **fields)
+    rows.append((label, *measure(iter(ds.train_batches()), args.steps, args.batch, args.warm_up)))
+  try:
     rows.append(
-        (
-            f'folder {os.path.basename(args.folder.rstrip("/"))}',
-            folder.image_shape[0],
-            pipeline_rate(folder, args.steps),
-        )
+        ('torchvision DataLoader, 2 workers',
+         *measure(torch_batches(args.dir, args.batch, 2), args.steps, args.batch, args.warm_up))
+    )  # fmt: skip
+  except ImportError:
+    print('(torch or torchvision is not installed: no PyTorch row)')
+  floor = rows[0][2]
+  print(f'{"pipeline":36s} {"img/s":>8s} {"img/s/core":>10s} {"of bare":>8s} {"cores/H100":>10s}')
+  for label, rate, per_core in rows:
+    print(
+        f'{label:36s} {rate:8.0f} {per_core:10.0f} {per_core / floor:8.2f} '
+        f'{H100_RATE / per_core:10.1f}'
     )
-  print(
-      f'{"pipeline":32s} {"images/s":>9s}   {"consumer (fwd+bwd)":26s} {"images/s":>9s} '
-      f'{"ratio":>6s}'
-  )
-  for label, side, rate in rows:
-    consumer, consumed = consumers[32 if side <= data.IN_MEMORY_MAX_SIDE else 224]
-    print(f'{label:32s} {rate:9.0f}   {consumer:26s} {consumed:9.1f} {rate / consumed:6.1f}')
+  print('\nGrain per image, one thread (ms):')
+  for name, ms in parts(paths[:200], 224).items():
+    print(f'  {name:44s} {ms:6.2f}')
+  grain_eval = next(dataset(args.dir, args.batch, pipeline='grain').eval_batches())
+  tf_eval = next(dataset(args.dir, args.batch, pipeline='tf').eval_batches())
+  mask = grain_eval['mask']
+  gap = np.abs(grain_eval['image'][mask].astype(np.int16) - tf_eval['image'][mask].astype(np.int16))
+  print(f'\neval images, Grain against tf.data: mean absolute difference {gap.mean():.2f} / 255')
 
 
 if __name__ == '__main__':

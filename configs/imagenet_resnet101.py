@@ -1,9 +1,5 @@
-"""The paper's ImageNet ResNet-101 recipe: as ResNet-50 (Table 4: 21.87% -> 20.17% with CutMix)."""
+"""The recipe `imagenet_resnet101` by path. It lives in the package,
+`cutmix_jax/recipes/imagenet_resnet101.py`, which `--config=imagenet_resnet101`
+names from any install: see it for what the recipe trains."""
 
-from cutmix_jax.config import files
-
-
-def get_config():
-  config = files.load('imagenet_resnet50.py', relative_to=__file__)
-  config.model = 'resnet101'
-  return config
+from cutmix_jax.recipes.imagenet_resnet101 import get_config  # noqa: F401

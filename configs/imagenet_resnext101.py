@@ -1,9 +1,5 @@
-"""The paper's ImageNet ResNeXt-101 (32x4d) recipe: as ResNet-50 (Table 4: 21.18% -> 19.47%)."""
+"""The recipe `imagenet_resnext101` by path. It lives in the package,
+`cutmix_jax/recipes/imagenet_resnext101.py`, which `--config=imagenet_resnext101`
+names from any install: see it for what the recipe trains."""
 
-from cutmix_jax.config import files
-
-
-def get_config():
-  config = files.load('imagenet_resnet50.py', relative_to=__file__)
-  config.model = 'resnext101_32x4d'
-  return config
+from cutmix_jax.recipes.imagenet_resnext101 import get_config  # noqa: F401

@@ -26,11 +26,14 @@ from cutmix_jax.ops.fourier_mix import fmix_mask
 from cutmix_jax.ops.labels import one_hot
 from cutmix_jax.ops.mask_mix import MixDraw
 from cutmix_jax.ops.mask_mix import mix_by_mask
-from cutmix_jax.ops.methods import METHODS
 from cutmix_jax.ops.mix_config import MixConfig
 from cutmix_jax.ops.partners import PARTNERS
 from cutmix_jax.ops.partners import Pairing
 from cutmix_jax.ops.partners import draw_partners
+from cutmix_jax.ops.registry import METHODS
+from cutmix_jax.ops.registry import Method
+from cutmix_jax.ops.registry import get as get_method
+from cutmix_jax.ops.registry import register_method
 from cutmix_jax.ops.resize_mix import draw_resizemix
 from cutmix_jax.ops.resize_mix import resizemix
 from cutmix_jax.ops.saliency_mix import draw_saliencymix
@@ -43,6 +46,7 @@ __all__ = [
     'Keypoints',
     'METHODS',
     'MixConfig',
+    'Method',
     'MixDraw',
     'PARTNERS',
     'Pairing',
@@ -59,10 +63,12 @@ __all__ = [
     'draw_saliencymix',
     'fmix',
     'fmix_mask',
+    'get_method',
     'mix_batch',
     'mix_by_mask',
     'mixup',
     'one_hot',
+    'register_method',
     'resizemix',
     'saliency_map',
     'saliencymix',

@@ -34,7 +34,7 @@ METHODS = {
     'none': {'method': 'none'},
     'cutmix': {'method': 'cutmix', 'alpha': 1.0, 'prob': 0.5},
     'mixup': {'method': 'mixup', 'alpha': 1.0, 'prob': 1.0},
-    'cutout': {'method': 'cutout', 'cutout_size': 16, 'prob': 1.0},
+    'cutout': {'method': 'cutout', 'cutout': {'size': 16}, 'prob': 1.0},
     'cutmix_feature': {
         'method': 'cutmix',
         'level': 'feature',

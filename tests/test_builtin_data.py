@@ -159,3 +159,21 @@ def test_training_and_evaluating_built_in_data_never_import_tensorflow(tmp_path)
            f'--ood=shapes,textures,folder:{folder}']  # fmt: skip
   out, imported = _run_without_tensorflow('evaluate.py', f'--workdir={workdir}', *quick)
   assert 'OOD textures' in out and imported == []
+
+
+@pytest.mark.slow
+def test_training_on_a_folder_of_large_images_never_imports_tensorflow(tmp_path):
+  folder = tmp_path / 'large'  # 100 px JPEGs: streamed through Grain, the folder default
+  rng = np.random.default_rng(0)
+  for name in ('a', 'b'):
+    os.makedirs(folder / 'train' / name)
+    for i in range(12):
+      pixels = rng.integers(0, 255, (100, 120, 3), dtype=np.uint8)
+      Image.fromarray(pixels).save(folder / 'train' / name / f'{i}.jpg')
+  short = [f'--config.data.source=folder:{folder}', '--config.data.image_size=48',
+           '--config.data.holdout_per_class=2', '--config.batch_size=16',
+           '--config.eval_batch_size=8', '--config.num_train_steps=2',
+           '--config.model=resnet_cifar8', '--config.dtype=float32',
+           '--config.progress_bar=False']  # fmt: skip
+  out, imported = _run_without_tensorflow('train.py', f'--workdir={tmp_path / "run"}', *short)
+  assert 'best eval top-1 error' in out and imported == []

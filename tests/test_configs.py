@@ -1,5 +1,6 @@
-"""Every recipe in configs/ loads, checks, builds and trains two steps on stand-in data of its
-image size and class count (a folder of generated images), with a small batch.
+"""Every recipe (`cutmix_jax/recipes`, by path in configs/) loads, checks, builds and trains two
+steps on stand-in data of its image size and class count (a folder of generated images), with a
+small batch.
 
 Each recipe runs in a process of its own on one host device with XLA's optimizations off (as
 flax's example tests do): it checks that the recipe builds and trains, not how fast, and so the
@@ -17,12 +18,13 @@ import numpy as np
 from PIL import Image
 import pytest
 
+from cutmix_jax import recipes
 from cutmix_jax.config import files
 from cutmix_jax.training import devices
 from cutmix_jax.training import run_builder
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RECIPES = sorted(glob.glob(os.path.join(REPO, 'configs', '[!_]*.py')))
+RECIPES = [recipes.path(name) for name in recipes.NAMES]
 # A download's classes and image side (None: the recipe's data.image_size).
 STAND_INS = {
     'tfds:imagenet2012': (1000, None),
@@ -30,6 +32,14 @@ STAND_INS = {
     'tfds:cifar10': (10, 32),
 }
 QUICK = ('default.py',)  # recipes quick enough for the quick tier
+
+
+def test_configs_holds_every_recipe_by_path_and_the_same_config():
+  by_path = sorted(glob.glob(os.path.join(REPO, 'configs', '[!_]*.py')))
+  assert [os.path.basename(p)[:-3] for p in by_path] == list(recipes.NAMES)
+  for path in by_path:
+    name = os.path.basename(path)[:-3]
+    assert files.load(path).to_dict() == files.load(recipes.path(name)).to_dict()
 
 
 def stand_in_folder(root: str, num_classes: int, side: int) -> str:

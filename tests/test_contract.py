@@ -2,6 +2,8 @@
 like the others, arguments that must be static say so, and settings a method would ignore are
 refused."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -16,49 +18,149 @@ _LABELS = cm.one_hot(jnp.arange(N), N)
 _box_masks = jax.vmap(cm.box_mask, in_axes=(0, None, None))
 
 
+@dataclasses.dataclass(frozen=True)
+class StripeSettings:
+  """The settings of `stripes`, a plug-in registered with its own settings class and draw."""
+
+  rows: int = 3
+
+  def __post_init__(self):
+    if not 0 < self.rows <= H:
+      raise ValueError(f'rows must be in 1..{H}; got {self.rows}')
+
+
+def draw_stripes(rng, images, *, alpha, partners, axis_name, rows=3):
+  del alpha
+  mask = jnp.broadcast_to(jnp.arange(images.shape[1])[:, None] < rows, images.shape[1:3])
+  return cm.MixDraw(cm.draw_partners(rng, images, partners, axis_name), mask=mask)
+
+
+@cm.register_method(settings=StripeSettings, draw=draw_stripes)
+def stripes(rng, images, labels, *extras, alpha, partners, axis_name, rows=3):
+  """The top `rows` rows from the partner."""
+  draw = draw_stripes(rng, images, alpha=alpha, partners=partners, axis_name=axis_name, rows=rows)
+  return cm.mix_by_mask(images, labels, draw.mask, draw.pairing, *extras)
+
+
+REGISTERED = (*cm.METHODS[1:], 'test_contract:stripes')  # every built-in, and a plug-in
+
+
 def _replayed(name):
-  """`(op output, the same mix rebuilt from the op's public draw with the primitive)`."""
-  if name == 'cutmix':
-    draw = cm.draw_cutmix(_KEY, _IMAGES)
-    mask, pairing, weight = cm.box_mask(draw.box(H, W), H, W), draw.pairing, None
-  elif name == 'mixup':
-    draw = cm.draw_mixup(_KEY, _IMAGES)
-    mask, pairing, weight = jnp.full((H, W), 1.0 - draw.lam), draw.pairing, 1.0 - draw.lam
-  elif name == 'fmix':
-    draw = cm.draw_fmix(_KEY, _IMAGES)
-    mask, pairing, weight = draw.mask, draw.pairing, None
-  elif name == 'saliencymix':
-    draw = cm.draw_saliencymix(_KEY, _IMAGES)  # one box for the batch
-    mask, pairing, weight = cm.box_mask(draw.box, H, W), draw.pairing, None
-  elif name == 'cutout':
-    draw = cm.draw_cutout(_KEY, _IMAGES, size=6)
-    replay = cm.mix_by_mask(
-        _IMAGES,
-        _LABELS,
-        _box_masks(draw.box, H, W),
-        draw.pairing,
-        weight=0.0,
-        partner_images=jnp.zeros_like(_IMAGES),
-    )
-    return cm.cutout(_KEY, _IMAGES, _LABELS, size=6), replay
-  else:  # resizemix: the partner resized into the box, pasted there
-    draw = cm.draw_resizemix(_KEY, _IMAGES)
-    out = cm.resizemix(_KEY, _IMAGES, _LABELS)
-    inside = np.asarray(cm.box_mask(draw.box, H, W))
+  """`(op output, the same mix rebuilt from the method's draw with the primitive)`."""
+  method = cm.get_method(name)
+  settings = method.settings()
+  draw = method.draw_with(_KEY, _IMAGES, settings)
+  out = method.apply(
+      _KEY, _IMAGES, _LABELS, (), settings, alpha=1.0, partners='global', axis_name=None
+  )
+  weight, partner_images = None, None
+  if isinstance(draw, cm.CutMixDraw):
+    mask = cm.box_mask(draw.box(H, W), H, W)
+  elif draw.mask is not None:
+    mask = draw.mask
+  elif draw.box is not None:
+    mask = _box_masks(draw.box, H, W) if jnp.ndim(draw.box[0]) else cm.box_mask(draw.box, H, W)
+  else:  # a blend by lam (Mixup)
+    mask, weight = jnp.full((H, W), 1.0 - draw.lam), 1.0 - draw.lam
+  if draw.pairing.identity:  # Cutout: black pixels from nobody, the label kept
+    weight, partner_images = 0.0, jnp.zeros_like(_IMAGES)
+  if name == 'resizemix':  # the partner resized into the box, pasted there
+    inside = np.asarray(mask)
     changed = np.asarray(out[0] != _IMAGES).any(axis=(0, 3))
     assert not changed[~inside].any()  # (the box may be empty: a clipped small tau)
-    replay = cm.mix_by_mask(_IMAGES, _LABELS, inside, draw.pairing, partner_images=out[0])
-    return out, replay
-  return getattr(cm, name)(_KEY, _IMAGES, _LABELS), cm.mix_by_mask(
-      _IMAGES, _LABELS, mask, pairing, weight=weight
+    partner_images = out[0]
+  replay = cm.mix_by_mask(
+      _IMAGES, _LABELS, mask, draw.pairing, weight=weight, partner_images=partner_images
   )
+  return out, replay
 
 
-@pytest.mark.parametrize('name', ['cutmix', 'mixup', 'fmix', 'resizemix', 'saliencymix', 'cutout'])
-def test_every_op_is_its_public_draw_replayed_with_the_primitive(name):
+@pytest.mark.parametrize('name', REGISTERED)
+def test_every_registered_method_is_its_draw_replayed_with_the_primitive(name):
   out, replay = _replayed(name)
   np.testing.assert_allclose(out[0], replay[0], rtol=1e-6)
   np.testing.assert_allclose(out[1], replay[1], rtol=1e-6)
+
+
+def test_a_registered_plug_in_is_configured_by_its_own_settings_class():
+  name = 'test_contract:stripes'
+  assert cm.get_method(name).settings is StripeSettings
+  config = cm.MixConfig(method=name, settings={'rows': 6})
+  _, labels = cm.mix_batch(_KEY, _IMAGES, _LABELS, config=config)
+  assert set(np.asarray(labels).max(axis=1).round(6)) <= {0.5, 1.0}  # 6 of 12 rows
+  with pytest.raises(ValueError, match=r'^rows must be in 1\.\.12; got 0$'):
+    cm.MixConfig(method=name, settings={'rows': 0})
+  with pytest.raises(ValueError, match=r'has no setting cols; its settings: rows$'):
+    cm.MixConfig(method=name, settings={'cols': 2})
+
+
+def test_a_draw_that_does_not_cover_a_changed_setting_says_so():
+  method = cm.get_method('cutmix')
+  switched = method.settings(switch_prob=0.5)
+  with pytest.raises(ValueError, match=r"^the draw of 'cutmix' does not cover switch_prob"):
+    method.draw_with(_KEY, _IMAGES, switched)
+
+
+def test_mode_pair_pairs_the_images_two_by_two_with_one_lam_and_box_a_pair():
+  draw = cm.draw_cutmix(_KEY, _IMAGES, mode='pair')
+  partner = np.asarray(draw.pairing.permutation)
+  assert (partner[partner] == np.arange(N)).all() and (partner != np.arange(N)).all()
+  np.testing.assert_array_equal(partner, cm.draw_partners(_KEY, _IMAGES, pairs=True).permutation)
+  lam = np.asarray(draw.lam)
+  assert (lam == lam[partner]).all() and len(set(lam)) == N // 2
+  box = np.stack(draw.box(H, W))
+  assert (box == box[:, partner]).all()
+  _, labels = cm.cutmix(_KEY, _IMAGES, _LABELS, mode='pair')
+  areas = np.asarray(cm.box_area_ratio(tuple(box), H, W))
+  np.testing.assert_allclose(np.asarray(labels)[np.arange(N), partner], areas, rtol=1e-6)
+  mixed, labels = cm.mixup(_KEY, _IMAGES, _LABELS, mode='pair')
+  expected = lam[:, None, None, None] * _IMAGES + (1 - lam[:, None, None, None]) * _IMAGES[partner]
+  np.testing.assert_allclose(mixed, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_cutmix_switch_per_image_mixes_each_image_by_cutmix_or_by_mixup():
+  n = 64
+  images = jax.random.uniform(jax.random.key(3), (n, H, W, 1))
+  labels = cm.one_hot(jnp.arange(n), n)
+  own = {'mode': 'elem', 'switch_prob': 0.5}
+  config = cm.MixConfig(method='cutmix', sections={'cutmix': own})
+  mix = jax.jit(cm.mix_batch, static_argnames='config')
+  mixed, mixed_labels = map(np.asarray, mix(_KEY, images, labels, config=config))
+  x = np.asarray(images)
+  kinds = []
+  for i, row in enumerate(mixed_labels):
+    if row[i] == 1.0:
+      continue  # its own partner
+    j = int(np.argmax(np.where(np.arange(n) == i, -1, row)))
+    own_pixel, partner_pixel = mixed[i] == x[i], mixed[i] == x[j]
+    if (own_pixel | partner_pixel).all():  # a CutMix paste
+      kinds.append('cutmix')
+      assert partner_pixel.mean() == pytest.approx(row[j], abs=1e-6)
+    else:
+      np.testing.assert_allclose(mixed[i], row[i] * x[i] + row[j] * x[j], rtol=1e-5, atol=1e-6)
+      kinds.append('mixup')
+  assert 0.25 < kinds.count('mixup') / len(kinds) < 0.75 and len(kinds) > n // 2
+
+
+def test_several_methods_are_drawn_per_batch_by_their_weights():
+  images = jnp.broadcast_to(jnp.arange(1.0, 5.0)[:, None, None, None], (4, 8, 8, 1))
+  labels = cm.one_hot(jnp.arange(4), 4)
+  config = cm.MixConfig(
+      method='cutout,mixup', weights=(0.25, 0.75), sections={'cutout': {'size': 4}}
+  )
+  keys = jax.random.split(jax.random.key(0), 2000)
+  mixed, _ = jax.jit(jax.vmap(lambda k: cm.mix_batch(k, images, labels, config=config)))(keys)
+  cutout_share = float((np.asarray(mixed) == 0).any(axis=(1, 2, 3, 4)).mean())
+  assert abs(cutout_share - 0.25) < 0.03  # binomial std 0.01 at 2000 draws
+  with pytest.raises(ValueError, match=r'^weights=\(1.0,\) must give one probability'):
+    cm.MixConfig(method='cutout,mixup', weights=(1.0,))
+
+
+def test_a_field_of_no_method_or_section_is_refused_naming_the_fields():
+  with pytest.raises(ValueError, match=r'^config.mix.cutout_size is no field of config.mix; '):
+    cm.MixConfig.from_any({'method': 'cutout', 'cutout_size': 8})
+  with pytest.raises(ValueError, match=r'^config.mix.fmix.decay is no setting of fmix; its '):
+    cm.MixConfig.from_any({'method': 'fmix', 'fmix': {'decay': 2.0}})
 
 
 @pytest.mark.parametrize('name', ['cutmix', 'mixup', 'fmix', 'resizemix', 'saliencymix'])
@@ -102,7 +204,6 @@ def test_cutout_under_pmap_cuts_other_holes_on_every_device(partners):
     [
         (lambda: jax.jit(cm.cutmix)(_KEY, _IMAGES, jnp.arange(N), num_classes=N), 'num_classes'),
         (lambda: jax.jit(cm.cutout)(_KEY, _IMAGES, _LABELS, size=4), 'size'),
-        (lambda: jax.jit(cm.cutmix)(_KEY, _IMAGES, _LABELS, per_example=True), 'per_example'),
     ],
 )
 def test_a_traced_argument_that_must_be_static_says_how(call, name):
@@ -113,11 +214,12 @@ def test_a_traced_argument_that_must_be_static_says_how(call, name):
 @pytest.mark.parametrize(
     'settings, ignored',
     [
-        (dict(method='fmix', per_example=True), 'per_example=True'),
-        (dict(method='fmix', cutmix_minmax=(0.2, 0.8)), 'cutmix_minmax=(0.2, 0.8)'),
-        (dict(method='fmix', switch_prob=0.5), 'switch_prob=0.5'),
+        (dict(method='fmix', sections={'mixup': {'mode': 'elem'}}), "mixup.mode='elem'"),
+        (dict(method='fmix', sections={'cutmix': {'minmax': (0.2, 0.8)}}), 'minmax=(0.2, 0.8)'),
+        (dict(method='fmix', sections={'cutmix': {'switch_prob': 0.5}}), 'switch_prob=0.5'),
         (dict(method='resizemix', alpha=0.5), 'alpha=0.5'),
-        (dict(method='cutout', switch_prob=0.3), 'switch_prob=0.3'),
+        (dict(method='cutout', sections={'cutmix': {'switch_prob': 0.3}}), 'switch_prob=0.3'),
+        (dict(method='cutmix', sections={'cutout': {'size': 8}}), 'cutout.size=8'),
     ],
 )
 def test_a_setting_the_method_would_ignore_is_refused_naming_what_it_reads(settings, ignored):
@@ -131,11 +233,13 @@ def test_a_setting_the_method_would_ignore_is_refused_naming_what_it_reads(setti
 
 
 def test_for_method_resets_what_the_new_method_would_ignore():
-  run = cm.MixConfig(method='cutmix', per_example=True, switch_prob=0.5, cutout_size=8)
-  assert run.for_method('cutout').per_example is False
-  assert run.for_method('cutout').cutout_size == 8
+  own = {'cutmix': {'mode': 'elem', 'switch_prob': 0.5}}
+  run = cm.MixConfig(method='cutmix', alpha=0.4, sections=own)
+  cutout = run.for_method('cutout', cutout={'size': 8})
+  assert cutout.sections['cutmix'] == cm.MixConfig().sections['cutmix'] and cutout.alpha == 1.0
+  assert cutout.sections['cutout'].size == 8
   assert run.for_method('cutmix', prob=0.3) == cm.MixConfig(
-      method='cutmix', per_example=True, switch_prob=0.5, cutout_size=8, prob=0.3
+      method='cutmix', alpha=0.4, sections=own, prob=0.3
   )
 
 
@@ -153,10 +257,10 @@ def test_draw_partners_never_self_pairs_every_image_with_another():
   np.testing.assert_array_equal(plain, cm.draw_cutmix(_KEY, batch).pairing.permutation)
 
 
-def test_mixup_per_example_draws_a_lam_per_image():
-  draw = cm.draw_mixup(_KEY, _IMAGES, per_example=True)
+def test_mixup_mode_elem_draws_a_lam_per_image():
+  draw = cm.draw_mixup(_KEY, _IMAGES, mode='elem')
   assert draw.lam.shape == (N,) and len(set(np.asarray(draw.lam).round(6))) == N
-  mixed, mixed_labels = cm.mixup(_KEY, _IMAGES, _LABELS, per_example=True)
+  mixed, mixed_labels = cm.mixup(_KEY, _IMAGES, _LABELS, mode='elem')
   partner = np.asarray(draw.pairing.permutation)
   lam = np.asarray(draw.lam)
   expected = lam[:, None, None, None] * _IMAGES + (1 - lam[:, None, None, None]) * _IMAGES[partner]
@@ -165,7 +269,7 @@ def test_mixup_per_example_draws_a_lam_per_image():
   np.testing.assert_allclose(
       np.asarray(mixed_labels)[np.arange(N), np.arange(N)][moved], lam[moved], rtol=1e-5
   )
-  config = cm.MixConfig(method='mixup', per_example=True)
+  config = cm.MixConfig(method='mixup', sections={'mixup': {'mode': 'elem'}})
   np.testing.assert_allclose(
       cm.mix_batch(_KEY, _IMAGES, _LABELS, config=config)[0].shape, _IMAGES.shape
   )
@@ -181,9 +285,9 @@ def test_a_resume_ignores_the_settings_that_neither_run_reads(tmp_path):
   from cutmix_jax.errors import UserError
   from cutmix_jax.training import train_loop
 
-  def saved(method, **mix):  # a workdir's config.json, written before FMix had a spectrum
-    fields = {f: v for f, v in files.as_json(files.section(cm.MixConfig(method=method))).items()}
-    fields = {**{k: v for k, v in fields.items() if k != 'fmix_spectrum'}, **mix}
+  def saved(method):  # a workdir's config.json, written before FMix had a spectrum
+    fields = files.as_json(files.section(cm.MixConfig(method=method)))
+    del fields['fmix']['spectrum']
     (tmp_path / 'config.json').write_text(json.dumps({'mix': fields}))
 
   resume = lambda method: history.check_resume(
@@ -197,7 +301,7 @@ def test_a_resume_ignores_the_settings_that_neither_run_reads(tmp_path):
   saved('cutmix')
   resume('cutmix')  # FMix's new setting changes nothing for a CutMix run
   saved('fmix')
-  with pytest.raises(UserError, match=r"mix.fmix_spectrum None -> 'official'"):
+  with pytest.raises(UserError, match=r"mix.fmix.spectrum None -> 'official'"):
     resume('fmix')  # it does for an FMix run: refused, as any change of its settings
 
 

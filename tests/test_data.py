@@ -508,7 +508,7 @@ def test_holdout_larger_than_a_class(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------
-# folder: streamed through tf.data (large images)
+# folder: streamed through Grain (the default) or tf.data (large images)
 # ---------------------------------------------------------------------------------------------
 COLOUR = (200, 100, 50)
 
@@ -526,8 +526,12 @@ def _load_large(root, **kwargs):
   return load(f'folder:{root}', batch_size=8, eval_batch_size=16, seed=0, image_size=48, **kwargs)
 
 
-def test_streamed_folder_batches(large_folder):
-  ds = _load_large(large_folder)
+PIPELINES = pytest.mark.parametrize('pipeline', ['', 'tf'])  # '': Grain, a folder's own
+
+
+@PIPELINES
+def test_streamed_folder_batches(large_folder, pipeline):
+  ds = _load_large(large_folder, pipeline=pipeline)
   assert (ds.num_train, ds.num_eval, ds.steps_per_epoch) == (26, 7, 3)
   assert ds.image_shape == (48, 48, 3) and ds.mean == augment.IMAGENET_MEAN
   batch = next(ds.train_batches())
@@ -571,26 +575,34 @@ def test_centre_window():
   np.testing.assert_array_equal(tf_preprocess.centre_window([100, 200]), [6, 56, 88, 88])
 
 
-def test_streamed_folder_is_deterministic_and_resumable(large_folder):
-  uninterrupted = _take(_load_large(large_folder).train_batches(), 5)
+@PIPELINES
+def test_streamed_folder_is_deterministic_and_resumable(large_folder, pipeline):
+  uninterrupted = _take(_load_large(large_folder, pipeline=pipeline).train_batches(), 5)
   _assert_batches_equal(
-      _take(_load_large(large_folder).train_batches(start_step=2), 3), uninterrupted[2:]
+      _take(_load_large(large_folder, pipeline=pipeline).train_batches(start_step=2), 3),
+      uninterrupted[2:],
   )
   assert not np.allclose(uninterrupted[0]['image'], uninterrupted[3]['image'])
   other_seed = load(
-      f'folder:{large_folder}', batch_size=8, eval_batch_size=16, seed=1, image_size=48
+      f'folder:{large_folder}',
+      batch_size=8,
+      eval_batch_size=16,
+      seed=1,
+      image_size=48,
+      pipeline=pipeline,
   )
   assert not np.allclose(next(other_seed.train_batches())['image'], uninterrupted[0]['image'])
 
 
-def test_streamed_augmentation_is_drawn_per_example(tmp_path):
+@PIPELINES
+def test_streamed_augmentation_is_drawn_per_example(tmp_path, pipeline):
   gradient = np.add.outer(np.arange(96), 2 * np.arange(96)).astype(np.uint8)
   for split, count in (('train', 4), ('val', 1)):
     for name in ('a', 'b'):
       os.makedirs(tmp_path / split / name)
       for i in range(count):  # the same image everywhere
         Image.fromarray(np.stack([gradient] * 3, -1)).save(tmp_path / split / name / f'{i}.png')
-  batch = next(_load_large(tmp_path).train_batches())['image'].reshape(8, -1)
+  batch = next(_load_large(tmp_path, pipeline=pipeline).train_batches())['image'].reshape(8, -1)
   assert len(np.unique(batch, axis=0)) == 8
 
 
@@ -607,13 +619,46 @@ def test_streamed_folder_processes_read_disjoint_files(large_folder):
   assert sorted(np.concatenate(eval_names)) == sorted(evaluation.paths)
 
 
-def test_streamed_folder_names_a_corrupt_file(tmp_path):
+@pytest.mark.parametrize('pipeline, workers', [('', 0), ('', 2), ('tf', 0)])
+def test_streamed_folder_names_a_corrupt_file(tmp_path, pipeline, workers):
   _write_folder(tmp_path, 'train', {'a': 8, 'b': 8}, size=(80, 80), ext='jpg')
   _write_folder(tmp_path, 'val', {'a': 1, 'b': 1}, size=(80, 80), ext='jpg')
   (tmp_path / 'train' / 'b' / '3.jpg').write_bytes(b'\xff\xd8 truncated')
-  ds = _load_large(tmp_path)
-  with pytest.raises(ValueError, match=r'cannot decode image file .*train/b/3\.jpg'):
+  ds = _load_large(tmp_path, pipeline=pipeline, workers=workers)
+  with pytest.raises(ValueError, match=r'^cannot decode image file .*train/b/3\.jpg[^\n]*$'):
     _take(ds.train_batches(), 2)
+
+
+def test_grain_processes_read_together_exactly_the_global_batch(large_folder):
+  from cutmix_jax.data import grain_pipeline  # pylint: disable=g-import-not-at-top
+
+  _, train, evaluation = folder.scan(str(large_folder))
+
+  def batches(process, count, workers=0):
+    layout = layout_lib.Layout(8, 16, process, count, 1, count)
+    files = folder.FileSource(train, evaluation, layout, seed=0)
+    pipeline = grain_pipeline.GrainPipeline(files, layout, 0, 48, workers)
+    return _take(pipeline.train_batches(start_step=1), 3)
+
+  one = batches(0, 1)
+  halves = [batches(p, 2) for p in range(2)]
+  together = [{k: np.concatenate([a[k], b[k]], axis=1) for k in a} for a, b in zip(*halves)]
+  _assert_batches_equal(together, one)
+  _assert_batches_equal(batches(0, 1, workers=2), one)  # worker processes: the same batches
+
+
+def test_pil_windows_are_torchvisions():
+  from cutmix_jax.data import pil_preprocess  # pylint: disable=g-import-not-at-top
+
+  assert pil_preprocess.centre_window(100, 200) == (6, 56, 88, 88)  # as tf_preprocess's
+  rng = np.random.default_rng(0)
+  windows = np.array([pil_preprocess.random_resized_window(80, 96, rng) for _ in range(400)])
+  y, x, h, w = windows.T
+  assert (y >= 0).all() and (x >= 0).all() and (y + h <= 80).all() and (x + w <= 96).all()
+  assert (h * w >= 0.08 * 80 * 96 * 0.9).all() and (w / h > 0.75 * 0.9).all()
+  assert np.median(h * w / (80 * 96)) == pytest.approx(0.54, abs=0.1)
+  fallback = [pil_preprocess.random_resized_window(300, 40, rng) for _ in range(200)]
+  assert (123, 0, 53, 40) in fallback  # large areas do not fit: the centred fallback
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import optax
 from PIL import Image
 import pytest
 
+import cutmix_jax as cm
 from cutmix_jax.data import augment
 from cutmix_jax.evaluation import accuracy
 from cutmix_jax.evaluation import adversarial
@@ -35,7 +36,6 @@ from cutmix_jax.evaluation import per_class
 from cutmix_jax.evaluation import report as report_lib
 from cutmix_jax.evaluation import run
 from cutmix_jax.evaluation import workdir as workdir_lib
-from cutmix_jax.ops import methods
 from cutmix_jax.ops import mix_config
 from cutmix_jax.training import eval_driver
 from cutmix_jax.training import run_builder
@@ -266,8 +266,10 @@ def test_denormalize_inverts_normalization():
 
 
 def test_mixed_examples_of_each_method(dataset):
-  examples = mixed_inputs.mixed_examples(dataset, mix_config.MixConfig(cutout_size=8), 16)
-  assert tuple(examples) == methods.METHODS
+  examples = mixed_inputs.mixed_examples(
+      dataset, mix_config.MixConfig(method='cutout', sections={'cutout': {'size': 8}}), 16
+  )
+  assert tuple(examples) == cm.METHODS
   clean, clean_targets = examples['none']
   np.testing.assert_array_equal(clean_targets.max(axis=1), 1.0)
   for method in ('cutmix', 'mixup', 'cutout'):

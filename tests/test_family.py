@@ -313,9 +313,9 @@ def _box_on_peak(image, lam, side=32):
   return (max(row - half, 0), min(row + half, side), max(col - half, 0), min(col + half, side))
 
 
-def test_saliencymix_per_example_puts_each_box_on_its_own_partners_peak():
+def test_saliencymix_mode_elem_puts_each_box_on_its_own_partners_peak():
   images, _ = _objects()
-  draw = cm.draw_saliencymix(jax.random.key(2), images, per_example=True)
+  draw = cm.draw_saliencymix(jax.random.key(2), images, mode='elem')
   assert draw.lam.shape == (N,)
   for n in range(N):
     partner = images[int(draw.pairing.permutation[n])]

@@ -215,7 +215,7 @@ _INVALID = {
     'mix.prob': ['1.5', '-0.1', '2'],
     'mix.alpha': ['0', '-1.0'],
     'mix.partners': ['all', 'host'],
-    'mix.cutout_size': ['0', '-4'],
+    'mix.cutout.size': ['0', '-4'],
     'data.source': ['imagenet', 'folder:', 'tfds:', 'hf:cifar10', 'folder:/no/such/dir'],
     'data.holdout_per_class': ['-1'],
     'data.train_per_class': ['-3'],
@@ -392,7 +392,7 @@ def test_only_orbax_threads_fail_quietly(tmp_path):
       'import sys, threading\n'
       f'sys.path.insert(0, {str(worker.parent)!r})\n'
       'import worker\n'
-      'from cutmix_jax.config import command_line\n'
+      'from cutmix_jax.commands import command_line\n'
       'command_line.quiet_background_errors()\n'
       'def other():\n  raise ValueError("from another thread")\n'
       'for target in (worker.save, other):\n'

@@ -15,16 +15,32 @@ from cutmix_jax.errors import UserError
 
 PACKAGE = os.path.dirname(os.path.abspath(cutmix_jax.__file__))
 
-# What each part of the package may import (besides itself): evaluation -> training -> models,
-# data -> ops; config and the error base below all of them.
+# What each part of the package may import (besides itself): the entry points -> commands ->
+# recipes -> evaluation -> training -> models, data -> ops; config, extras and the error base
+# below all of them.
 MAY_IMPORT = {
     'errors': set(),
+    'extras': set(),
     'config': {'errors'},
     'ops': {'config', 'errors'},
-    'data': {'config', 'errors'},
+    'data': {'config', 'errors', 'extras'},
     'models': {'ops', 'config', 'errors'},
     'training': {'models', 'data', 'ops', 'config', 'errors'},
     'evaluation': {'training', 'models', 'data', 'ops', 'config', 'errors'},
+    'recipes': {'training', 'models', 'data', 'ops', 'config', 'errors'},
+    'commands': {
+        'recipes',
+        'evaluation',
+        'training',
+        'models',
+        'data',
+        'ops',
+        'config',
+        'errors',
+        'extras',
+    },
+    'train': {'commands'},
+    'evaluate': {'commands'},
 }
 
 
@@ -96,15 +112,18 @@ def test_the_command_line_module_does_nothing_when_imported():
   code = (
       'import sys; sys.argv = ["x", "--config=/nonexistent.py", "--nosuch"]\n'
       'from absl import flags\n'
-      'from cutmix_jax.config import command_line\n'
+      'from cutmix_jax.commands import command_line\n'
       'print("config" in flags.FLAGS)'
   )
   out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
   assert out.stdout.strip() == 'False'
 
 
+PROGRAMS = ('cutmix_jax.commands.train', 'cutmix_jax.commands.evaluate')  # define flags on import
+
+
 def _error_classes():
-  for module in _modules():
+  for module in set(_modules()) - set(PROGRAMS):
     for _, cls in inspect.getmembers(importlib.import_module(module), inspect.isclass):
       if issubclass(cls, Exception) and cls.__module__.startswith('cutmix_jax'):
         yield cls

@@ -28,9 +28,9 @@ def _decode(pixel_values, height=H, width=W):
   return source.astype(int), position.astype(int)
 
 
-def _expected_box_and_perm(key, batch=N, per_example=False, alpha=1.0):
+def _expected_box_and_perm(key, batch=N, mode='batch', alpha=1.0):
   """The partners and box(es) of `cutmix(key, ...)`, from its public draw."""
-  draw = cm.draw_cutmix(key, jnp.zeros((batch, H, W, 1)), alpha=alpha, per_example=per_example)
+  draw = cm.draw_cutmix(key, jnp.zeros((batch, H, W, 1)), alpha=alpha, mode=mode)
   return np.asarray(draw.pairing.permutation), [np.asarray(b) for b in draw.box(H, W)]
 
 
@@ -82,14 +82,14 @@ def test_sample_box_clips_at_border_and_matches_official_side():
 
 def test_per_batch_has_one_box_and_per_example_has_many():
   images, labels = _index_images(), _distinct_labels()
-  for per_example, expect_one in ((False, True), (True, False)):
+  for mode, expect_one in (('batch', True), ('elem', False)):
     key = jax.random.key(7)
-    mixed, mixed_labels = cm.cutmix(key, images, labels, per_example=per_example)
-    perm, boxes = _expected_box_and_perm(key, per_example=per_example)
+    mixed, mixed_labels = cm.cutmix(key, images, labels, mode=mode)
+    perm, boxes = _expected_box_and_perm(key, mode=mode)
     source, _ = _decode(np.asarray(mixed)[..., 0])
     masks = {(source[n] == perm[n]).tobytes() for n in range(N) if perm[n] != n}
     assert (len(masks) == 1) == expect_one
-    if per_example:  # each image's label weight is its own box's area
+    if mode == 'elem':  # each image's label weight is its own box's area
       areas = (boxes[1] - boxes[0]) * (boxes[3] - boxes[2]) / (H * W)
       for n in range(N):
         if perm[n] != n:
@@ -211,7 +211,7 @@ def test_prob_zero_returns_inputs_bit_for_bit():
 
 def test_apply_rate_matches_prob_and_switch_picks_mixup():
   images, labels = jnp.ones((4, 8, 8, 1)), _distinct_labels(4)
-  config = cm.MixConfig(method='cutout', prob=0.3, cutout_size=4)
+  config = cm.MixConfig(method='cutout', prob=0.3, sections={'cutout': {'size': 4}})
   keys = jax.random.split(jax.random.key(0), 4000)
   mixed, _ = jax.jit(jax.vmap(lambda k: cm.mix_batch(k, images, labels, config=config)))(keys)
   rate = float((np.asarray(mixed) == 0).any(axis=(1, 2, 3, 4)).mean())
@@ -219,7 +219,7 @@ def test_apply_rate_matches_prob_and_switch_picks_mixup():
 
   # With switch_prob 1 every mixed batch is a Mixup: each image is lam * x + (1 - lam) * x[j]
   # with the lam and partner j that its mixed one-hot label shows, the same lam for all.
-  switched = cm.MixConfig(method='cutmix', switch_prob=1.0)
+  switched = cm.MixConfig(method='cutmix', sections={'cutmix': {'switch_prob': 1.0}})
   one_hots = cm.one_hot(jnp.arange(4), 4)
   rand = jax.random.uniform(jax.random.key(2), (4, 8, 8, 1))
   mixed = cm.mix_batch(jax.random.key(9), rand, one_hots, config=switched)
@@ -268,7 +268,10 @@ def test_one_hot_with_smoothing():
             'size must be a positive integer',
         ),
         (lambda: cm.MixConfig(prob=1.5), 'prob must be in'),
-        (lambda: cm.MixConfig(switch_prob=-0.1), 'switch_prob must be in'),
+        (
+            lambda: cm.MixConfig(sections={'cutmix': {'switch_prob': -0.1}}),
+            'switch_prob must be in',
+        ),
         (lambda: cm.MixConfig(method='cutmixx'), 'valid methods: none, cutmix, mixup, cutout'),
         (
             lambda: cm.mix_batch(
@@ -383,8 +386,8 @@ def test_alpha_and_prob_may_be_traced():
 # ---------------------------------------------------------------------------------------------
 # Dense targets and what was drawn
 # ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize('per_example', [False, True])
-def test_segmentation_masks_follow_the_same_boxes_and_partners(per_example):
+@pytest.mark.parametrize('mode', ['batch', 'elem', 'pair'])
+def test_segmentation_masks_follow_the_same_boxes_and_partners(mode):
   images = jnp.broadcast_to(jnp.arange(8.0)[:, None, None, None], (8, 16, 16, 3))
   for masks in (
       jnp.broadcast_to(jnp.arange(8)[:, None, None], (8, 16, 16)),
@@ -392,14 +395,12 @@ def test_segmentation_masks_follow_the_same_boxes_and_partners(per_example):
   ):
     key = jax.random.key(6)
     mixed, labels, mixed_masks = cm.cutmix(
-        key, images, jnp.arange(8), masks, num_classes=8, per_example=per_example
+        key, images, jnp.arange(8), masks, num_classes=8, mode=mode
     )
     source = np.asarray(mixed)[..., 0]  # which image each pixel came from
     ids = np.asarray(mixed_masks) if masks.ndim == 3 else np.asarray(mixed_masks).argmax(-1)
     np.testing.assert_array_equal(ids, source)
-    permutation = np.asarray(
-        cm.draw_cutmix(key, images, per_example=per_example).pairing.permutation
-    )
+    permutation = np.asarray(cm.draw_cutmix(key, images, mode=mode).pairing.permutation)
     area = (source != np.arange(8)[:, None, None]).mean(axis=(1, 2))
     moved = permutation != np.arange(8)
     weight = np.asarray(labels)[np.arange(8), permutation]
@@ -431,7 +432,8 @@ def test_switch_uses_its_own_mixup_alpha():
 
   def middle_share(mixup_alpha):
     """Share of switched (Mixup) batches whose lam lies in [0.3, 0.7]."""
-    config = cm.MixConfig(method='cutmix', alpha=1.0, switch_prob=1.0, mixup_alpha=mixup_alpha)
+    own = {'switch_prob': 1.0, 'mixup_alpha': mixup_alpha}
+    config = cm.MixConfig(method='cutmix', alpha=1.0, sections={'cutmix': own})
     draw = lambda k: cm.mix_batch(k, images, labels, config=config)[1].max(axis=1).min()
     lams = jax.jit(jax.vmap(draw))(jax.random.split(jax.random.key(0), 2000))
     lams = np.maximum(np.asarray(lams), 1 - np.asarray(lams))

@@ -18,7 +18,8 @@ LABELS = cm.one_hot(jnp.arange(N) % 10, 10)
 KEY = jax.random.key(5)
 OPS = {
     'cutmix': cm.cutmix,
-    'cutmix_per_example': functools.partial(cm.cutmix, per_example=True),
+    'cutmix_elem': functools.partial(cm.cutmix, mode='elem'),
+    'cutmix_pair': functools.partial(cm.cutmix, mode='pair'),
     'mixup': cm.mixup,
 }
 
@@ -31,8 +32,13 @@ def _per_device(array):
   return array.reshape((DEVICES, N // DEVICES) + array.shape[1:])
 
 
+SLOW_SHARDED = ('cutmix_elem', 'cutmix_pair')  # the per-row draws: the slow tier checks them
+
+
 @pytest.mark.parametrize('axis_type', [AxisType.Explicit, AxisType.Auto])
-@pytest.mark.parametrize('op', sorted(OPS))
+@pytest.mark.parametrize(
+    'op', [pytest.param(op, marks=pytest.mark.slow) if op in SLOW_SHARDED else op for op in OPS]
+)
 def test_sharded_jit_global_equals_one_device_and_device_moves_nothing(axis_type, op):
   mesh = jax.make_mesh((DEVICES,), ('data',), axis_types=(axis_type,))
   images, labels = _sharded(mesh, IMAGES, LABELS)
@@ -64,7 +70,7 @@ FAMILY = {
     'fmix': cm.fmix,
     'resizemix': cm.resizemix,
     'saliencymix': cm.saliencymix,  # one box for the global batch, on every device
-    'saliencymix_per_example': functools.partial(cm.saliencymix, per_example=True),
+    'saliencymix_elem': functools.partial(cm.saliencymix, mode='elem'),
 }
 
 

@@ -278,7 +278,7 @@ def test_two_processes_stay_in_sync(tmp_path):
             "unknown mix method 'cutmixx'; valid methods: none, cutmix, ",
         ),
         (
-            '--config.mix.level=feature --config.mix.per_example=True',
+            '--config.mix.level=feature --config.mix.cutmix.mode=elem',
             "level='feature' is CutMix with ",
         ),
         (

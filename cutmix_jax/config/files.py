@@ -41,7 +41,8 @@ def section(defaults) -> ml_collections.ConfigDict:
   """The config section of a dataclass instance (`DataConfig`, `MixConfig`, `OptimizerConfig`):
   one field per field, with its values. The dataclasses hold the defaults; a config file builds
   its sections from them, so a new field needs adding in one place only."""
-  return ml_collections.ConfigDict(dataclasses.asdict(defaults))
+  as_dict = getattr(defaults, 'as_dict', None)  # MixConfig: a section per method
+  return ml_collections.ConfigDict(as_dict() if as_dict else dataclasses.asdict(defaults))
 
 
 def as_json(config: ml_collections.ConfigDict) -> Dict[str, Any]:

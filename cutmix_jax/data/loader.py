@@ -5,8 +5,10 @@ Sources (`SOURCE_FORMS`, one module each, which lists and reads: `source.Listing
 `textures` (synthetic, generated in seconds; `shapes.py`, `textures.py`), `folder:PATH` (an
 image folder; `folder.py`) and `tfds:NAME[:VERSION]` (TensorFlow Datasets; `tfds_source.py`).
 Here, once for all of them: the split policy (`splits.choose`), then images of at most
-`memory.MAX_SIDE` px are held in memory as uint8 and augmented on device, larger ones stream
-through tf.data. TensorFlow is imported only when a tfds source or streaming needs it.
+`memory.MAX_SIDE` px are held in memory as uint8 and augmented on device, larger ones stream:
+a folder through Grain (`grain_pipeline`, no TensorFlow), a tfds source (or a folder with
+`pipeline='tf'`) through tf.data. TensorFlow is imported only when a tfds source or tf.data
+needs it.
 """
 
 import dataclasses
@@ -15,6 +17,7 @@ from typing import Callable, Dict, Tuple
 
 import numpy as np
 
+from cutmix_jax import extras
 from cutmix_jax.data import augment
 from cutmix_jax.data import cifar10_mini
 from cutmix_jax.data import dataset as dataset_lib
@@ -26,9 +29,9 @@ from cutmix_jax.data import source as source_lib
 from cutmix_jax.data import splits
 from cutmix_jax.data import textures
 
-TFDS_INSTALL = "pip install 'cutmix_jax[tfds]' (in a clone: pip install -e '.[tfds]')"
 SOURCE_FORMS = ('cifar10_mini', 'shapes', 'textures', 'folder:PATH', 'tfds:NAME[:VERSION]')
 _BUILT_IN = ('cifar10_mini', 'shapes', 'textures')  # sources without an argument
+PIPELINES = ('', 'grain', 'tf')  # of large images; '': the source's own
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +50,10 @@ class DataConfig:
       datasets keep their own size.
     synthetic_num_train: train split size of a generated source (`shapes`, `textures`).
     synthetic_num_test: test split size of a generated source.
+    pipeline: how a source of large images streams: 'grain' (`grain_pipeline`, no TensorFlow),
+      'tf' (`streaming`, tf.data), or '' for the source's own (Grain for `folder:`, tf.data for
+      `tfds:`, which has no other).
+    workers: Grain's worker processes that read and decode (0: threads of the train process).
   """
 
   source: str = 'cifar10_mini'
@@ -56,6 +63,8 @@ class DataConfig:
   image_size: int = 224
   synthetic_num_train: int = 10000
   synthetic_num_test: int = 2000
+  pipeline: str = ''
+  workers: int = 0
 
   def __post_init__(self):
     check_source_name(self.source)
@@ -63,6 +72,17 @@ class DataConfig:
       value = getattr(self, name)
       if not (isinstance(value, (int, np.integer)) and value >= 0):
         raise ValueError(f'{name} must be an integer >= 0; got {value!r}')
+    if self.pipeline not in PIPELINES:
+      raise ValueError(
+          f'unknown pipeline {self.pipeline!r}; valid: {", ".join(map(repr, PIPELINES))}'
+      )
+    if self.pipeline == 'grain' and self.source.startswith('tfds:'):
+      raise ValueError(
+          "pipeline='grain' reads folders; tfds: sources stream through tf.data (pipeline='tf' "
+          "or ''): TFDS's ArrayRecord data_source needs a prepared ArrayRecord dataset"
+      )
+    if not (isinstance(self.workers, (int, np.integer)) and self.workers >= 0):
+      raise ValueError(f'workers must be an integer >= 0; got {self.workers!r}')
     for name in ('image_size', 'synthetic_num_train', 'synthetic_num_test'):
       value = getattr(self, name)
       if not (isinstance(value, (int, np.integer)) and value > 0):
@@ -84,7 +104,7 @@ def with_tensorflow(module: str, feature: str):
   except ImportError as error:
     raise ValueError(
         f'{feature} needs the tfds extra ({error.name or error} is not installed): '
-        f'{TFDS_INSTALL}'
+        + extras.install_line('tfds')
     ) from None
 
 
@@ -144,17 +164,22 @@ def load_dataset(
     return dataset_lib.from_arrays(
         train, evaluation, listing.class_names, layout, seed, listing.stats
     )
-  streaming = with_tensorflow(
-      'streaming', f'{config.source}: images over {memory.MAX_SIDE} px (the tf.data pipeline)'
-  )
-  pipeline = streaming.StreamingPipeline(
-      listing.stream(train, evaluation, layout, seed),
-      layout,
-      seed,
-      len(train),
-      len(evaluation),
-      config.image_size,
-      len(listing.class_names),
-  )
+  files = listing.stream(train, evaluation, layout, seed)
+  if prefix == 'folder' and config.pipeline != 'tf':
+    grain_pipeline = importlib.import_module('cutmix_jax.data.grain_pipeline')
+    pipeline = grain_pipeline.GrainPipeline(files, layout, seed, config.image_size, config.workers)
+  else:
+    streaming = with_tensorflow(
+        'streaming', f'{config.source}: images over {memory.MAX_SIDE} px (the tf.data pipeline)'
+    )
+    pipeline = streaming.StreamingPipeline(
+        files,
+        layout,
+        seed,
+        len(train),
+        len(evaluation),
+        config.image_size,
+        len(listing.class_names),
+    )
   stats = listing.stats or (augment.IMAGENET_MEAN, augment.IMAGENET_STD)
   return dataset_lib.streamed(pipeline, listing.class_names, stats)

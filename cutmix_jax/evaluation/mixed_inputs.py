@@ -1,5 +1,6 @@
 """What a model is trained on: one train batch, augmented, then mixed by every mix method."""
 
+import dataclasses
 from typing import Dict, List, Tuple
 
 import jax
@@ -7,8 +8,8 @@ import numpy as np
 
 from cutmix_jax.ops import dispatch
 from cutmix_jax.ops import labels as labels_lib
-from cutmix_jax.ops import methods
 from cutmix_jax.ops import mix_config
+from cutmix_jax.ops import registry
 
 
 def first_train_images(dataset, count: int) -> Tuple[np.ndarray, np.ndarray]:
@@ -22,7 +23,7 @@ def first_train_images(dataset, count: int) -> Tuple[np.ndarray, np.ndarray]:
 def mixed_examples(
     dataset, mix: mix_config.MixConfig, count: int, seed: int = 0
 ) -> Dict[str, Tuple[np.ndarray, np.ndarray]]:
-  """The same augmented train images mixed by each of `methods.METHODS` with probability 1.
+  """The same augmented train images mixed by each of `registry.METHODS` with probability 1.
 
   Every method draws from the same key, so CutMix and Mixup pair the same partners with the
   same lam. The other settings (alpha, per-example boxes, Cutout size) are those of `mix`; a
@@ -43,8 +44,11 @@ def mixed_examples(
   targets = labels_lib.one_hot(labels, dataset.num_classes)
   mix_batch = jax.jit(dispatch.mix_batch, static_argnames='config')
   examples = {}
-  for method in methods.METHODS:
-    settings = mix.for_method(method, prob=1.0, switch_prob=0.0, level='input')
+  for method in registry.METHODS:  # CutMix shown without its switch to Mixup
+    settings = mix.for_method(method, prob=1.0, level='input')
+    if method == 'cutmix':
+      own = dataclasses.replace(settings.sections['cutmix'], switch_prob=0.0)
+      settings = settings.for_method(method, cutmix=own)
     mixed, mixed_targets = mix_batch(mix_key, augmented, targets, config=settings)
     examples[method] = (np.asarray(mixed), np.asarray(mixed_targets))
   return examples

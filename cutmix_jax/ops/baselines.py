@@ -1,5 +1,6 @@
 """The baselines the paper compares CutMix with: Mixup and Cutout, on the same primitive."""
 
+import dataclasses
 from typing import Optional
 
 import jax
@@ -12,20 +13,38 @@ from cutmix_jax.ops import mask_mix
 from cutmix_jax.ops import partners as partners_lib
 
 
+@dataclasses.dataclass(frozen=True)
+class MixupSettings:
+  """Mixup's own settings (`config.mix.mixup`), as `mixup` takes them."""
+
+  mode: str = 'batch'
+
+  def __post_init__(self):
+    partners_lib.check_mode(self.mode)
+
+
+@dataclasses.dataclass(frozen=True)
+class CutoutSettings:
+  """Cutout's own settings (`config.mix.cutout`), as `cutout` takes them."""
+
+  size: int = 16  # the square's side in pixels (the Cutout paper's 16 on CIFAR)
+
+  def __post_init__(self):
+    arguments.check_size(self.size)
+
+
 def draw_mixup(
     rng,
     images,
     *,
     alpha=1.0,
-    per_example: bool = False,
+    mode: str = 'batch',
     partners: str = 'global',
     axis_name: Optional[str] = None,
 ) -> mask_mix.MixDraw:
-  """The partners and lam (one, or with `per_example` one per image of the drawn batch) of a
-  `mixup` call with the same arguments (`MixDraw`)."""
-  pairing, lam, _ = mask_mix.draw_partners_and_lam(
-      rng, images, alpha, partners, axis_name, per_example
-  )
+  """The partners and lam (one, or with mode 'pair' or 'elem' one per image of the drawn batch)
+  of a `mixup` call with the same arguments (`MixDraw`)."""
+  pairing, lam, _ = mask_mix.draw_partners_and_lam(rng, images, alpha, partners, axis_name, mode)
   return mask_mix.MixDraw(pairing, lam)
 
 
@@ -35,7 +54,7 @@ def mixup(
     labels,
     *extras,
     alpha=1.0,
-    per_example: bool = False,
+    mode: str = 'batch',
     num_classes: Optional[int] = None,
     partners: str = 'global',
     axis_name: Optional[str] = None,
@@ -49,8 +68,8 @@ def mixup(
     labels: soft targets `(N, K)`, or integer labels `(N,)` with `num_classes`.
     *extras: float dense maps `(N, H, W[, K])`, blended with the same lam.
     alpha: Beta parameter, > 0; may be traced.
-    per_example: False is the paper (one lam per batch); True draws a lam per image (timm's
-      `mode='elem'`).
+    mode: 'batch' is the paper (one lam per batch); 'elem' draws a lam per image, 'pair' one
+      per pair of images that are each other's partner (timm's modes).
     num_classes: K, for integer labels.
     partners: 'global' or 'device' (see `cutmix`).
     axis_name: the `pmap` / `shard_map` axis of the batch, if any.
@@ -61,10 +80,8 @@ def mixup(
   arguments.check_images(images)
   if any(detection.is_geometric(extra) for extra in extras):
     raise ValueError('mixup blends whole images: boxes and keypoints follow only cutmix')
-  draw = draw_mixup(
-      rng, images, alpha=alpha, per_example=per_example, partners=partners, axis_name=axis_name
-  )
-  share = 1.0 - draw.pairing.local(draw.lam) if per_example else 1.0 - draw.lam
+  draw = draw_mixup(rng, images, alpha=alpha, mode=mode, partners=partners, axis_name=axis_name)
+  share = 1.0 - (draw.lam if mode == 'batch' else draw.pairing.local(draw.lam))
   mask = jnp.broadcast_to(
       jnp.reshape(share, jnp.shape(share) + (1, 1)).astype(jnp.float32),
       jnp.shape(share) + images.shape[-3:-1],

@@ -25,29 +25,31 @@ class CutMixDraw(NamedTuple):
 
   Attributes:
     pairing: the partners (`partners.Pairing`).
-    lam: the Beta draw: a scalar, or with per_example one per image of the whole drawn batch
-      (`(pairing.size,)`; `local_lam` is this call's share).
+    lam: the Beta draw: a scalar, or with mode 'pair' or 'elem' one per image of the whole
+      drawn batch (`(pairing.size,)`, the same for both of a pair; `local_lam` is this call's
+      share).
     box_key: the key of the box position(s).
-    per_example: one lam and box per image.
+    mode: 'batch' (one lam and box), 'pair' (one per pair of partners), 'elem' (one per image).
     minmax: timm's box sides `(low, high)`, or () for the official sampler.
   """
 
   pairing: partners_lib.Pairing
   lam: jax.Array
   box_key: jax.Array
-  per_example: bool = False
+  mode: str = 'batch'
   minmax: Tuple[float, ...] = ()
 
   def box(self, height: int, width: int) -> boxes.Box:
-    """The box(es) `(y1, y2, x1, x2)` in an `H x W` map: scalars, or `(n,)` with per_example."""
-    count = self.pairing.size if self.per_example else 0
-    box = _draw_boxes(self.box_key, self.lam, count, height, width, self.minmax)
-    return tuple(self.pairing.local(edge) for edge in box) if self.per_example else box
+    """The box(es) `(y1, y2, x1, x2)` in an `H x W` map: scalars, or `(n,)` per pair or image."""
+    if self.mode == 'batch':
+      return _draw_boxes(self.box_key, self.lam, 0, height, width, self.minmax)
+    box = _draw_boxes(self.box_key, self.lam, self.pairing.size, height, width, self.minmax)
+    return tuple(self.pairing.local(self.pairing.shared(edge)) for edge in box)
 
   @property
   def local_lam(self) -> jax.Array:
     """lam of this call's rows."""
-    return self.pairing.local(self.lam) if self.per_example else self.lam
+    return self.lam if self.mode == 'batch' else self.pairing.local(self.lam)
 
 
 def draw_cutmix(
@@ -55,7 +57,7 @@ def draw_cutmix(
     images,
     *,
     alpha=1.0,
-    per_example: bool = False,
+    mode: str = 'batch',
     minmax: Optional[Sequence[float]] = None,
     partners: str = 'global',
     axis_name: Optional[str] = None,
@@ -66,9 +68,9 @@ def draw_cutmix(
   """
   boxes.check_minmax(minmax)
   pairing, lam, key_box = mask_mix.draw_partners_and_lam(
-      rng, images, alpha, partners, axis_name, per_example
+      rng, images, alpha, partners, axis_name, mode
   )
-  return CutMixDraw(pairing, lam, key_box, per_example, tuple(minmax or ()))
+  return CutMixDraw(pairing, lam, key_box, mode, tuple(minmax or ()))
 
 
 def _draw_boxes(box_key, lam, count: int, height: int, width: int, minmax):
@@ -88,7 +90,7 @@ def cutmix(
     labels,
     *extras,
     alpha=1.0,
-    per_example: bool = False,
+    mode: str = 'batch',
     num_classes: Optional[int] = None,
     minmax: Optional[Sequence[float]] = None,
     correct_lam: bool = True,
@@ -109,8 +111,9 @@ def cutmix(
       same pixels; `detection.Boxes` and `detection.Keypoints` keep what stays visible and gain
       the partner's inside the box (`(N, 2M)` out of `(N, M)`).
     alpha: Beta parameter (the paper's beta), > 0; may be traced.
-    per_example: False is the paper (one lam and one box per batch); True draws an independent
-      lam and box for each image.
+    mode: 'batch' is the paper (one lam and one box per batch); 'elem' draws an independent
+      lam and box for each image; 'pair' pairs the images two by two, each pasting into the
+      other with one lam and box per pair (timm's modes).
     num_classes: K, for integer labels.
     minmax: timm's `cutmix_minmax` `(low, high)`: box sides uniform in those fractions of the
       image, placed inside it, lam unused for the box; labels always follow the exact area.
@@ -130,7 +133,7 @@ def cutmix(
       rng,
       images,
       alpha=alpha,
-      per_example=per_example,
+      mode=mode,
       minmax=minmax,
       partners=partners,
       axis_name=axis_name,

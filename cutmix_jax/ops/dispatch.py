@@ -3,22 +3,9 @@
 import jax
 
 from cutmix_jax.ops import arguments
-from cutmix_jax.ops import detection
 from cutmix_jax.ops import methods
 from cutmix_jax.ops import partners as partners_lib
 from cutmix_jax.ops.mix_config import MixConfig
-
-
-def _unmixed(images, labels, extras):
-  """The batch as it is, in the structure a mix returns: boxes and keypoints gain the partner's
-  slots, all invalid (a paste of an empty box), so both branches of the draw match."""
-  itself = partners_lib.Pairing.themselves(images.shape[0])
-  empty = (0, 0, 0, 0)
-  kept = [
-      detection.paste_geometric(extra, itself, empty) if detection.is_geometric(extra) else extra
-      for extra in extras
-  ]
-  return (images, labels, *kept)
 
 
 def mix_batch(
@@ -75,12 +62,12 @@ def mix_batch(
   valid = arguments.check_range('prob', prob, 0.0, 1.0)
   known_prob = arguments.concrete(prob)
   if config.method == 'none' or known_prob == 0.0:
-    return _unmixed(images, labels, extras)
+    return methods.unmixed(images, labels, extras)
   key_apply, key_mix = jax.random.split(rng)
   mix = lambda: methods.apply_method(key_mix, images, labels, extras, config, alpha, axis_name)
   if known_prob == 1.0:
     return mix()
   key_apply = partners_lib.step_key(key_apply, config.partners, axis_name)
   apply = jax.random.uniform(key_apply) < prob
-  mixed = jax.lax.cond(apply, mix, lambda: _unmixed(images, labels, extras))
+  mixed = jax.lax.cond(apply, mix, lambda: methods.unmixed(images, labels, extras))
   return arguments.poison_labels(mixed, valid)

@@ -20,6 +20,7 @@ mask. One lam and one mask per batch; static shapes throughout (ranks, not a sor
 cut).
 """
 
+import dataclasses
 from typing import Optional
 
 import jax
@@ -36,6 +37,19 @@ def check_settings(spectrum: str, max_soft: float) -> None:
   if spectrum not in SPECTRA:
     raise ValueError(f'unknown FMix spectrum {spectrum!r}; valid: {", ".join(SPECTRA)}')
   arguments.check_range('max_soft', max_soft, 0.0, 0.5)
+
+
+@dataclasses.dataclass(frozen=True)
+class FMixSettings:
+  """FMix's own settings (`config.mix.fmix`), as `fmix` takes them."""
+
+  decay_power: float = DECAY_POWER
+  spectrum: str = 'official'
+  max_soft: float = 0.0
+  reformulate: bool = False
+
+  def __post_init__(self):
+    check_settings(self.spectrum, self.max_soft)
 
 
 def _frequencies(height: int, width: int, official: bool):

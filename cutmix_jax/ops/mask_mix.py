@@ -46,26 +46,28 @@ def draw_partners_and_lam(
     alpha,
     partners: str,
     axis_name: Optional[str],
-    per_example: bool = False,
+    mode: str = 'batch',
     reformulate: bool = False,
 ):
-  """The first draws of a CutMix-family call: its partners, lam ~ Beta(alpha, alpha) (one, or
-  one per image of the whole drawn batch with `per_example`), and a key for the rest (the box,
-  the mask), all from `rng` in that order.
+  """The first draws of a CutMix-family call: its partners, lam ~ Beta(alpha, alpha), and a key
+  for the rest (the box, the mask), all from `rng` in that order.
 
-  With `reformulate`, lam ~ Beta(alpha + 1, alpha) (FMix's reformulation). A traced alpha that
-  is not > 0 gives a NaN lam, which `poison_by_lam` turns into NaN labels.
+  `mode` (`partners.MODES`) is timm's: 'batch' draws one lam; 'elem' one per image of the whole
+  drawn batch; 'pair' pairs the images two by two (each the other's partner) and draws one lam
+  per pair. With `reformulate`, lam ~ Beta(alpha + 1, alpha) (FMix's reformulation). A traced
+  alpha that is not > 0 gives a NaN lam, which `poison_by_lam` turns into NaN labels.
 
   Returns:
     `(pairing, lam, key)`.
   """
-  arguments.check_static('per_example', per_example)  # it decides lam's shape
+  arguments.check_static('mode', mode)  # it decides lam's shape
+  partners_lib.check_mode(mode)
   valid = arguments.check_alpha(alpha)
   key_pair, key_lam, key_rest = partners_lib.draw_keys(rng, partners, axis_name)
-  pairing = partners_lib.pair_up(key_pair, images, partners, axis_name)
+  pairing = partners_lib.pair_up(key_pair, images, partners, axis_name, pairs=mode == 'pair')
   first = alpha + 1.0 if reformulate else alpha
-  lam = jax.random.beta(key_lam, first, alpha, (pairing.size,) if per_example else ())
-  return pairing, arguments.nan_unless(lam, valid), key_rest
+  lam = jax.random.beta(key_lam, first, alpha, () if mode == 'batch' else (pairing.size,))
+  return pairing, arguments.nan_unless(pairing.shared(lam), valid), key_rest
 
 
 def poison_by_lam(outputs, lam, alpha):

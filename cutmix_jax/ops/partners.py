@@ -24,6 +24,12 @@ import jax
 import jax.numpy as jnp
 
 PARTNERS = ('global', 'device')
+MODES = ('batch', 'pair', 'elem')  # one lam (and box) per batch, per pair of partners, per image
+
+
+def check_mode(mode: str) -> None:
+  if mode not in MODES:
+    raise ValueError(f'unknown mode {mode!r}; valid modes: {", ".join(MODES)}')
 
 
 def check_partners(partners: str) -> None:
@@ -73,6 +79,8 @@ class Pairing:
     identity: every row is its own partner (`themselves`).
     lead: with 'global' partners under `pmap` / `shard_map`, the partner of the global
       batch's first row (`first_partner`).
+    lower: with pairs (`pair_up(pairs=True)`), `(size,)`: the lower index of each row's pair in
+      the drawn batch (`shared`).
   """
 
   permutation: jax.Array
@@ -82,6 +90,7 @@ class Pairing:
   groups: int = 1
   identity: bool = False
   lead: Optional[jax.Array] = None
+  lower: Optional[jax.Array] = None
 
   @classmethod
   def themselves(cls, n: int) -> 'Pairing':
@@ -96,16 +105,20 @@ class Pairing:
     if self.axis_name is not None:
       every = jax.lax.all_gather(values, self.axis_name, tiled=True)
       return every[self.permutation]
+    return self._gather(values, self.permutation)
+
+  def _gather(self, values, index):
+    """`values[index]` on the whole batch, within each shard's group when there are groups."""
     if self.groups > 1:
       n = values.shape[0]
       grouped = values.reshape((self.groups, n // self.groups) + values.shape[1:])
-      local = (self.permutation % (n // self.groups)).reshape(self.groups, -1)
+      local = (index % (n // self.groups)).reshape(self.groups, -1)
       local = local.reshape(local.shape + (1,) * (values.ndim - 1))
       return jnp.take_along_axis(grouped, local, axis=1).reshape(values.shape)
     sharding = _explicit_sharding(values)
     if sharding is not None:
-      return values.at[self.permutation].get(out_sharding=sharding)
-    return values[self.permutation]
+      return values.at[index].get(out_sharding=sharding)
+    return values[index]
 
   def first_partner(self, values):
     """The partner's value of the first row of the drawn batch (the global batch with
@@ -115,6 +128,13 @@ class Pairing:
     if self.axis_name is not None:
       return jax.lax.all_gather(values, self.axis_name, tiled=True)[self.lead]
     return values[self.permutation[0]]
+
+  def shared(self, values):
+    """Per-row draws `(size, ...)` of the drawn batch made one per pair (each row takes its
+    pair's lower row's): unchanged without pairs."""
+    if self.lower is None:
+      return values
+    return values[self.lower] if self.axis_name is not None else self._gather(values, self.lower)
 
   def local(self, values):
     """This call's rows of `values` `(size, ...)` drawn for the whole batch (lam or boxes)."""
@@ -127,18 +147,33 @@ def axis_size(axis_name: str) -> int:
   return size(axis_name) if size else jax.lax.psum(1, axis_name)
 
 
-def _partner_indices(rng, n: int, never_self: bool):
-  """Each index's partner: a random permutation of `range(n)`, or with `never_self` a random
+def _partner_indices(rng, n: int, never_self: bool, pairs: bool = False):
+  """Each index's partner: a random permutation of `range(n)`; with `never_self` a random
   cycle through all of them (each index's partner is the next in the cycle: never itself when
-  n > 1, and a uniform choice among the others)."""
+  n > 1, and a uniform choice among the others); with `pairs` random pairs that are each other's
+  partner (timm's `mode='pair'`; with n odd, one index is left to itself)."""
   order = jax.random.permutation(rng, n).astype(jnp.int32)
+  if pairs:
+    even = n - n % 2
+    swapped = order[:even].reshape(-1, 2)[:, ::-1].reshape(-1)
+    return jnp.zeros(n, jnp.int32).at[order].set(jnp.concatenate([swapped, order[even:]]))
   if not never_self:
     return order
   return jnp.zeros(n, jnp.int32).at[order].set(jnp.roll(order, -1))
 
 
+def _lower(every):
+  """The lower index of each pair, for partners `every` `(size,)` that are pairs."""
+  return jnp.minimum(jnp.arange(every.shape[0], dtype=jnp.int32), every)
+
+
 def pair_up(
-    rng, batch, partners: str, axis_name: Optional[str], never_self: bool = False
+    rng,
+    batch,
+    partners: str,
+    axis_name: Optional[str],
+    never_self: bool = False,
+    pairs: bool = False,
 ) -> Pairing:
   """Draws the partners of this call's `batch` (an array `(n, ...)`) from key `rng`.
 
@@ -146,12 +181,13 @@ def pair_up(
   Along an axis of one device, 'global' is 'device': nothing is gathered.
   """
   n = batch.shape[0]
+  lower = _lower if pairs else lambda every: None
   if axis_name is not None and partners == 'global' and axis_size(axis_name) > 1:
     size = axis_size(axis_name)
     start = jax.lax.axis_index(axis_name) * n
     rows = start + jnp.arange(n, dtype=jnp.int32)
-    every = _partner_indices(rng, n * size, never_self)
-    return Pairing(every[rows], rows, n * size, axis_name, lead=every[0])
+    every = _partner_indices(rng, n * size, never_self, pairs)
+    return Pairing(every[rows], rows, n * size, axis_name, lead=every[0], lower=lower(every))
   rows = jnp.arange(n, dtype=jnp.int32)
   groups = _shard_groups(batch) if axis_name is None and partners == 'device' else 1
   if n % groups:
@@ -160,11 +196,13 @@ def pair_up(
         "partners='device' draws within; use a multiple of it"
     )
   if groups == 1:
-    return Pairing(_partner_indices(rng, n, never_self), rows, n)
+    every = _partner_indices(rng, n, never_self, pairs)
+    return Pairing(every, rows, n, lower=lower(every))
   keys = jax.random.split(rng, groups)
-  local = jax.vmap(lambda k: _partner_indices(k, n // groups, never_self))(keys)
+  local = jax.vmap(lambda k: _partner_indices(k, n // groups, never_self, pairs))(keys)
   offsets = (jnp.arange(groups, dtype=jnp.int32) * (n // groups))[:, None]
-  return Pairing((local + offsets).reshape(n), rows, n, groups=groups)
+  every = (local + offsets).reshape(n)
+  return Pairing(every, rows, n, groups=groups, lower=lower(every))
 
 
 def draw_keys(rng, partners: str, axis_name: Optional[str]):
@@ -191,6 +229,7 @@ def draw_partners(
     axis_name: Optional[str] = None,
     *,
     never_self: bool = False,
+    pairs: bool = False,
 ) -> Pairing:
   """The partners of a batch for `mask_mix.mix_by_mask` (or any mixing of your own).
 
@@ -204,10 +243,13 @@ def draw_partners(
     never_self: pair no image with itself (as timm's flip and torchvision's roll do, but drawn
       at random): each row's partner is the next in a random cycle through the batch (or the
       device's share, with 'device').
+    pairs: random pairs of images that are each other's partner (what the ops draw with
+      `mode='pair'`; with an odd count one image is left to itself).
 
   Returns:
     A `Pairing`: `pairing.take(values)` gives each row's partner's value; with the same key
-    (and `never_self=False`), the partners every op of the package pairs the batch with.
+    (and `never_self=False`), the partners every op of the package pairs the batch with (with
+    `pairs=True`, those of `mode='pair'`).
   """
   key = draw_keys(rng, partners, axis_name)[0]
-  return pair_up(key, batch, partners, axis_name, never_self)
+  return pair_up(key, batch, partners, axis_name, never_self, pairs)

@@ -10,7 +10,8 @@ away. The label weight is the box's exact area over `H * W`. One box per batch. 
 under `jit`: the resized partner is sampled on the full grid and only the box's pixels are kept.
 """
 
-from typing import Optional, Sequence
+import dataclasses
+from typing import Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -101,6 +102,19 @@ def draw_resizemix(
   pairing = partners_lib.pair_up(key_pair, images, partners, axis_name)
   box = sample_resize_box(key_box, height, width, scale, placement)
   return mask_mix.MixDraw(pairing, box=box)
+
+
+@dataclasses.dataclass(frozen=True)
+class ResizeMixSettings:
+  """ResizeMix's own settings (`config.mix.resizemix`), as `resizemix` takes them."""
+
+  scale: Tuple[float, ...] = SCALE
+  placement: str = 'official'
+
+  def __post_init__(self):
+    object.__setattr__(self, 'scale', tuple(self.scale))
+    check_scale(self.scale)
+    check_placement(self.placement)
 
 
 def _resized_partner(values, pairing, box):

@@ -4,7 +4,8 @@ The box has CutMix's size (side `floor(dim * sqrt(1 - lam))`, lam ~ Beta(alpha, 
 centred on the peak of a partner image's saliency map instead of a uniform point, so the patch
 carries the partner's object; it is clipped to the image, and the label weight is its exact area.
 As the official code, one box serves the whole batch: the one on the peak of the first image's
-partner (`per_example=True` gives each image its own lam and a box on its own partner's peak).
+partner (`mode='elem'` gives each image its own lam and a box on its own partner's peak; `'pair'`
+one lam per pair of partners).
 
 The saliency map is the fine-grained centre-surround map of Montabone & Soto (2010), which the
 official code takes from OpenCV (`StaticSaliencyFineGrained`), computed on device and equal to
@@ -17,6 +18,7 @@ official code hands OpenCV normalized float tensors, which OpenCV's 8-bit routin
 bytes: that is not reproduced).
 """
 
+import dataclasses
 from typing import Optional
 
 import jax
@@ -25,6 +27,7 @@ import jax.numpy as jnp
 from cutmix_jax.ops import arguments
 from cutmix_jax.ops import detection
 from cutmix_jax.ops import mask_mix
+from cutmix_jax.ops import partners as partners_lib
 
 NEIGHBOURHOODS = (12, 24, 48, 28, 56, 112)  # OpenCV's surround half-sides, in pixels
 _GREY_WEIGHTS = (3735, 19235, 9798)  # OpenCV's 8-bit BGR -> grey, in 2**-15 units
@@ -119,22 +122,30 @@ def saliency_boxes(partner_images, lam):
   return tuple(edge.astype(jnp.int32) for edge in (y1, y2, x1, x2))
 
 
+@dataclasses.dataclass(frozen=True)
+class SaliencyMixSettings:
+  """SaliencyMix's own settings (`config.mix.saliencymix`), as `saliencymix` takes them."""
+
+  mode: str = 'batch'
+
+  def __post_init__(self):
+    partners_lib.check_mode(self.mode)
+
+
 def draw_saliencymix(
     rng,
     images,
     *,
     alpha=1.0,
-    per_example: bool = False,
+    mode: str = 'batch',
     partners: str = 'global',
     axis_name: Optional[str] = None,
 ) -> mask_mix.MixDraw:
   """The partners, lam and box(es) of a `saliencymix` call with the same arguments
   (`MixDraw`); the images are needed, since the box sits on a partner's saliency peak."""
   arguments.check_images(images)
-  pairing, lam, _ = mask_mix.draw_partners_and_lam(
-      rng, images, alpha, partners, axis_name, per_example
-  )
-  if per_example:
+  pairing, lam, _ = mask_mix.draw_partners_and_lam(rng, images, alpha, partners, axis_name, mode)
+  if mode != 'batch':
     box = saliency_boxes(pairing.take(images), pairing.local(lam))
   else:
     box = tuple(edge[0] for edge in saliency_boxes(pairing.first_partner(images)[None], lam))
@@ -147,7 +158,7 @@ def saliencymix(
     labels,
     *extras,
     alpha=1.0,
-    per_example: bool = False,
+    mode: str = 'batch',
     num_classes: Optional[int] = None,
     partners: str = 'global',
     axis_name: Optional[str] = None,
@@ -161,8 +172,9 @@ def saliencymix(
     labels: soft targets `(N, K)`, or integer labels `(N,)` with `num_classes`.
     *extras: dense maps, `detection.Boxes` or `detection.Keypoints`, as `cutmix` takes them.
     alpha: lam ~ Beta(alpha, alpha).
-    per_example: False, the official code: one lam and one box for the batch, on the peak of
-      the first image's partner; True: a lam and a box per image, on its own partner's peak.
+    mode: 'batch', the official code: one lam and one box for the batch, on the peak of the
+      first image's partner; 'elem': a lam and a box per image, on its own partner's peak;
+      'pair': one lam per pair of partners, each box on the own partner's peak.
     num_classes: K, for integer labels.
     partners: 'global' or 'device' (see `cutmix_jax.ops.partners`).
     axis_name: the `pmap` / `shard_map` axis of the batch, if any.
@@ -172,7 +184,7 @@ def saliencymix(
     `(mixed_images, mixed_labels, *mixed_extras)`.
   """
   draw = draw_saliencymix(
-      rng, images, alpha=alpha, per_example=per_example, partners=partners, axis_name=axis_name
+      rng, images, alpha=alpha, mode=mode, partners=partners, axis_name=axis_name
   )
   labels = arguments.soft_targets(labels, images.shape[0], num_classes)
   mixed = mask_mix.paste_rectangle(

@@ -71,7 +71,7 @@ class RunConfig:
 
 _SECTIONS = {
     'data': lambda fields: data.DataConfig(**fields),
-    'mix': lambda fields: mix_config.MixConfig(**fields),
+    'mix': mix_config.MixConfig.from_any,
     'optimizer': lambda fields: optim.OptimizerConfig(**fields),
 }
 FIELDS = tuple(field.name for field in dataclasses.fields(RunConfig))

@@ -15,6 +15,7 @@ from typing import Callable, List
 from absl import flags
 from ml_collections import config_flags
 
+from cutmix_jax import recipes
 from cutmix_jax.config import files
 
 
@@ -30,6 +31,22 @@ def stop(message: str, code: int = 1) -> None:
   sys.stderr.write(f'error: {message}\n')
   sys.stderr.flush()
   os._exit(code)  # pylint: disable=protected-access
+
+
+def resolve_recipe(argv: List[str]) -> None:
+  """Replaces, in place, a `--config=NAME` (or `--config NAME`) that names a recipe of the
+  package (`cutmix_jax.recipes`) rather than a file by that recipe's file."""
+  for i, arg in enumerate(argv[1:], start=1):
+    if arg.startswith('--config='):
+      index, prefix, value = i, '--config=', arg.split('=', 1)[1]
+    elif arg == '--config' and i + 1 < len(argv):
+      index, prefix, value = i + 1, '', argv[i + 1]
+    else:
+      continue
+    name, colon, rest = value.partition(':')
+    if not os.path.exists(name) and name in recipes.NAMES:
+      argv[index] = prefix + recipes.path(name) + colon + rest
+    return
 
 
 def _config_file(argv: List[str], default: str) -> str:
@@ -110,9 +127,13 @@ def define_config_flag(help_text: str, default: str, fields_of: str = ''):
 
   `fields_of` names, in that error, what the overrides apply to when no `--config` is given
   (evaluate.py: the run's config.json)."""
+  resolve_recipe(sys.argv)
   path = _config_file(sys.argv, default)
   if not os.path.isfile(path.split(':', 1)[0]):
-    sys.exit(f'error: --config={path}: no such config file')
+    sys.exit(
+        f'error: --config={path}: no such config file, nor a recipe (recipes: '
+        f'{", ".join(recipes.NAMES)})'
+    )
   _load_config_file(path)
   exit_repeated_override(sys.argv)
   try:

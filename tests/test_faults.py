@@ -453,15 +453,22 @@ def test_ood_sets_are_checked_before_the_first_measure(workdir, tmp_path):
   assert 'occlusion' not in output  # no measure ran before the bad set stopped it
 
 
-@pytest.mark.parametrize('source', ['tfds:cifar10', 'folder:{large}'])
-def test_a_missing_tfds_extra_is_one_line_with_the_install_command(tmp_path, source):
+@pytest.mark.parametrize(
+    'source, pipeline', [('tfds:cifar10', ''), ('folder:{large}', 'tf')]
+)  # a folder of large images streams through Grain, with no TensorFlow, unless pipeline=tf
+def test_a_missing_tfds_extra_is_one_line_with_the_install_command(tmp_path, source, pipeline):
   large = tmp_path / 'large'
   for name in ('a', 'b'):
     (large / 'train' / name).mkdir(parents=True)
     for i in range(4):
       Image.new('RGB', (80, 80), (60 * i, 0, 0)).save(large / 'train' / name / f'{i}.png')
   workdir = tmp_path / 'run'
-  args = train_cli_args(workdir, data__source=source.format(large=large), data__holdout_per_class=1)
+  args = train_cli_args(
+      workdir,
+      data__source=source.format(large=large),
+      data__holdout_per_class=1,
+      data__pipeline=pipeline,
+  )
   block = "import sys; sys.modules['tensorflow'] = sys.modules['tensorflow_datasets'] = None; "
   run = f"import runpy; sys.argv = {args[1:]!r}; runpy.run_path(sys.argv[0], run_name='__main__')"
   code, output = _run([sys.executable, '-c', block + run])

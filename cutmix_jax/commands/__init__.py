@@ -10,4 +10,4 @@ def start(program: str, feature: str) -> None:
   the ops alone says in one line what to install, before a flag is read or a file written (the
   program defines its flags as it is imported)."""
   extras.require('train', feature)
-  importlib.import_module(f'cutmix_jax.commands.{program}').run()
+  importlib.import_module(f'cutmix_jax.commands.{program}').launch()

@@ -149,6 +149,6 @@ def main(argv):
     command_line.stop(str(error))
 
 
-def run() -> None:
+def launch() -> None:
   """Parses the flags and evaluates (what every entry point calls)."""
   app.run(main, flags_parser=command_line.flag_parser(DEFAULT_CONFIG))

@@ -100,6 +100,6 @@ def main(argv):
     )
 
 
-def run() -> None:
+def launch() -> None:
   """Parses the flags and trains (what every entry point calls)."""
   app.run(main, flags_parser=command_line.flag_parser(DEFAULT_CONFIG))

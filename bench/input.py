@@ -5,7 +5,8 @@ The benchmark folder: `--images` (6,000, so that the timed batches stay in one e
 80 KB, near ImageNet's mean file size), built deterministically in `--dir`, 10 classes. Rows,
 each the train batches of 224 px (RandomResizedCrop and flip, uint8 out):
 
-- bare decode: PIL's full decode of each file on one thread, the floor of any JPEG pipeline;
+- bare decode: the full decode of each file on one thread, by PIL and by simplejpeg (the decoder
+  of the Grain pipeline), the floor of any JPEG pipeline;
 - tf.data (`data.pipeline=tf`);
 - Grain with threads of the process, and with 1 and 2 worker processes (`data.workers`);
 - torchvision's ImageFolder + DataLoader with the same transforms, when torch is installed.
@@ -13,24 +14,28 @@ each the train batches of 224 px (RandomResizedCrop and flip, uint8 out):
 "Per core" is images per CPU-second of the process and its children (psutil), so a pipeline on
 both cores is not counted twice; "cores / H100" is what 5,678 img/s (a plain Flax ResNet-50 step
 on one H100) would need at that rate. Then the cost of each part of Grain's per-image work, one
-thread, and the mean absolute difference between Grain's and tf.data's eval images (the same
-centre crop; the decoders and resizers differ).
+thread, and two mean absolute pixel differences on the eval images: Grain's against tf.data's
+(the same centre crop; the resizers differ), and Grain's DCT-reduced decode against a full decode
+(at 112 px, where the eval window, 336 px, is twice the output side).
 
-  python bench/input.py [--images 6000] [--batch 64] [--steps 60] [--dir /tmp/cutmix_input]
+  python bench/input.py [--images 6000] [--batch 64] [--steps 60] [--repeats 3]
+                        [--dir /tmp/cutmix_input]
 """
 
 import argparse
-import io
 import os
+import subprocess
+import sys
 import time
 
 import numpy as np
 from PIL import Image
 import psutil
+import simplejpeg
 
 from cutmix_jax import data
 from cutmix_jax.data import cifar10_mini
-from cutmix_jax.data import pil_preprocess
+from cutmix_jax.data import host_preprocess
 
 H100_RATE = 5678.0  # img/s of a plain Flax ResNet-50 train step on one H100 (docs/PERFORMANCE.md)
 GRID = (12, 16)  # rows, columns of 32 px images: 384 x 512
@@ -80,13 +85,20 @@ def measure(batches, count: int, images_per_batch: int, warm_up: int):
   return images / wall, images / cpu
 
 
-def bare_decode(paths):
-  def decode_all():
+def bare_decodes(paths):
+  """`{decoder: function}` that fully decodes every file of `paths` to RGB, one thread."""
+
+  def pil():
     for path in paths:
       with Image.open(path) as image:
         image.convert('RGB').load()
 
-  return decode_all
+  def simplejpeg_():
+    for path in paths:
+      with open(path, 'rb') as f:
+        simplejpeg.decode_jpeg(f.read())
+
+  return {'PIL': pil, 'simplejpeg': simplejpeg_}
 
 
 def dataset(root, batch, **fields):
@@ -95,12 +107,13 @@ def dataset(root, batch, **fields):
 
 
 def torch_batches(root, batch, workers):
-  """torchvision's ImageFolder + DataLoader, RandomResizedCrop(224) and flip, uint8 tensors."""
+  """torchvision's ImageFolder + DataLoader: RandomResizedCrop(224) and flip on the PIL image
+  (as the official CutMix code), then uint8 tensors."""
   import torch  # pylint: disable=import-outside-toplevel
   from torchvision import datasets  # pylint: disable=import-outside-toplevel
   from torchvision.transforms import v2  # pylint: disable=import-outside-toplevel
 
-  transform = v2.Compose([v2.PILToTensor(), v2.RandomResizedCrop(224), v2.RandomHorizontalFlip()])
+  transform = v2.Compose([v2.RandomResizedCrop(224), v2.RandomHorizontalFlip(), v2.PILToTensor()])
   folder = datasets.ImageFolder(os.path.join(root, 'train'), transform=transform)
   loader = torch.utils.data.DataLoader(folder, batch, shuffle=True, num_workers=workers)
   while True:
@@ -108,24 +121,105 @@ def torch_batches(root, batch, workers):
 
 
 def parts(paths, image_size: int):
-  """ms per image of each part of Grain's train image, one thread."""
+  """ms per image of each part of Grain's train image, one thread, in order."""
   rng = np.random.default_rng(0)
-  blobs = []
-  start = time.perf_counter()
-  for path in paths:
+  timings = {}
+
+  def timed(name, function, inputs):
+    start = time.process_time()
+    outputs = [function(x) for x in inputs]
+    timings[name] = 1000 * (time.process_time() - start) / len(inputs)
+    return outputs
+
+  def read(path):
     with open(path, 'rb') as f:
-      blobs.append(f.read())
-  timings = {'read': time.perf_counter() - start}
-  start = time.perf_counter()
-  for blob in blobs:
-    with Image.open(io.BytesIO(blob)) as image:
-      image.convert('RGB').load()
-  timings['full decode'] = time.perf_counter() - start
-  start = time.perf_counter()
-  for path, blob in zip(paths, blobs):
-    pil_preprocess.train_image(path, rng, image_size, data=blob)
-  timings['train_image (window, decode, resize, flip)'] = time.perf_counter() - start
-  return {name: 1000 * seconds / len(paths) for name, seconds in timings.items()}
+      return f.read()
+
+  blobs = timed('read', read, paths)
+  windows = timed(
+      'header, window',
+      lambda blob: host_preprocess.random_resized_window(
+          *simplejpeg.decode_jpeg_header(blob)[:2], rng
+      ),
+      blobs,
+  )
+  pixels = timed('decode (simplejpeg)', simplejpeg.decode_jpeg, blobs)
+  cut = lambda pixels, window: pixels[window[0] : window[0] + window[2],
+                                    window[1] : window[1] + window[3]]  # fmt: skip
+  crop = lambda both: Image.fromarray(np.ascontiguousarray(cut(*both)))
+  crops = timed('crop (to PIL)', crop, list(zip(pixels, windows)))
+  resize = lambda image: image.resize((image_size, image_size), Image.Resampling.BILINEAR)
+  resized = timed('resize (PIL, antialiased bilinear)', resize, crops)
+  flip = lambda image: image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+  timed('flip (half of them)', flip, resized[::2])
+  timings['flip (half of them)'] /= 2
+  resized = timed('to NumPy', np.asarray, resized)
+  start = time.process_time()
+  for path in paths:
+    host_preprocess.train_image(path, rng, image_size)
+  timings['train_image, all of it'] = 1000 * (time.process_time() - start) / len(paths)
+  start = time.process_time()
+  np.stack(resized)
+  timings['batch (stack)'] = 1000 * (time.process_time() - start) / len(paths)
+  return timings
+
+
+def reduction_gap(paths, image_size: int) -> float:
+  """Mean absolute difference of Grain's eval images (a window twice `image_size`: decoded at
+  half scale) and torchvision's crop and resize of the full decode."""
+  gaps = []
+  for path in paths:
+    with Image.open(path) as image:
+      y, x, h, w = host_preprocess.centre_window(image.height, image.width)
+      full = image.convert('RGB').crop((x, y, x + w, y + h))
+      full = np.asarray(full.resize((image_size, image_size), Image.BILINEAR), np.int16)
+    gaps.append(np.abs(host_preprocess.eval_image(path, image_size).astype(np.int16) - full).mean())
+  return float(np.mean(gaps))
+
+
+def eval_gap(first, second) -> float:
+  """Mean absolute difference of the real eval images of two datasets' first batches."""
+  a, b = next(first.eval_batches()), next(second.eval_batches())
+  mask = a['mask']
+  return np.abs(a['image'][mask].astype(np.int16) - b['image'][mask].astype(np.int16)).mean()
+
+
+ROWS = (
+    'bare full decode (PIL, 1 thread)',
+    'bare full decode (simplejpeg, 1 thread)',
+    'tf.data (pipeline=tf)',
+    'Grain, threads',
+    'Grain, 1 worker',
+    'Grain, 2 workers',
+    'torchvision DataLoader, 2 workers',
+)
+
+
+def measure_row(label, args, paths):
+  """`(images/s, images per CPU-second)` of one row of ROWS; () without torch for its row. Each
+  row runs in a process of its own: no threads of an earlier pipeline run beside it, and torch
+  cannot load beside TensorFlow (a segmentation fault)."""
+  if label.startswith('bare'):
+    sample = paths[: args.batch * args.steps]
+    decode_all = bare_decodes(sample)[label.split('(')[1].split(',')[0]]
+    start, cpu = time.perf_counter(), cpu_seconds()
+    decode_all()
+    return len(sample) / (time.perf_counter() - start), len(sample) / (cpu_seconds() - cpu)
+  if label.startswith('torchvision'):
+    try:
+      batches = torch_batches(args.dir, args.batch, 2)
+      next(batches)
+    except ImportError:
+      return ()
+  else:
+    fields = {
+        'tf.data (pipeline=tf)': dict(pipeline='tf'),
+        'Grain, threads': dict(pipeline='grain', workers=0),
+        'Grain, 1 worker': dict(pipeline='grain', workers=1),
+        'Grain, 2 workers': dict(pipeline='grain', workers=2),
+    }[label]
+    batches = iter(dataset(args.dir, args.batch, **fields).train_batches())
+  return measure(batches, args.steps, args.batch, args.warm_up)
 
 
 def main():
@@ -135,49 +229,58 @@ def main():
   parser.add_argument('--steps', type=int, default=60, help='timed batches per pipeline')
   parser.add_argument('--warm_up', type=int, default=10, help='batches before the timed ones')
   parser.add_argument('--dir', default='/tmp/cutmix_input')
+  parser.add_argument('--repeats', type=int, default=3, help='runs of each row, in turn')
+  parser.add_argument('--row', choices=ROWS, help='measure this row only (in its own process)')
   args = parser.parse_args()
   build_folder(args.dir, args.images)
   paths = sorted(
       os.path.join(d, f) for d, _, fs in os.walk(os.path.join(args.dir, 'train')) for f in fs
   )
+  if args.row:
+    print(*measure_row(args.row, args, paths))
+    return
   mean_kb = np.mean([os.path.getsize(p) for p in paths]) / 1024
   print(f'{len(paths)} JPEGs of 512 x 384, {mean_kb:.0f} KB on average; {os.cpu_count()} cores')
+  figures = {label: [] for label in ROWS}
+  for _ in range(args.repeats):  # the rows in turn, so that a slow spell of the machine is shared
+    for label in ROWS:
+      command = [sys.executable, __file__, '--row', label, '--dir', args.dir]
+      command += [
+          f'--{name}={getattr(args, name)}' for name in ('images', 'batch', 'steps', 'warm_up')
+      ]
+      result = subprocess.run(command, capture_output=True, text=True, check=True).stdout.split()
+      if result:
+        figures[label].append(tuple(map(float, result[-2:])))
   rows = []
-  sample = paths[: args.batch * args.steps]
-  start, cpu = time.perf_counter(), cpu_seconds()
-  bare_decode(sample)()
-  rows.append(('bare full decode (PIL, 1 thread)', len(sample) / (time.perf_counter() - start),
-               len(sample) / (cpu_seconds() - cpu)))  # fmt: skip
-  for label, fields in (
-      ('tf.data (pipeline=tf)', dict(pipeline='tf')),
-      ('Grain, threads', dict(pipeline='grain', workers=0)),
-      ('Grain, 1 worker', dict(pipeline='grain', workers=1)),
-      ('Grain, 2 workers', dict(pipeline='grain', workers=2)),
-  ):
-    ds = dataset(args.dir, args.batch, **fields)
-    rows.append((label, *measure(iter(ds.train_batches()), args.steps, args.batch, args.warm_up)))
-  try:
-    rows.append(
-        ('torchvision DataLoader, 2 workers',
-         *measure(torch_batches(args.dir, args.batch, 2), args.steps, args.batch, args.warm_up))
-    )  # fmt: skip
-  except ImportError:
-    print('(torch or torchvision is not installed: no PyTorch row)')
-  floor = rows[0][2]
-  print(f'{"pipeline":36s} {"img/s":>8s} {"img/s/core":>10s} {"of bare":>8s} {"cores/H100":>10s}')
-  for label, rate, per_core in rows:
+  for label, measured in figures.items():
+    if not measured:
+      print(f'({label}: torch or torchvision is not installed)')
+      continue
+    rates, per_core = np.array(measured).T
+    rows.append((label, np.median(rates), np.median(per_core), per_core.min(), per_core.max()))
+  floors = rows[0][2], rows[1][2]
+  print(f'medians of {args.repeats} runs; per core: median (min-max)')
+  print(f'{"pipeline":40s} {"img/s":>6s} {"img/s/core":>17s} {"of bare PIL":>11s} '
+        f'{"of simplejpeg":>13s} {"of tf.data":>10s} {"cores/H100":>10s}')  # fmt: skip
+  tf_rate = dict((row[0], row[2]) for row in rows)['tf.data (pipeline=tf)']
+  for label, rate, per_core, low, high in rows:
     print(
-        f'{label:36s} {rate:8.0f} {per_core:10.0f} {per_core / floor:8.2f} '
+        f'{label:40s} {rate:6.0f} {per_core:5.0f} ({low:4.0f}-{high:4.0f}) '
+        f'{per_core / floors[0]:11.2f} {per_core / floors[1]:13.2f} {per_core / tf_rate:10.2f} '
         f'{H100_RATE / per_core:10.1f}'
     )
   print('\nGrain per image, one thread (ms):')
-  for name, ms in parts(paths[:200], 224).items():
-    print(f'  {name:44s} {ms:6.2f}')
-  grain_eval = next(dataset(args.dir, args.batch, pipeline='grain').eval_batches())
-  tf_eval = next(dataset(args.dir, args.batch, pipeline='tf').eval_batches())
-  mask = grain_eval['mask']
-  gap = np.abs(grain_eval['image'][mask].astype(np.int16) - tf_eval['image'][mask].astype(np.int16))
-  print(f'\neval images, Grain against tf.data: mean absolute difference {gap.mean():.2f} / 255')
+  timings = parts(paths[:400], 224)
+  for name, ms in timings.items():
+    print(f'  {name:44s} {ms:6.3f}')
+  per_core = dict((row[0], row[2]) for row in rows)['Grain, threads']
+  rest = 1000 / per_core - timings['train_image, all of it']
+  print(f'  {"the pipeline around it (threads, batching)":44s} {rest:6.3f}  (1/rate - train_image)')
+  grain_gap = eval_gap(dataset(args.dir, args.batch, pipeline='grain'),
+                       dataset(args.dir, args.batch, pipeline='tf'))  # fmt: skip
+  print(f'\neval images, Grain against tf.data: mean absolute difference {grain_gap:.2f} / 255')
+  reduced = reduction_gap(paths[:200], 112)
+  print(f'eval images at 112 px, DCT-reduced decode against a full one: {reduced:.2f} / 255')
 
 
 if __name__ == '__main__':

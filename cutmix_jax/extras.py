@@ -18,6 +18,7 @@ MODULES = {
         'orbax.checkpoint',
         'ml_collections',
         'PIL',
+        'simplejpeg',
         'matplotlib',
         'scipy',
         'tqdm',

@@ -629,36 +629,53 @@ def test_streamed_folder_names_a_corrupt_file(tmp_path, pipeline, workers):
     _take(ds.train_batches(), 2)
 
 
+_GRAIN_BATCHES = """
+import sys
+import numpy as np
+from cutmix_jax.data import folder, grain_pipeline, layout
+root, process, count, workers, out = sys.argv[1:]
+process, count, workers = int(process), int(count), int(workers)
+_, train, evaluation = folder.scan(root)
+shape = layout.Layout(8, 16, process, count, 1, count)
+files = folder.FileSource(train, evaluation, shape, seed=0)
+batches = grain_pipeline.GrainPipeline(files, shape, 0, 48, workers).train_batches(start_step=1)
+taken = [next(batches) for _ in range(3)]
+np.savez(out, **{f'{k}{i}': b[k] for i, b in enumerate(taken) for k in b})
+"""
+
+
+def _grain_batches(root, out, process, count, workers=0):
+  """Batches 1 to 3 of process `process` of `count`, read by its own Python process."""
+  subprocess.run(
+      [sys.executable, '-c', _GRAIN_BATCHES, str(root), *map(str, (process, count, workers)), out],
+      check=True,
+  )
+  with np.load(out) as saved:
+    return [{k: saved[f'{k}{i}'] for k in ('image', 'label')} for i in range(3)]
+
+
 def test_grain_processes_read_together_exactly_the_global_batch(large_folder):
   from cutmix_jax.data import grain_pipeline  # pylint: disable=g-import-not-at-top
 
   _, train, evaluation = folder.scan(str(large_folder))
 
-  def batches(process, count, workers=0):
+  def batches(process, count):
     layout = layout_lib.Layout(8, 16, process, count, 1, count)
     files = folder.FileSource(train, evaluation, layout, seed=0)
-    pipeline = grain_pipeline.GrainPipeline(files, layout, 0, 48, workers)
-    return _take(pipeline.train_batches(start_step=1), 3)
+    return _take(grain_pipeline.GrainPipeline(files, layout, 0, 48, 0).train_batches(1), 3)
 
-  one = batches(0, 1)
   halves = [batches(p, 2) for p in range(2)]
   together = [{k: np.concatenate([a[k], b[k]], axis=1) for k in a} for a, b in zip(*halves)]
+  _assert_batches_equal(together, batches(0, 1))
+
+
+@pytest.mark.slow
+def test_two_grain_processes_and_workers_read_exactly_the_global_batch(large_folder, tmp_path):
+  one = _grain_batches(large_folder, str(tmp_path / 'one.npz'), 0, 1)
+  halves = [_grain_batches(large_folder, str(tmp_path / f'{p}.npz'), p, 2) for p in range(2)]
+  together = [{k: np.concatenate([a[k], b[k]], axis=1) for k in a} for a, b in zip(*halves)]
   _assert_batches_equal(together, one)
-  _assert_batches_equal(batches(0, 1, workers=2), one)  # worker processes: the same batches
-
-
-def test_pil_windows_are_torchvisions():
-  from cutmix_jax.data import pil_preprocess  # pylint: disable=g-import-not-at-top
-
-  assert pil_preprocess.centre_window(100, 200) == (6, 56, 88, 88)  # as tf_preprocess's
-  rng = np.random.default_rng(0)
-  windows = np.array([pil_preprocess.random_resized_window(80, 96, rng) for _ in range(400)])
-  y, x, h, w = windows.T
-  assert (y >= 0).all() and (x >= 0).all() and (y + h <= 80).all() and (x + w <= 96).all()
-  assert (h * w >= 0.08 * 80 * 96 * 0.9).all() and (w / h > 0.75 * 0.9).all()
-  assert np.median(h * w / (80 * 96)) == pytest.approx(0.54, abs=0.1)
-  fallback = [pil_preprocess.random_resized_window(300, 40, rng) for _ in range(200)]
-  assert (123, 0, 53, 40) in fallback  # large areas do not fit: the centred fallback
+  _assert_batches_equal(_grain_batches(large_folder, str(tmp_path / 'w.npz'), 0, 1, 2), one)
 
 
 # ---------------------------------------------------------------------------------------------

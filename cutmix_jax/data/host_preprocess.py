@@ -1,0 +1,110 @@
+"""Per-image host ops for large images without TensorFlow: decode, crop, resize, flip.
+
+The semantics of torchvision (and of `tf_preprocess`): train takes `RandomResizedCrop`'s window
+(scale 0.08 to 1 of the area, aspect ratio log-uniform in 3/4 to 4/3, 10 tries, else a centre
+crop of clamped aspect ratio) and a horizontal flip; eval the centre square of side 224/256 of
+the shorter side. The window is cut out and resized (PIL's antialiased bilinear, as torchvision's
+`resized_crop` on PIL images) to `image_size`, uint8. The random draws come from the NumPy
+generator passed in (seeded per example), so the ops are deterministic given it.
+
+JPEGs decode through simplejpeg (libjpeg-turbo, measured 1.2x faster than PIL's decode of the same
+files: docs/PERFORMANCE.md), at 1/2, 1/4 or 1/8 scale in the DCT domain where the window is at
+least twice the output side; other files (PNG, CMYK JPEGs, ...) decode through PIL.
+"""
+
+import io
+import math
+
+import numpy as np
+from PIL import Image
+import simplejpeg
+
+EVAL_CROP_FRACTION = 224 / 256
+_ATTEMPTS = 10
+
+
+def random_resized_window(height: int, width: int, rng, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
+  """A random crop window `(y, x, h, w)` of an `H x W` image, as torchvision draws it."""
+  area = height * width * rng.uniform(scale[0], scale[1], _ATTEMPTS)
+  aspect = np.exp(rng.uniform(math.log(ratio[0]), math.log(ratio[1]), _ATTEMPTS))
+  widths, heights = np.round(np.sqrt(area * aspect)), np.round(np.sqrt(area / aspect))
+  fits = (widths <= width) & (heights <= height) & (widths > 0) & (heights > 0)
+  offsets = rng.uniform(size=2)
+  if fits.any():
+    first = int(np.argmax(fits))
+    crop_h, crop_w = int(heights[first]), int(widths[first])
+    y = int(offsets[0] * (height - crop_h + 1))
+    x = int(offsets[1] * (width - crop_w + 1))
+    return y, x, crop_h, crop_w
+  in_ratio = width / height
+  crop_h = int(round(width / ratio[0])) if in_ratio < ratio[0] else height
+  crop_w = int(round(height * ratio[1])) if in_ratio > ratio[1] else width
+  return (height - crop_h) // 2, (width - crop_w) // 2, crop_h, crop_w
+
+
+def centre_window(height: int, width: int, fraction: float = EVAL_CROP_FRACTION):
+  """The centred square window `(y, x, side, side)` of side `fraction * min(H, W)`."""
+  side = int(round(fraction * min(height, width)))
+  return int(round((height - side) / 2)), int(round((width - side) / 2)), side, side
+
+
+def _size(data: bytes):
+  """`(height, width, is_jpeg)` of an encoded image, from its header."""
+  try:
+    height, width, _, _ = simplejpeg.decode_jpeg_header(data)
+    return height, width, True
+  except ValueError:  # not a JPEG
+    with Image.open(io.BytesIO(data)) as image:
+      return image.height, image.width, False
+
+
+def _decoded(data: bytes, height: int, width: int, is_jpeg: bool, reduce: int) -> np.ndarray:
+  """The RGB pixels, a JPEG at 1/`reduce` scale (libjpeg-turbo's DCT scaling)."""
+  size = -(-height // reduce), -(-width // reduce)
+  if is_jpeg:
+    try:
+      return simplejpeg.decode_jpeg(data, min_height=size[0], min_width=size[1])
+    except ValueError:  # a corrupt-data warning, ...: PIL decodes it or says why not
+      pass
+  with Image.open(io.BytesIO(data)) as image:
+    image.draft('RGB', size[::-1])
+    return np.asarray(image.convert('RGB'))
+
+
+def _window_resized(name: str, data, draw, image_size: int) -> np.ndarray:
+  """The window of the file `name` (or its bytes `data`) resized to `image_size` square and
+  mirrored as `draw(height, width) = (window, flip)` says.
+
+  Raises:
+    ValueError: one line naming the file, for one that is not a decodable image.
+  """
+  try:
+    if data is None:
+      with open(name, 'rb') as f:
+        data = f.read()
+    height, width, is_jpeg = _size(data)
+    (y, x, h, w), flip = draw(height, width)
+    reduce = 1
+    while reduce < 8 and min(h, w) >= 2 * reduce * image_size:
+      reduce *= 2
+    pixels = _decoded(data, height, width, is_jpeg, reduce)
+  except (OSError, ValueError, Image.DecompressionBombError) as error:
+    raise ValueError(f'cannot decode image file {name}: {error}') from None
+  factor = pixels.shape[0] / height  # 1, or the scale the decode reduced to
+  top, left = math.floor(y * factor), math.floor(x * factor)
+  bottom, right = math.ceil((y + h) * factor), math.ceil((x + w) * factor)
+  box = (x * factor - left, y * factor - top, (x + w) * factor - left, (y + h) * factor - top)
+  crop = Image.fromarray(np.ascontiguousarray(pixels[top:bottom, left:right]))
+  resized = crop.resize((image_size, image_size), Image.Resampling.BILINEAR, box=box)
+  return np.asarray(resized.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if flip else resized)
+
+
+def train_image(name: str, rng, image_size: int, data=None) -> np.ndarray:
+  """The file `name` (or its bytes `data`) as an augmented uint8 `(image_size, image_size, 3)`."""
+  draw = lambda height, width: (random_resized_window(height, width, rng), rng.uniform() < 0.5)
+  return _window_resized(name, data, draw, image_size)
+
+
+def eval_image(name: str, image_size: int, data=None) -> np.ndarray:
+  """The file `name` (or its bytes) centre-cropped, as uint8 `(image_size, image_size, 3)`."""
+  return _window_resized(name, data, lambda h, w: (centre_window(h, w), False), image_size)

@@ -428,6 +428,10 @@ def wrong_shape(rng, images, labels, *extras, alpha, partners, axis_name):
   return images[:, :8], labels
 
 
+def one_array(rng, images, labels, *extras, alpha, partners, axis_name):
+  return images  # the labels forgotten
+
+
 def raises(rng, images, labels, *extras, alpha, partners, axis_name):
   raise KeyError('no such thing')
 
@@ -437,6 +441,7 @@ def raises(rng, images, labels, *extras, alpha, partners, axis_name):
     [
         ('test_family:no_extras', {}, r'its signature \(rng, images, \*, alpha, partners'),
         ('test_family:wrong_shape', {}, r"returned \[\(\(4, 8, 16, 3\), 'float32'\), .*expected"),
+        ('test_family:one_array', {}, r"returned \[\(\(4, 16, 16, 3\), 'float32'\)\]; expected"),
         ('test_family:raises', {}, "raised KeyError on a .*: 'no such thing'"),
         ('test_family:halves', {'shares': 2}, 'has no setting shares; its settings: share$'),
     ],

@@ -52,10 +52,11 @@ class Method:
     return {**common, 'alpha': alpha} if self.uses_alpha else common
 
   def apply(self, rng, images, labels, extras, settings, *, alpha, partners, axis_name):
-    """`op(rng, images, labels, *extras, ...)` with these settings, as a tuple."""
+    """`op(rng, images, labels, *extras, ...)` with these settings, as a tuple (one array out:
+    a tuple of it, which the plug-in check then reports as missing the labels)."""
     own = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
-    common = self._common(alpha, partners, axis_name)
-    return tuple(self.op(rng, images, labels, *extras, **common, **own))
+    out = self.op(rng, images, labels, *extras, **self._common(alpha, partners, axis_name), **own)
+    return tuple(out) if isinstance(out, (tuple, list)) else (out,)
 
   def draw_with(self, rng, images, settings, *, alpha=1.0, partners='global', axis_name=None):
     """What `apply` with the same key and settings draws (`MixDraw` or `CutMixDraw`).

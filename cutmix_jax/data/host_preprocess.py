@@ -9,7 +9,8 @@ generator passed in (seeded per example), so the ops are deterministic given it.
 
 JPEGs decode through simplejpeg (libjpeg-turbo, measured 1.2x faster than PIL's decode of the same
 files: docs/PERFORMANCE.md), at 1/2, 1/4 or 1/8 scale in the DCT domain where the window is at
-least twice the output side; other files (PNG, CMYK JPEGs, ...) decode through PIL.
+least twice the output side; other files (PNG, ...) and the JPEGs simplejpeg refuses (a corrupt
+data warning, ...) decode through PIL.
 """
 
 import io

@@ -184,41 +184,36 @@ def eval_gap(first, second) -> float:
   return np.abs(a['image'][mask].astype(np.int16) - b['image'][mask].astype(np.int16)).mean()
 
 
-ROWS = (
-    'bare full decode (PIL, 1 thread)',
-    'bare full decode (simplejpeg, 1 thread)',
-    'tf.data (pipeline=tf)',
-    'Grain, threads',
-    'Grain, 1 worker',
-    'Grain, 2 workers',
-    'torchvision DataLoader, 2 workers',
-)
+ROWS = {  # label: what it measures (a bare decoder, the torchvision loader, or DataConfig fields)
+    'bare full decode (PIL, 1 thread)': 'PIL',
+    'bare full decode (simplejpeg, 1 thread)': 'simplejpeg',
+    'tf.data (pipeline=tf)': dict(pipeline='tf'),
+    'Grain, threads': dict(pipeline='grain', workers=0),
+    'Grain, 1 worker': dict(pipeline='grain', workers=1),
+    'Grain, 2 workers': dict(pipeline='grain', workers=2),
+    'torchvision DataLoader, 2 workers': 'torchvision',
+}
 
 
 def measure_row(label, args, paths):
   """`(images/s, images per CPU-second)` of one row of ROWS; () without torch for its row. Each
   row runs in a process of its own: no threads of an earlier pipeline run beside it, and torch
   cannot load beside TensorFlow (a segmentation fault)."""
-  if label.startswith('bare'):
+  spec = ROWS[label]
+  if spec in ('PIL', 'simplejpeg'):
     sample = paths[: args.batch * args.steps]
-    decode_all = bare_decodes(sample)[label.split('(')[1].split(',')[0]]
+    decode_all = bare_decodes(sample)[spec]
     start, cpu = time.perf_counter(), cpu_seconds()
     decode_all()
     return len(sample) / (time.perf_counter() - start), len(sample) / (cpu_seconds() - cpu)
-  if label.startswith('torchvision'):
+  if spec == 'torchvision':
     try:
       batches = torch_batches(args.dir, args.batch, 2)
       next(batches)
     except ImportError:
       return ()
   else:
-    fields = {
-        'tf.data (pipeline=tf)': dict(pipeline='tf'),
-        'Grain, threads': dict(pipeline='grain', workers=0),
-        'Grain, 1 worker': dict(pipeline='grain', workers=1),
-        'Grain, 2 workers': dict(pipeline='grain', workers=2),
-    }[label]
-    batches = iter(dataset(args.dir, args.batch, **fields).train_batches())
+    batches = iter(dataset(args.dir, args.batch, **spec).train_batches())
   return measure(batches, args.steps, args.batch, args.warm_up)
 
 

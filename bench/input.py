@@ -5,10 +5,11 @@ The benchmark folder: `--images` (6,000, so that the timed batches stay in one e
 80 KB, near ImageNet's mean file size), built deterministically in `--dir`, 10 classes. Rows,
 each the train batches of 224 px (RandomResizedCrop and flip, uint8 out):
 
-- bare decode: the full decode of each file on one thread, by PIL and by simplejpeg (the decoder
-  of the Grain pipeline), the floor of any JPEG pipeline;
+- bare decode: the full decode of each file on one thread, by PIL and by simplejpeg (the Grain
+  pipeline's whole-image decoder), the floor of any JPEG pipeline that decodes whole images;
 - tf.data (`data.pipeline=tf`);
-- Grain with threads of the process, and with 1 and 2 worker processes (`data.workers`);
+- Grain with threads of the process, and with 1 and 2 worker processes (`data.workers`); with
+  threads again but decoding whole images (as where TurboJPEG 3, `jpeg_window`, is absent);
 - torchvision's ImageFolder + DataLoader with the same transforms, when torch is installed.
 
 "Per core" is images per CPU-second of the process and its children (psutil), so a pipeline on
@@ -36,6 +37,7 @@ import simplejpeg
 from cutmix_jax import data
 from cutmix_jax.data import cifar10_mini
 from cutmix_jax.data import host_preprocess
+from cutmix_jax.data import jpeg_window
 
 H100_RATE = 5678.0  # img/s of a plain Flax ResNet-50 train step on one H100 (docs/PERFORMANCE.md)
 GRID = (12, 16)  # rows, columns of 32 px images: 384 x 512
@@ -121,47 +123,45 @@ def torch_batches(root, batch, workers):
 
 
 def parts(paths, image_size: int):
-  """ms per image of each part of Grain's train image, one thread, in order."""
+  """ms per image of each part of Grain's train image, one thread, image after image (as the
+  pipeline runs: each image's buffers are freed before the next)."""
   rng = np.random.default_rng(0)
-  timings = {}
+  timings = dict.fromkeys(['read', 'header, window', 'decode', 'to PIL', 'resize', 'flip',
+                           'to NumPy', 'into the batch'], 0.0)  # fmt: skip
+  batch = np.empty((64, image_size, image_size, 3), np.uint8)
 
-  def timed(name, function, inputs):
-    start = time.process_time()
-    outputs = [function(x) for x in inputs]
-    timings[name] = 1000 * (time.process_time() - start) / len(inputs)
-    return outputs
+  def timed(name, function, *args):
+    start = time.thread_time()
+    out = function(*args)
+    timings[name] += time.thread_time() - start
+    return out
 
   def read(path):
     with open(path, 'rb') as f:
       return f.read()
 
-  blobs = timed('read', read, paths)
-  windows = timed(
-      'header, window',
-      lambda blob: host_preprocess.random_resized_window(
-          *simplejpeg.decode_jpeg_header(blob)[:2], rng
-      ),
-      blobs,
-  )
-  pixels = timed('decode (simplejpeg)', simplejpeg.decode_jpeg, blobs)
-  cut = lambda pixels, window: pixels[window[0] : window[0] + window[2],
-                                    window[1] : window[1] + window[3]]  # fmt: skip
-  crop = lambda both: Image.fromarray(np.ascontiguousarray(cut(*both)))
-  crops = timed('crop (to PIL)', crop, list(zip(pixels, windows)))
-  resize = lambda image: image.resize((image_size, image_size), Image.Resampling.BILINEAR)
-  resized = timed('resize (PIL, antialiased bilinear)', resize, crops)
-  flip = lambda image: image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-  timed('flip (half of them)', flip, resized[::2])
-  timings['flip (half of them)'] /= 2
-  resized = timed('to NumPy', np.asarray, resized)
-  start = time.process_time()
-  for path in paths:
-    host_preprocess.train_image(path, rng, image_size)
-  timings['train_image, all of it'] = 1000 * (time.process_time() - start) / len(paths)
-  start = time.process_time()
-  np.stack(resized)
-  timings['batch (stack)'] = 1000 * (time.process_time() - start) / len(paths)
-  return timings
+  def window(blob):
+    height, width = simplejpeg.decode_jpeg_header(blob)[:2]
+    return host_preprocess.random_resized_window(height, width, rng), rng.uniform() < 0.5
+
+  def decode(blob, y, x, h, w):
+    pixels = jpeg_window.decode(blob, y, x, y + h, x + w, 1)
+    return simplejpeg.decode_jpeg(blob)[y : y + h, x : x + w] if pixels is None else pixels
+
+  for i, path in enumerate(paths):
+    blob = timed('read', read, path)
+    (y, x, h, w), flip = timed('header, window', window, blob)
+    pixels = timed('decode', decode, blob, y, x, h, w)
+    image = timed('to PIL', lambda: Image.fromarray(np.ascontiguousarray(pixels)))
+    image = timed('resize', image.resize, (image_size, image_size), Image.Resampling.BILINEAR)
+    if flip:
+      image = timed('flip', image.transpose, Image.Transpose.FLIP_LEFT_RIGHT)
+    timed('into the batch', batch.__setitem__, i % len(batch), timed('to NumPy', np.asarray, image))
+  start = time.thread_time()
+  for i, path in enumerate(paths):
+    host_preprocess.train_image(path, np.random.default_rng(i), image_size)
+  timings['train_image, all of it'] = time.thread_time() - start
+  return {name: 1000 * seconds / len(paths) for name, seconds in timings.items()}
 
 
 def reduction_gap(paths, image_size: int) -> float:
@@ -189,6 +189,7 @@ ROWS = {  # label: what it measures (a bare decoder, the torchvision loader, or 
     'bare full decode (simplejpeg, 1 thread)': 'simplejpeg',
     'tf.data (pipeline=tf)': dict(pipeline='tf'),
     'Grain, threads': dict(pipeline='grain', workers=0),
+    'Grain, threads, whole-image decode': 'whole-image',  # without jpeg_window's window decode
     'Grain, 1 worker': dict(pipeline='grain', workers=1),
     'Grain, 2 workers': dict(pipeline='grain', workers=2),
     'torchvision DataLoader, 2 workers': 'torchvision',
@@ -206,6 +207,9 @@ def measure_row(label, args, paths):
     start, cpu = time.perf_counter(), cpu_seconds()
     decode_all()
     return len(sample) / (time.perf_counter() - start), len(sample) / (cpu_seconds() - cpu)
+  if spec == 'whole-image':
+    jpeg_window.library = lambda: None  # this row's process decodes every image whole
+    spec = ROWS['Grain, threads']
   if spec == 'torchvision':
     try:
       batches = torch_batches(args.dir, args.batch, 2)
@@ -236,6 +240,8 @@ def main():
     return
   mean_kb = np.mean([os.path.getsize(p) for p in paths]) / 1024
   print(f'{len(paths)} JPEGs of 512 x 384, {mean_kb:.0f} KB on average; {os.cpu_count()} cores')
+  library = jpeg_window.library()
+  print(f'window decode (TurboJPEG 3): {library._name if library else "none: whole images decode"}')
   figures = {label: [] for label in ROWS}
   for _ in range(args.repeats):  # the rows in turn, so that a slow spell of the machine is shared
     for label in ROWS:
@@ -265,7 +271,7 @@ def main():
         f'{H100_RATE / per_core:10.1f}'
     )
   print('\nGrain per image, one thread (ms):')
-  timings = parts(paths[:400], 224)
+  timings = parts(paths[:1000], 224)
   for name, ms in timings.items():
     print(f'  {name:44s} {ms:6.3f}')
   per_core = dict((row[0], row[2]) for row in rows)['Grain, threads']

@@ -7,10 +7,11 @@ the shorter side. The window is cut out and resized (PIL's antialiased bilinear,
 `resized_crop` on PIL images) to `image_size`, uint8. The random draws come from the NumPy
 generator passed in (seeded per example), so the ops are deterministic given it.
 
-JPEGs decode through simplejpeg (libjpeg-turbo, measured 1.2x faster than PIL's decode of the same
-files: docs/PERFORMANCE.md), at 1/2, 1/4 or 1/8 scale in the DCT domain where the window is at
-least twice the output side; other files (PNG, ...) and the JPEGs simplejpeg refuses (a corrupt
-data warning, ...) decode through PIL.
+JPEGs decode by libjpeg-turbo, at 1/2, 1/4 or 1/8 scale in the DCT domain where the window is at
+least twice the output side: only the window's blocks where TurboJPEG 3 is installed
+(`jpeg_window`), else the whole image through simplejpeg (measured 1.2x faster than PIL's decode
+of the same files: docs/PERFORMANCE.md), the same pixels either way; other files (PNG, ...) and
+the JPEGs both refuse (a corrupt-data warning, CMYK, ...) decode through PIL.
 """
 
 import io
@@ -19,6 +20,8 @@ import math
 import numpy as np
 from PIL import Image
 import simplejpeg
+
+from cutmix_jax.data import jpeg_window
 
 EVAL_CROP_FRACTION = 224 / 256
 _ATTEMPTS = 10
@@ -72,6 +75,20 @@ def _decoded(data: bytes, height: int, width: int, is_jpeg: bool, reduce: int) -
     return np.asarray(image.convert('RGB'))
 
 
+def _window_pixels(data: bytes, height: int, width: int, is_jpeg: bool, window, reduce: int):
+  """The decoded pixels that cover `window` (a JPEG's at 1/`reduce` scale: only the window's
+  blocks where `jpeg_window` can), and the window's box in them."""
+  y, x, h, w = window
+  fy, fx = -(-height // reduce) / height, -(-width // reduce) / width
+  top, left = math.floor(y * fy), math.floor(x * fx)
+  bottom, right = math.ceil((y + h) * fy), math.ceil((x + w) * fx)
+  box = (x * fx - left, y * fy - top, (x + w) * fx - left, (y + h) * fy - top)
+  pixels = jpeg_window.decode(data, top, left, bottom, right, reduce) if is_jpeg else None
+  if pixels is None:
+    pixels = _decoded(data, height, width, is_jpeg, reduce)[top:bottom, left:right]
+  return pixels, box
+
+
 def _window_resized(name: str, data, draw, image_size: int) -> np.ndarray:
   """The window of the file `name` (or its bytes `data`) resized to `image_size` square and
   mirrored as `draw(height, width) = (window, flip)` says.
@@ -84,18 +101,14 @@ def _window_resized(name: str, data, draw, image_size: int) -> np.ndarray:
       with open(name, 'rb') as f:
         data = f.read()
     height, width, is_jpeg = _size(data)
-    (y, x, h, w), flip = draw(height, width)
+    window, flip = draw(height, width)
     reduce = 1
-    while reduce < 8 and min(h, w) >= 2 * reduce * image_size:
+    while is_jpeg and reduce < 8 and min(window[2:]) >= 2 * reduce * image_size:
       reduce *= 2
-    pixels = _decoded(data, height, width, is_jpeg, reduce)
+    pixels, box = _window_pixels(data, height, width, is_jpeg, window, reduce)
   except (OSError, ValueError, Image.DecompressionBombError) as error:
     raise ValueError(f'cannot decode image file {name}: {error}') from None
-  factor = pixels.shape[0] / height  # 1, or the scale the decode reduced to
-  top, left = math.floor(y * factor), math.floor(x * factor)
-  bottom, right = math.ceil((y + h) * factor), math.ceil((x + w) * factor)
-  box = (x * factor - left, y * factor - top, (x + w) * factor - left, (y + h) * factor - top)
-  crop = Image.fromarray(np.ascontiguousarray(pixels[top:bottom, left:right]))
+  crop = Image.fromarray(np.ascontiguousarray(pixels))
   resized = crop.resize((image_size, image_size), Image.Resampling.BILINEAR, box=box)
   return np.asarray(resized.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if flip else resized)
 

@@ -5,9 +5,9 @@ The train order is the one of every pipeline here (`layout.train_indices`: one p
 augmented by `host_preprocess` with a NumPy generator seeded by `(seed, epoch, its position in the
 epoch's global order)`. An example's pixels therefore depend on neither the process count nor
 where a run resumed: a run resumed at step s sees exactly the batches of an uninterrupted run,
-and two processes together read exactly the global batch one process reads. Grain reads the
-examples of a batch in parallel (threads, or `workers` processes that decode beside the train
-step) and keeps their order.
+and two processes together read exactly the global batch one process reads. Grain makes the
+batches (in train, each device's share of one) in parallel (threads, or `workers` processes that
+decode beside the train step) and keeps their order.
 """
 
 import os
@@ -55,49 +55,55 @@ class GrainPipeline:
 
   def _epoch_batches(self, epoch: int, first_step: int) -> Iterator[layout_lib.Batch]:
     order = layout_lib.train_indices(self.layout, self._seed, epoch, self.num_train)
-    size, paths, labels = self.layout.process_batch_size, self._train.paths, self._train.labels
-    offset = self.layout.process_index * size  # this process's slice of each global batch
+    devices = self.layout.local_device_count
+    rows = self.layout.process_batch_size // devices
+    offset = self.layout.process_index * self.layout.process_batch_size  # this process's slice
 
-    def example(flat: int):
-      step, row = divmod(flat, size)
-      index = order[step, row]
-      position = step * self.layout.batch_size + offset + row
-      rng = np.random.default_rng((self._seed, epoch, position))
-      image = host_preprocess.train_image(str(paths[index]), rng, self.image_size)
-      return {'image': image, 'label': np.int32(labels[index])}
+    def device_share(flat: int) -> layout_lib.Batch:  # one device's rows of one step
+      step, device = divmod(flat, devices)
+      first = step * self.layout.batch_size + offset + device * rows  # in the epoch's order
+      image = lambda path, row: host_preprocess.train_image(
+          path, np.random.default_rng((self._seed, epoch, first + row)), self.image_size
+      )
+      return self._read(self._train, order[step, device * rows : (device + 1) * rows], image)
 
-    examples = grain.MapDataset.range(first_step * size, self.steps_per_epoch * size)
-    yield from self._batches(examples.map(example), size)
+    shares = grain.MapDataset.range(first_step * devices, self.steps_per_epoch * devices)
+    yield from self._iterate(shares.map(device_share).batch(devices))
 
   def eval_batches(self) -> Iterator[layout_lib.Batch]:
     """One padded pass over this process's eval share, with 'mask'."""
     start, stop, num_batches = layout_lib.eval_shard(self.layout, self.num_eval)
-    paths, labels = self._evaluation.paths, self._evaluation.labels
-    example = lambda index: {
-        'image': host_preprocess.eval_image(str(paths[index]), self.image_size),
-        'label': np.int32(labels[index]),
-    }
-    batches = self._batches(
-        grain.MapDataset.range(start, stop).map(example),
-        self.layout.process_eval_batch_size,
-        split=False,
+    size = self.layout.process_eval_batch_size
+    image = lambda path, _: host_preprocess.eval_image(path, self.image_size)
+    batch = lambda first: self._read(
+        self._evaluation, np.arange(first, min(first + size, stop)), image
     )
+    batches = self._iterate(grain.MapDataset.range(start, stop, size).map(batch))
     return layout_lib.padded_eval_batches(batches, self.layout, num_batches)
 
-  def _batches(self, examples, size: int, split: bool = True) -> Iterator[layout_lib.Batch]:
-    batches = examples.batch(size, drop_remainder=split).to_iter_dataset(
-        grain.ReadOptions(num_threads=reading_threads(self._workers), prefetch_buffer_size=2 * size)
+  def _read(self, files, indices: np.ndarray, image) -> layout_lib.Batch:
+    """The examples `indices` of `files`, the k-th image `image(path, k)`, written into one
+    array (a Grain element per batch or device share: 1.74 against 1.78-1.95 ms of CPU per
+    image for an element per image, which Grain then stacks)."""
+    images = np.empty((len(indices), self.image_size, self.image_size, 3), np.uint8)
+    for row, index in enumerate(indices):
+      images[row] = image(str(files.paths[index]), row)
+    return {'image': images, 'label': files.labels[indices]}
+
+  def _iterate(self, elements) -> Iterator[layout_lib.Batch]:
+    threads = reading_threads(self._workers)
+    elements = elements.to_iter_dataset(
+        grain.ReadOptions(num_threads=threads, prefetch_buffer_size=2 * threads)
     )
     if self._workers:
       if not flags.FLAGS.is_parsed():  # Grain's workers read absl flags; a notebook has none
         flags.FLAGS(['cutmix_jax'], known_only=True)
-      batches = batches.mp_prefetch(grain.MultiprocessingOptions(num_workers=self._workers))
-    iterator = iter(batches)
+      elements = elements.mp_prefetch(grain.MultiprocessingOptions(num_workers=self._workers))
+    iterator = iter(elements)
     while True:
       try:
-        batch = next(iterator)
+        yield next(iterator)
       except StopIteration:
         return
       except ValueError as error:  # an unreadable file: the line that names it, without the
         raise ValueError(str(error).splitlines()[0]) from None  # notes Grain appends
-      yield layout_lib.split_for_devices(batch, self.layout.local_device_count) if split else batch

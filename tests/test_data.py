@@ -15,6 +15,7 @@ import pytest
 from cutmix_jax import data
 from cutmix_jax.data import augment
 from cutmix_jax.data import folder
+from cutmix_jax.data import host_preprocess
 from cutmix_jax.data import image_files
 from cutmix_jax.data import layout as layout_lib
 from cutmix_jax.data import loader
@@ -726,6 +727,13 @@ def tfds_dir(tmp_path_factory):
   builder_class('TinyLargeImages', (None, None, 3), {'train': 20, 'validation': 9})(
       data_dir=root
   ).download_and_prepare()
+  for name, shape, sizes in [
+      ('TinyRecordImages', (None, None, 3), {'train': 20, 'validation': 9}),
+      ('TinySmallRecords', (24, 24, 3), {'train': 40, 'test': 11}),
+  ]:
+    builder_class(name, shape, sizes)(
+        data_dir=root, file_format='array_record'
+    ).download_and_prepare()
   return root
 
 
@@ -746,6 +754,20 @@ def test_tfds_small_images_in_memory(tfds_dir):
   )
   np.testing.assert_array_equal(images, direct['image'])
   np.testing.assert_array_equal(labels, direct['label'])
+
+
+def test_tfds_small_array_record_images_in_memory(tfds_dir):
+  """The same examples prepared as ArrayRecord and as TFRecord: the same splits in memory."""
+  records, files = (
+      load(f'tfds:tiny_small_{name}', tfds_dir=tfds_dir, batch_size=16, eval_batch_size=8)
+      for name in ('records', 'images')
+  )
+  assert (records.num_train, records.num_eval, records.image_shape) == (40, 11, (24, 24, 3))
+  for a, b in zip(records.eval_batches(), files.eval_batches()):  # TFDS decodes ArrayRecord
+    np.testing.assert_array_equal(a['label'], b['label'])  # examples without TensorFlow: its
+    np.testing.assert_array_equal(a['mask'], b['mask'])  # JPEG decoder differs by a few levels
+    gap = np.abs(a['image'].astype(int) - b['image'])
+    assert gap.max() <= 12 and gap.mean() < 2  # (noise images: another example is ~85 apart)
 
 
 def test_tfds_large_images_streamed(tfds_dir):
@@ -769,6 +791,63 @@ def test_tfds_large_images_streamed(tfds_dir):
   np.testing.assert_array_equal(masks, np.arange(16) < 9)
   labels = np.concatenate([b['label'][b['mask']] for b in batches])
   np.testing.assert_array_equal(np.bincount(labels), [3, 3, 3])
+
+
+def _load_records(tfds_dir, **fields):
+  return load(
+      'tfds:tiny_record_images',
+      tfds_dir=tfds_dir,
+      batch_size=8,
+      eval_batch_size=8,
+      seed=0,
+      image_size=32,
+      **fields,
+  )
+
+
+def test_tfds_array_record_streams_through_grain(tfds_dir):
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+
+  from cutmix_jax.data import grain_pipeline  # pylint: disable=g-import-not-at-top
+
+  ds = _load_records(tfds_dir)
+  assert isinstance(ds.pipeline, grain_pipeline.GrainPipeline)
+  assert (ds.num_train, ds.num_eval, ds.steps_per_epoch) == (20, 9, 2)
+  first = _take(ds.train_batches(), 3)
+  assert first[0]['image'].shape == (8, 1, 32, 32, 3) and first[0]['image'].dtype == np.uint8
+  _assert_batches_equal(_take(_load_records(tfds_dir).train_batches(start_step=1), 2), first[1:])
+  batches = list(ds.eval_batches())
+  masks = np.concatenate([b['mask'].ravel() for b in batches])
+  np.testing.assert_array_equal(masks, np.arange(16) < 9)
+  records = tfds.data_source(
+      'tiny_record_images',
+      split='validation',
+      data_dir=tfds_dir,
+      decoders={'image': tfds.decode.SkipDecoding()},
+  )
+  images = np.concatenate([b['image'][b['mask']] for b in batches])
+  labels = np.concatenate([b['label'][b['mask']] for b in batches])
+  np.testing.assert_array_equal(labels, [records[i]['label'] for i in range(9)])
+  for i in range(9):  # every eval example once, in order
+    expected = host_preprocess.eval_image('record', 32, data=records[i]['image'])
+    np.testing.assert_array_equal(images[i], expected)
+
+
+@pytest.mark.slow
+def test_tfds_array_record_workers_read_the_batches_of_threads(tfds_dir):
+  threads = _take(_load_records(tfds_dir).train_batches(start_step=1), 3)
+  _assert_batches_equal(_take(_load_records(tfds_dir, workers=2).train_batches(1), 3), threads)
+
+
+@pytest.mark.parametrize(
+    'name, pipeline, valid', [('large', 'grain', "'tf'"), ('record', 'tf', "'grain'")]
+)
+def test_a_pipeline_that_cannot_read_a_tfds_format_says_which_can(tfds_dir, name, pipeline, valid):
+  source = f'tfds:tiny_{name}_images'
+  with pytest.raises(
+      ValueError, match=rf"^{source}: pipeline='{pipeline}' cannot .*valid: {valid} "
+  ):
+    load(source, tfds_dir=tfds_dir, batch_size=8, eval_batch_size=8, pipeline=pipeline)
 
 
 def test_tfds_train_per_class(tfds_dir):

@@ -39,6 +39,10 @@ class FileList:
   def take(self, index) -> 'FileList':
     return FileList(self.paths[index], self.labels[index])
 
+  def example(self, index: int):
+    """`(name, encoded bytes or None: read the file `name`, label)` of example `index`."""
+    return str(self.paths[index]), None, self.labels[index]
+
 
 def natural_key(name: str) -> Tuple:
   """Sort key that orders digit runs by value: `img2.png` < `img10.png`."""
@@ -216,4 +220,5 @@ def list_source(root: str, config) -> source.Listing:
           read_images(files, size, f'decoding {name}'), files.labels
       ),
       stream=FileSource,
+      pipelines=('grain', 'tf'),
   )

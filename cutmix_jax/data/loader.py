@@ -6,9 +6,9 @@ Sources (`SOURCE_FORMS`, one module each, which lists and reads: `source.Listing
 image folder; `folder.py`) and `tfds:NAME[:VERSION]` (TensorFlow Datasets; `tfds_source.py`).
 Here, once for all of them: the split policy (`splits.choose`), then images of at most
 `memory.MAX_SIDE` px are held in memory as uint8 and augmented on device, larger ones stream:
-a folder through Grain (`grain_pipeline`, no TensorFlow), a tfds source (or a folder with
-`pipeline='tf'`) through tf.data. TensorFlow is imported only when a tfds source or tf.data
-needs it.
+a folder or a tfds source prepared as ArrayRecord through Grain (`grain_pipeline`, no
+TensorFlow for folders), another tfds source (or either with `pipeline='tf'`) through
+tf.data. TensorFlow is imported only when a tfds source or tf.data needs it.
 """
 
 import dataclasses
@@ -50,9 +50,9 @@ class DataConfig:
       datasets keep their own size.
     synthetic_num_train: train split size of a generated source (`shapes`, `textures`).
     synthetic_num_test: test split size of a generated source.
-    pipeline: how a source of large images streams: 'grain' (`grain_pipeline`, no TensorFlow),
-      'tf' (`streaming`, tf.data), or '' for the source's own (Grain for `folder:`, tf.data for
-      `tfds:`, which has no other).
+    pipeline: how a source of large images streams: 'grain' (`grain_pipeline`, no TensorFlow
+      for folders), 'tf' (`streaming`, tf.data), or '' for the source's own (Grain for
+      `folder:` and for `tfds:` datasets prepared as ArrayRecord, tf.data for other `tfds:`).
     workers: Grain's worker processes that read and decode (0: threads of the train process).
   """
 
@@ -75,11 +75,6 @@ class DataConfig:
     if self.pipeline not in PIPELINES:
       raise ValueError(
           f'unknown pipeline {self.pipeline!r}; valid: {", ".join(map(repr, PIPELINES))}'
-      )
-    if self.pipeline == 'grain' and self.source.startswith('tfds:'):
-      raise ValueError(
-          "pipeline='grain' reads folders; tfds: sources stream through tf.data (pipeline='tf' "
-          "or ''): TFDS's ArrayRecord data_source needs a prepared ArrayRecord dataset"
       )
     if not (isinstance(self.workers, (int, np.integer)) and self.workers >= 0):
       raise ValueError(f'workers must be an integer >= 0; got {self.workers!r}')
@@ -164,8 +159,15 @@ def load_dataset(
     return dataset_lib.from_arrays(
         train, evaluation, listing.class_names, layout, seed, listing.stats
     )
+  kind = config.pipeline or listing.pipelines[0]
+  if kind not in listing.pipelines:
+    raise ValueError(
+        f'{config.source}: pipeline={kind!r} cannot stream it; valid: '
+        f'{", ".join(map(repr, listing.pipelines))} (Grain reads folders and TFDS datasets '
+        "prepared as ArrayRecord, tf.data folders and TFDS's TFRecord ones)"
+    )
   files = listing.stream(train, evaluation, layout, seed)
-  if prefix == 'folder' and config.pipeline != 'tf':
+  if kind == 'grain':
     grain_pipeline = importlib.import_module('cutmix_jax.data.grain_pipeline')
     pipeline = grain_pipeline.GrainPipeline(files, layout, seed, config.image_size, config.workers)
   else:

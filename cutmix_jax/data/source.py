@@ -6,7 +6,7 @@ policy (`splits.choose`) and the memory-or-stream choice, the same for every sou
 """
 
 import dataclasses
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -32,6 +32,9 @@ class Listing:
       source of listed splits; None for a source that only holds small images.
     stats: normalization `(mean, std)` on the [0, 1] scale; None: those of the train images in
       memory, the ImageNet constants when streamed.
+    pipelines: the pipelines that can stream it, its default first: 'grain' reads splits by
+      index (`example(i)`: folders, TFDS's ArrayRecord datasets), 'tf' (tf.data) reads files
+      and TFRecord datasets.
   """
 
   class_names: Sequence[str]
@@ -41,6 +44,7 @@ class Listing:
   read: Optional[Callable[[Any, str], memory.ArraySplit]] = None
   stream: Optional[Callable[[Any, Any, layout_lib.Layout, int], Any]] = None
   stats: Optional[augment.Stats] = None
+  pipelines: Tuple[str, ...] = ('tf',)
 
   @property
   def in_memory(self) -> bool:

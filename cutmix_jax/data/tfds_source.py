@@ -3,14 +3,17 @@
 Any builder with an `image` Image feature and a `label` ClassLabel feature, a `train` split and
 a `validation` or `test` split (validation first: some sets, like imagenet2012, keep test labels
 hidden). Images of a static size of at most 64 px (cifar10, cifar100, ...) are read whole into
-memory; others stream through tf.data (`TfdsSource`), each process reading its own part of every
-split (`tfds.split_for_jax_process`).
+memory; others stream. A dataset prepared as ArrayRecord (`file_format='array_record'`) reads
+any example by index through TFDS's data source (`StreamedSplit.example`), so the Grain pipeline
+streams it, as a folder; else (TFRecord) through tf.data (`TfdsSource`), each process reading
+its own part of every split (`tfds.split_for_jax_process`).
 """
 
 import dataclasses
 import difflib
-from typing import Optional
+from typing import Optional, Sequence
 
+import numpy as np
 import requests
 import tensorflow_datasets as tfds
 
@@ -41,7 +44,17 @@ def _check_features(builder, spec: str) -> None:
     )
 
 
+def _is_array_record(builder) -> bool:
+  """Whether the prepared files are ArrayRecord: read by index only (no `as_dataset`)."""
+  return builder.info.file_format == tfds.core.FileFormat.ARRAY_RECORD
+
+
 def _read_split(builder, split: str) -> memory.ArraySplit:
+  if _is_array_record(builder):
+    records = builder.as_data_source(split)
+    examples = [records[i] for i in range(len(records))]
+    images = np.stack([example['image'] for example in examples])
+    return memory.ArraySplit(images, np.array([example['label'] for example in examples], np.int32))
   arrays = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1))
   return memory.ArraySplit(arrays['image'], arrays['label'].astype('int32'))
 
@@ -55,7 +68,8 @@ class TfdsSource:
   """A tfds builder's splits as streams of `(encoded image, label)`, this process's part."""
 
   builder: 'tfds.core.DatasetBuilder'
-  eval_split: str
+  train: 'StreamedSplit'
+  evaluation: 'StreamedSplit'
   layout: layout_lib.Layout
   seed: int
 
@@ -82,7 +96,8 @@ class TfdsSource:
   def eval_examples(self):
     """`(dataset, None)` of this process's part of the eval split, in order."""
     dataset = self.builder.as_dataset(
-        split=self._process_split(self.eval_split), decoders={'image': tfds.decode.SkipDecoding()}
+        split=self._process_split(self.evaluation.name),
+        decoders={'image': tfds.decode.SkipDecoding()},
     )
     return _examples(dataset), None
 
@@ -104,13 +119,22 @@ def _builder(spec: str, tfds_dir: str):
 
 @dataclasses.dataclass(frozen=True)
 class StreamedSplit:
-  """A TFDS split that streams: its name and size (it cannot be indexed, so no split policy)."""
+  """A TFDS split that streams: its name, size and, prepared as ArrayRecord, its `records` (a
+  data source with the images left encoded). No split policy: labels are known only by reading
+  every example."""
 
   name: str
   num_examples: int
+  records: Optional[Sequence] = None
+  where: str = ''  # the source, which names an example that does not decode
 
   def __len__(self) -> int:
     return self.num_examples
+
+  def example(self, index: int):
+    """`(name, encoded image, label)` of example `index` (ArrayRecord only)."""
+    record = self.records[index]
+    return f'{self.where} {self.name} example {index}', record['image'], record['label']
 
 
 def list_source(spec: str, config) -> source.Listing:
@@ -137,8 +161,27 @@ def list_source(spec: str, config) -> source.Listing:
     return source.Listing(class_names, train, evaluation, max(height, width), stats=stats)
   if eval_split is None:
     raise ValueError(f'tfds:{spec} has no split among {EVAL_SPLITS} to evaluate on')
-  train, evaluation = (StreamedSplit(s, splits[s].num_examples) for s in ('train', eval_split))
-  stream = lambda train, evaluation, layout, seed: TfdsSource(
-      builder, evaluation.name, layout, seed
+  indexable = _is_array_record(builder)
+  train, evaluation = (
+      StreamedSplit(
+          name,
+          splits[name].num_examples,
+          builder.as_data_source(name, decoders={'image': tfds.decode.SkipDecoding()})
+          if indexable
+          else None,
+          f'tfds:{spec}',
+      )
+      for name in ('train', eval_split)
   )
-  return source.Listing(class_names, train, evaluation, image_side=0, stream=stream, stats=stats)
+  stream = lambda train, evaluation, layout, seed: TfdsSource(
+      builder, train, evaluation, layout, seed
+  )
+  return source.Listing(
+      class_names,
+      train,
+      evaluation,
+      image_side=0,
+      stream=stream,
+      stats=stats,
+      pipelines=('grain',) if indexable else ('tf',),  # TFDS reads ArrayRecord by index only
+  )

@@ -65,7 +65,8 @@ def _examples(dataset):
 
 @dataclasses.dataclass(frozen=True)
 class TfdsSource:
-  """A tfds builder's splits as streams of `(encoded image, label)`, this process's part."""
+  """A tfds builder's splits: streams of `(encoded image, label)`, this process's part, for
+  tf.data (TFRecord); `train` and `evaluation` read by index for Grain (ArrayRecord)."""
 
   builder: 'tfds.core.DatasetBuilder'
   train: 'StreamedSplit'

@@ -15,9 +15,11 @@ each the train batches of 224 px (RandomResizedCrop and flip, uint8 out):
 "Per core" is images per CPU-second of the process and its children (psutil), so a pipeline on
 both cores is not counted twice; "cores / H100" is what 5,678 img/s (a plain Flax ResNet-50 step
 on one H100) would need at that rate. Then the cost of each part of Grain's per-image work, one
-thread, and two mean absolute pixel differences on the eval images: Grain's against tf.data's
-(the same centre crop; the resizers differ), and Grain's DCT-reduced decode against a full decode
-(at 112 px, where the eval window, 336 px, is twice the output side).
+thread (with the decode's floor: the entropy decoding of the whole file, which a window's decode
+cannot skip), the CPU cost of moving the batches to the devices as the train loop does, and two
+mean absolute pixel differences on the eval images: Grain's against tf.data's (the same centre
+crop; the resizers differ), and Grain's DCT-reduced decode against a full decode (at 112 px,
+where the eval window, 336 px, is twice the output side).
 
   python bench/input.py [--images 6000] [--batch 64] [--steps 60] [--repeats 3]
                         [--dir /tmp/cutmix_input]
@@ -29,6 +31,8 @@ import subprocess
 import sys
 import time
 
+import flax.jax_utils
+import jax
 import numpy as np
 from PIL import Image
 import psutil
@@ -41,6 +45,7 @@ from cutmix_jax.data import jpeg_window
 
 H100_RATE = 5678.0  # img/s of a plain Flax ResNet-50 train step on one H100 (docs/PERFORMANCE.md)
 GRID = (12, 16)  # rows, columns of 32 px images: 384 x 512
+FLOOR = '(entropy decoding alone: the last row)'  # the part no window decode skips
 
 
 def build_folder(root: str, count: int) -> None:
@@ -127,7 +132,7 @@ def parts(paths, image_size: int):
   pipeline runs: each image's buffers are freed before the next)."""
   rng = np.random.default_rng(0)
   timings = dict.fromkeys(['read', 'header, window', 'decode', 'to PIL', 'resize', 'flip',
-                           'to NumPy', 'into the batch'], 0.0)  # fmt: skip
+                           'to NumPy', 'into the batch', FLOOR], 0.0)  # fmt: skip
   batch = np.empty((64, image_size, image_size, 3), np.uint8)
 
   def timed(name, function, *args):
@@ -152,6 +157,8 @@ def parts(paths, image_size: int):
     blob = timed('read', read, path)
     (y, x, h, w), flip = timed('header, window', window, blob)
     pixels = timed('decode', decode, blob, y, x, h, w)
+    last = GRID[0] * 32 - 1  # the last pixel row: every block entropy-decoded, one row's IDCT
+    timed(FLOOR, jpeg_window.decode, blob, last, 0, last + 1, 8, 1)
     image = timed('to PIL', lambda: Image.fromarray(np.ascontiguousarray(pixels)))
     image = timed('resize', image.resize, (image_size, image_size), Image.Resampling.BILINEAR)
     if flip:
@@ -162,6 +169,20 @@ def parts(paths, image_size: int):
     host_preprocess.train_image(path, np.random.default_rng(i), image_size)
   timings['train_image, all of it'] = time.thread_time() - start
   return {name: 1000 * seconds / len(paths) for name, seconds in timings.items()}
+
+
+def transfer(batch: int, image_size: int, count: int = 20) -> float:
+  """ms of CPU per image to move train batches to the devices, as the train loop does
+  (`prefetch_to_device`: a stack of the device shares, then a sharded `device_put`)."""
+  devices = jax.local_device_count()
+  shape = (devices, batch // devices, image_size, image_size, 3)
+  batches = [{'image': np.full(shape, i, np.uint8)} for i in range(count + 2)]
+  moved = flax.jax_utils.prefetch_to_device(iter(batches), 2)
+  next(moved)['image'].block_until_ready()  # compiled, buffers made
+  start = time.process_time()
+  for placed in moved:
+    placed['image'].block_until_ready()
+  return 1000 * (time.process_time() - start) / ((count + 1) * batch)
 
 
 def reduction_gap(paths, image_size: int) -> float:
@@ -277,6 +298,11 @@ def main():
   per_core = dict((row[0], row[2]) for row in rows)['Grain, threads']
   rest = 1000 / per_core - timings['train_image, all of it']
   print(f'  {"the pipeline around it (threads, batching)":44s} {rest:6.3f}  (1/rate - train_image)')
+  moved = transfer(args.batch, 224)
+  print(
+      f'  {"to the devices (prefetch_to_device)":44s} {moved:6.3f}  '
+      f'({jax.local_device_count()} {jax.default_backend()} device(s); not in the rates above)'
+  )
   grain_gap = eval_gap(dataset(args.dir, args.batch, pipeline='grain'),
                        dataset(args.dir, args.batch, pipeline='tf'))  # fmt: skip
   print(f'\neval images, Grain against tf.data: mean absolute difference {grain_gap:.2f} / 255')

@@ -2,13 +2,13 @@
 
 Every dataset hands the device uint8 `(B, H, W, C)`. The train preprocessing of in-memory sets is
 the paper's CIFAR augmentation (zero-padded random crop and horizontal flip, independently per
-image) and then normalization; images streamed through tf.data are augmented on the host, so
-theirs is normalization only, as eval is for every set. With the constants bound by
+image) and then normalization; streamed images (Grain or tf.data) are augmented on the host,
+so theirs is normalization only, as eval is for every set. With the constants bound by
 `functools.partial` they share the signatures `train(rng, images)` and `eval(images)`.
 
 Normalization constants, on the [0, 1] pixel scale, by dataset (chosen by its source module):
 - tfds `cifar10` / `cifar100`: the paper's CIFAR constants.
-- images streamed through tf.data (larger than `memory.MAX_SIDE`): the ImageNet constants.
+- streamed images (larger than `memory.MAX_SIDE`): the ImageNet constants.
 - every other in-memory set (`shapes`, small `folder:` sets, other small tfds sets): mean and
   standard deviation of its own training images (`channel_stats`), so a new small dataset needs
   no hand-entered numbers (for the CIFAR-10 JPEGs this lands within 0.002 of the paper's).

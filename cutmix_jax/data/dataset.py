@@ -120,8 +120,8 @@ def from_arrays(
 
 
 def streamed(pipeline, class_names: Sequence[str], stats: augment.Stats) -> Dataset:
-  """A dataset streamed through tf.data (`streaming.StreamingPipeline`, augmented on the host),
-  normalized on device with `stats`."""
+  """A dataset streamed by `pipeline` (`grain_pipeline.GrainPipeline` or
+  `streaming.StreamingPipeline`: augmented on the host), normalized on device with `stats`."""
   _check_sizes(pipeline.num_train, pipeline.num_eval, pipeline.layout)
   mean, std = stats
   return Dataset(

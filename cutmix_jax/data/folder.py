@@ -4,8 +4,9 @@ Classes are the sub-folders of `train/`, sorted by name; a held-out split must h
 same class folders. Files are listed in numeric-aware name order (`9.jpg` before `10.jpg`).
 Every file in a class folder must be an image with one of `IMAGE_EXTENSIONS`: nothing is skipped.
 The loader decodes images of at most `memory.MAX_SIDE` px once into memory (`read_images`);
-larger ones stream from their files through tf.data (`FileSource`; TensorFlow is imported only
-then).
+larger ones stream from their files: through Grain by index (`FileList.example`, no
+TensorFlow), or through tf.data with `data.pipeline=tf` (`FileSource`; TensorFlow is imported
+only then).
 """
 
 import concurrent.futures

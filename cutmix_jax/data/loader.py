@@ -133,7 +133,7 @@ def load_dataset(
     config: which data (see `DataConfig`).
     batch_size: GLOBAL train batch size; divisible by `jax.device_count()`.
     eval_batch_size: GLOBAL eval batch size; divisible by `jax.device_count()`.
-    seed: non-negative seed of the train order (and of tf.data augmentation).
+    seed: non-negative seed of the train order (and of the augmentation of streamed images).
 
   Returns:
     A `Dataset`.

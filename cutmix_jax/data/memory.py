@@ -11,7 +11,7 @@ import numpy as np
 
 from cutmix_jax.data import layout as layout_lib
 
-MAX_SIDE = 64  # images of at most this side are held in memory; larger ones stream (tf.data)
+MAX_SIDE = 64  # images of at most this side are held in memory; larger ones stream
 
 
 @dataclasses.dataclass(frozen=True)

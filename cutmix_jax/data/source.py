@@ -25,11 +25,12 @@ class Listing:
       `take` (image files), or a handle with only a length (a streamed TFDS split).
     evaluation: the held-out split, of the same kind, or None if the source has none.
     image_side: the largest side of its images; at most `memory.MAX_SIDE` they are held in
-      memory, else they stream through tf.data. 0: unknown (they stream).
+      memory, else they stream (`pipelines`). 0: unknown (they stream).
     read: decodes a listed split into a `memory.ArraySplit` (`read(split, name)`, `name` for the
       progress bar); None when the splits are arrays already.
-    stream: `stream(train, evaluation, layout, seed)` gives the `streaming.StreamingPipeline`
-      source of listed splits; None for a source that only holds small images.
+    stream: `stream(train, evaluation, layout, seed)` gives the source of listed splits that
+      the streaming pipelines read (`grain_pipeline`, `streaming`); None for a source that only
+      holds small images.
     stats: normalization `(mean, std)` on the [0, 1] scale; None: those of the train images in
       memory, the ImageNet constants when streamed.
     pipelines: the pipelines that can stream it, its default first: 'grain' reads splits by

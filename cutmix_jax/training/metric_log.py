@@ -3,6 +3,7 @@
 TensorBoard events are written with the `tensorboard` package alone (no TensorFlow import).
 """
 
+import contextlib
 import json
 import os
 import socket
@@ -15,13 +16,23 @@ from tensorboard.summary.writer.record_writer import RecordWriter
 from cutmix_jax.config import workdir_files
 
 
-def _open_event_file(logdir: str) -> RecordWriter:
-  """A TensorBoard event file in `logdir`, written without tf.io.gfile (so without TensorFlow)."""
-  name = f'events.out.tfevents.{time.time():.0f}.{socket.gethostname()}.{os.getpid()}'
-  writer = RecordWriter(open(os.path.join(logdir, name), 'wb'))
+def _open_event_file(path: str) -> RecordWriter:
+  """The TensorBoard event file `path`, written without tf.io.gfile (so without TensorFlow)."""
+  writer = RecordWriter(open(path, 'wb'))
   header = event_pb2.Event(wall_time=time.time(), file_version='brain.Event:2')
   writer.write(header.SerializeToString())
   return writer
+
+
+@contextlib.contextmanager
+def _naming(path: str):
+  """A failed write that names no file (a full disk: the error of a flush) names `path`."""
+  try:
+    yield
+  except OSError as error:
+    if error.filename is not None:
+      raise
+    raise OSError(error.errno, error.strerror, path) from None
 
 
 def tensorboard_tag(name: str) -> str:
@@ -60,7 +71,9 @@ class MetricLog:
     os.makedirs(workdir, exist_ok=True)
     self._path = workdir_files.metrics_path(workdir)
     self._jsonl = open(self._path, 'a', encoding='utf-8')
-    self._events = _open_event_file(workdir)
+    name = f'events.out.tfevents.{time.time():.0f}.{socket.gethostname()}.{os.getpid()}'
+    self._events_path = os.path.join(workdir, name)
+    self._events = _open_event_file(self._events_path)
 
   def cut_after(self, step: int) -> None:
     """Drops the `metrics.jsonl` rows past `step` (a resumed run logs those steps again).
@@ -94,8 +107,9 @@ class MetricLog:
       return
     record = {'step': int(step), 'epoch': round(float(epoch), 4)}
     record.update({name: float(value) for name, value in scalars.items()})
-    self._jsonl.write(json.dumps(record) + '\n')
-    self._jsonl.flush()
+    with _naming(self._path):
+      self._jsonl.write(json.dumps(record) + '\n')
+      self._jsonl.flush()
     values = [
         summary_pb2.Summary.Value(tag=tensorboard_tag(name), simple_value=float(value))
         for name, value in scalars.items()
@@ -103,8 +117,9 @@ class MetricLog:
     event = event_pb2.Event(
         wall_time=time.time(), step=int(step), summary=summary_pb2.Summary(value=values)
     )
-    self._events.write(event.SerializeToString())
-    self._events.flush()
+    with _naming(self._events_path):
+      self._events.write(event.SerializeToString())
+      self._events.flush()
 
   def close(self) -> None:
     if self.enabled:

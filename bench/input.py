@@ -134,6 +134,7 @@ def parts(paths, image_size: int):
   timings = dict.fromkeys(['read', 'header, window', 'decode', 'to PIL', 'resize', 'flip',
                            'to NumPy', 'into the batch', FLOOR], 0.0)  # fmt: skip
   batch = np.empty((64, image_size, image_size, 3), np.uint8)
+  last = GRID[0] * 32 - 1  # the last pixel row: every block entropy-decoded, one row's IDCT
 
   def timed(name, function, *args):
     start = time.thread_time()
@@ -157,7 +158,6 @@ def parts(paths, image_size: int):
     blob = timed('read', read, path)
     (y, x, h, w), flip = timed('header, window', window, blob)
     pixels = timed('decode', decode, blob, y, x, h, w)
-    last = GRID[0] * 32 - 1  # the last pixel row: every block entropy-decoded, one row's IDCT
     timed(FLOOR, jpeg_window.decode, blob, last, 0, last + 1, 8, 1)
     image = timed('to PIL', lambda: Image.fromarray(np.ascontiguousarray(pixels)))
     image = timed('resize', image.resize, (image_size, image_size), Image.Resampling.BILINEAR)

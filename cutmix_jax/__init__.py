@@ -27,6 +27,7 @@ from cutmix_jax.ops.labels import one_hot
 from cutmix_jax.ops.mask_mix import MixDraw
 from cutmix_jax.ops.mask_mix import mix_by_mask
 from cutmix_jax.ops.mix_config import MixConfig
+from cutmix_jax.ops.mixer import Mixer
 from cutmix_jax.ops.partners import PARTNERS
 from cutmix_jax.ops.partners import Pairing
 from cutmix_jax.ops.partners import draw_partners
@@ -48,6 +49,7 @@ __all__ = [
     'MixConfig',
     'Method',
     'MixDraw',
+    'Mixer',
     'PARTNERS',
     'Pairing',
     'box_area_ratio',

@@ -96,8 +96,8 @@ def test_a_registered_plug_in_is_configured_by_its_own_settings_class():
 
 def test_a_draw_that_does_not_cover_a_changed_setting_says_so():
   method = cm.get_method('cutmix')
-  switched = method.settings(switch_prob=0.5)
-  with pytest.raises(ValueError, match=r"^the draw of 'cutmix' does not cover switch_prob"):
+  switched = method.settings(mixup_prob=0.5)
+  with pytest.raises(ValueError, match=r"^the draw of 'cutmix' does not cover mixup_prob"):
     method.draw_with(_KEY, _IMAGES, switched)
 
 
@@ -122,7 +122,7 @@ def test_cutmix_switch_per_image_mixes_each_image_by_cutmix_or_by_mixup():
   n = 64
   images = jax.random.uniform(jax.random.key(3), (n, H, W, 1))
   labels = cm.one_hot(jnp.arange(n), n)
-  own = {'mode': 'elem', 'switch_prob': 0.5}
+  own = {'mode': 'elem', 'mixup_prob': 0.5}
   config = cm.MixConfig(method='cutmix', sections={'cutmix': own})
   mix = jax.jit(cm.mix_batch, static_argnames='config')
   mixed, mixed_labels = map(np.asarray, mix(_KEY, images, labels, config=config))
@@ -216,9 +216,9 @@ def test_a_traced_argument_that_must_be_static_says_how(call, name):
     [
         (dict(method='fmix', sections={'mixup': {'mode': 'elem'}}), "mixup.mode='elem'"),
         (dict(method='fmix', sections={'cutmix': {'minmax': (0.2, 0.8)}}), 'minmax=(0.2, 0.8)'),
-        (dict(method='fmix', sections={'cutmix': {'switch_prob': 0.5}}), 'switch_prob=0.5'),
+        (dict(method='fmix', sections={'cutmix': {'mixup_prob': 0.5}}), 'mixup_prob=0.5'),
         (dict(method='resizemix', alpha=0.5), 'alpha=0.5'),
-        (dict(method='cutout', sections={'cutmix': {'switch_prob': 0.3}}), 'switch_prob=0.3'),
+        (dict(method='cutout', sections={'cutmix': {'mixup_prob': 0.3}}), 'mixup_prob=0.3'),
         (dict(method='cutmix', sections={'cutout': {'size': 8}}), 'cutout.size=8'),
     ],
 )
@@ -233,7 +233,7 @@ def test_a_setting_the_method_would_ignore_is_refused_naming_what_it_reads(setti
 
 
 def test_for_method_resets_what_the_new_method_would_ignore():
-  own = {'cutmix': {'mode': 'elem', 'switch_prob': 0.5}}
+  own = {'cutmix': {'mode': 'elem', 'mixup_prob': 0.5}}
   run = cm.MixConfig(method='cutmix', alpha=0.4, sections=own)
   cutout = run.for_method('cutout', cutout={'size': 8})
   assert cutout.sections['cutmix'] == cm.MixConfig().sections['cutmix'] and cutout.alpha == 1.0

@@ -1,7 +1,11 @@
 """Tests of the mixing ops: provenance, exact areas, distribution, transforms, baselines, errors."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 import numpy as np
 import pytest
 from scipy import stats
@@ -146,13 +150,41 @@ def test_jit_vmap_pmap_equal_eager():
 
   keys = jax.random.split(key, jax.device_count())
   batched = jax.vmap(cm.cutmix, in_axes=(0, None, None))(keys, images, labels)
-  replicated = lambda x: jnp.broadcast_to(x, (len(keys),) + x.shape)
-  parallel = jax.pmap(cm.cutmix, axis_name='batch')(keys, replicated(images), replicated(labels))
   for i, k in enumerate(keys):
-    one = cm.cutmix(k, images, labels)
-    for a, b, c in zip(one, batched, parallel):
+    for a, b in zip(cm.cutmix(k, images, labels), batched):
       np.testing.assert_array_equal(a, b[i])
+  # Under pmap each device mixes its own share with partners='device' and the axis named: the
+  # call of one device with the key folded by its index.
+  replicated = lambda x: jnp.broadcast_to(x, (len(keys),) + x.shape)
+  per_device = functools.partial(cm.cutmix, partners='device', axis_name='batch')
+  parallel = jax.pmap(per_device, axis_name='batch', in_axes=(None, 0, 0))(
+      key, replicated(images), replicated(labels)
+  )
+  for i in range(len(keys)):
+    one = cm.cutmix(jax.random.fold_in(key, i), images, labels)
+    for a, c in zip(one, parallel):
       np.testing.assert_array_equal(a, c[i])
+
+
+@pytest.mark.parametrize('op', ['cutmix', 'mixup', 'cutout', 'fmix', 'resizemix', 'saliencymix'])
+@pytest.mark.parametrize('wrap', ['pmap', 'shard_map'])
+def test_an_op_inside_pmap_or_shard_map_without_axis_name_is_refused(op, wrap):
+  # There each device holds its share and the same key: without the axis every device would
+  # draw the same partners and box. One line, naming the axis to pass.
+  images, labels = _index_images(batch=16), _distinct_labels(16)
+  mix = lambda key, x, y: getattr(cm, op)(key, x, y)
+  if wrap == 'pmap':
+    wrapped = jax.pmap(mix, axis_name='data', in_axes=(None, 0, 0))
+    args = (jax.random.key(0), images.reshape((8, 2) + images.shape[1:]), labels.reshape(8, 2, -1))
+  else:
+    mesh = jax.make_mesh((8,), ('data',))
+    wrapped = jax.jit(jax.shard_map(mix, mesh=mesh, in_specs=(P(), P('data'), P('data')),
+                                    out_specs=P('data')))  # fmt: skip
+    place = lambda x: jax.device_put(x, NamedSharding(mesh, P('data')))
+    args = (jax.random.key(0), place(images), place(labels))
+  with pytest.raises(ValueError, match=r"^a mixing op inside pmap / shard_map over 'data' needs "
+                     r"axis_name \(the axis of the batch, e.g. axis_name='data'\)"):  # fmt: skip
+    wrapped(*args)
 
 
 def test_pmap_fold_in_axis_index_draws_a_different_box_per_device():
@@ -217,9 +249,9 @@ def test_apply_rate_matches_prob_and_switch_picks_mixup():
   rate = float((np.asarray(mixed) == 0).any(axis=(1, 2, 3, 4)).mean())
   assert abs(rate - 0.3) < 0.03  # binomial std is 0.007 at 4000 draws
 
-  # With switch_prob 1 every mixed batch is a Mixup: each image is lam * x + (1 - lam) * x[j]
+  # With mixup_prob 1 every mixed batch is a Mixup: each image is lam * x + (1 - lam) * x[j]
   # with the lam and partner j that its mixed one-hot label shows, the same lam for all.
-  switched = cm.MixConfig(method='cutmix', sections={'cutmix': {'switch_prob': 1.0}})
+  switched = cm.MixConfig(method='cutmix', sections={'cutmix': {'mixup_prob': 1.0}})
   one_hots = cm.one_hot(jnp.arange(4), 4)
   rand = jax.random.uniform(jax.random.key(2), (4, 8, 8, 1))
   mixed = cm.mix_batch(jax.random.key(9), rand, one_hots, config=switched)
@@ -269,8 +301,8 @@ def test_one_hot_with_smoothing():
         ),
         (lambda: cm.MixConfig(prob=1.5), 'prob must be in'),
         (
-            lambda: cm.MixConfig(sections={'cutmix': {'switch_prob': -0.1}}),
-            'switch_prob must be in',
+            lambda: cm.MixConfig(sections={'cutmix': {'mixup_prob': -0.1}}),
+            'mixup_prob must be in',
         ),
         (lambda: cm.MixConfig(method='cutmixx'), 'valid methods: none, cutmix, mixup, cutout'),
         (
@@ -432,7 +464,7 @@ def test_switch_uses_its_own_mixup_alpha():
 
   def middle_share(mixup_alpha):
     """Share of switched (Mixup) batches whose lam lies in [0.3, 0.7]."""
-    own = {'switch_prob': 1.0, 'mixup_alpha': mixup_alpha}
+    own = {'mixup_prob': 1.0, 'mixup_alpha': mixup_alpha}
     config = cm.MixConfig(method='cutmix', alpha=1.0, sections={'cutmix': own})
     draw = lambda k: cm.mix_batch(k, images, labels, config=config)[1].max(axis=1).min()
     lams = jax.jit(jax.vmap(draw))(jax.random.split(jax.random.key(0), 2000))

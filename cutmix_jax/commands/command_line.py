@@ -17,6 +17,7 @@ from ml_collections import config_flags
 
 from cutmix_jax import recipes
 from cutmix_jax.config import files
+from cutmix_jax.config import workdir_files
 
 
 def one_line(error: Exception) -> str:
@@ -79,6 +80,8 @@ def _config_keys(config) -> List[str]:
 def closest_key(key: str, keys: List[str]) -> str:
   """The field a mistyped `key` most likely means: one with the same last name elsewhere (a
   field under the wrong section), else the closest spelling; '' if none is close."""
+  if key in workdir_files.RENAMED:
+    return workdir_files.RENAMED[key]
   leaf = key.rsplit('.', 1)[-1]
   same_leaf = [k for k in keys if k.rsplit('.', 1)[-1] == leaf]
   if same_leaf:

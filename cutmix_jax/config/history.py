@@ -67,7 +67,7 @@ def check_resume(
   if not os.path.isfile(path):
     return
   with open(path, encoding='utf-8') as f:
-    old = json.load(f)
+    old = workdir_files.upgraded(json.load(f))
   new = files.as_json(config)
   ignored = unread(old, new)
   changed = [c for c in changes(old, new) if c[0] not in ignored]

@@ -7,7 +7,9 @@ WORKDIR/metrics.jsonl          one JSON row per logged step (and TensorBoard eve
 WORKDIR/eval/                  what evaluate.py writes
 """
 
+import json
 import os
+from typing import Any, Dict
 
 CONFIG = 'config.json'
 CONFIG_HISTORY = 'config_history.jsonl'
@@ -16,6 +18,10 @@ METRICS = 'metrics.jsonl'
 EVAL = 'eval'
 LOCK = 'run.lock'
 PROFILE = 'profile'
+
+# Fields renamed since a run's config.json may have been written: old dotted name -> new, with
+# the same value and meaning (a workdir's old config.json still resumes and evaluates).
+RENAMED = {'mix.cutmix.switch_prob': 'mix.cutmix.mixup_prob'}  # P(Mixup); timm's is P(CutMix)
 
 
 def config_path(workdir: str) -> str:
@@ -46,3 +52,16 @@ def profile_dir(workdir: str) -> str:
   """Where `config.profile_steps` writes its `jax.profiler` trace (TensorBoard's profile
   plugin or Perfetto open it)."""
   return os.path.join(workdir, PROFILE)
+
+
+def upgraded(config: Dict[str, Any]) -> Dict[str, Any]:
+  """A config dict as a run's `config.json` holds it, with `RENAMED` fields under their names."""
+  config = json.loads(json.dumps(config))
+  for old, new in RENAMED.items():
+    *parents, leaf = old.split('.')
+    node = config
+    for part in parents:
+      node = node.get(part) if isinstance(node, dict) else None
+    if isinstance(node, dict) and leaf in node:
+      node[new.rsplit('.', 1)[-1]] = node.pop(leaf)
+  return config

@@ -47,7 +47,7 @@ def mixed_examples(
   for method in registry.METHODS:  # CutMix shown without its switch to Mixup
     settings = mix.for_method(method, prob=1.0, level='input')
     if method == 'cutmix':
-      own = dataclasses.replace(settings.sections['cutmix'], switch_prob=0.0)
+      own = dataclasses.replace(settings.sections['cutmix'], mixup_prob=0.0)
       settings = settings.for_method(method, cutmix=own)
     mixed, mixed_targets = mix_batch(mix_key, augmented, targets, config=settings)
     examples[method] = (np.asarray(mixed), np.asarray(mixed_targets))

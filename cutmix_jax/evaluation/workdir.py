@@ -39,7 +39,7 @@ def load_config(workdir: str, overrides: Mapping[str, Any]) -> ml_collections.Co
         'is it a training workdir?'
     )
   with open(path, encoding='utf-8') as f:
-    config = ml_collections.ConfigDict(json.load(f))
+    config = ml_collections.ConfigDict(workdir_files.upgraded(json.load(f)))
   for key, value in overrides.items():
     *parents, leaf = key.split('.')
     node = config

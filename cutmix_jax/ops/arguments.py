@@ -127,6 +127,25 @@ def check_label_range(labels, num_classes: int):
   return True
 
 
+def class_ids(labels):
+  """Labels `(N,)` as class ids: `(ids, validity)`. Integer labels are taken as they are; float
+  ones must hold whole numbers (a class id of 2.7 means nothing): a concrete one that does not
+  raises ValueError; traced, the validity is one bool per label (`nan_unless`)."""
+  labels = jnp.asarray(labels)
+  if not jnp.issubdtype(labels.dtype, jnp.floating):
+    return labels, True
+  known = concrete_array(labels)
+  if known is None:
+    return labels.astype(jnp.int32), labels == jnp.round(labels)
+  fractional = known[known != np.round(known)]
+  if fractional.size:
+    raise ValueError(
+        f'labels (N,) are class ids, and {fractional[0]:g} is not a whole number: pass integer '
+        'labels, or soft targets (N, K) to weigh several classes'
+    )
+  return labels.astype(jnp.int32), True
+
+
 def soft_targets(labels, batch_size: int, num_classes: Optional[int]) -> jax.Array:
   """Float soft targets `(N, K)` from integer labels `(N,)` (with `num_classes`) or `(N, K)`.
 
@@ -141,7 +160,9 @@ def soft_targets(labels, batch_size: int, num_classes: Optional[int]) -> jax.Arr
       raise ValueError(
           f'integer labels of shape {shape} need num_classes=K (or pass soft targets (N, K))'
       )
+    labels, whole = class_ids(labels)
     valid = check_label_range(labels, num_classes)
+    valid = valid if whole is True else whole & valid
     labels = nan_unless(jax.nn.one_hot(labels, num_classes, dtype=jnp.float32), valid)
   elif len(shape) != 2:
     raise ValueError(

@@ -12,6 +12,8 @@ from cutmix_jax.ops import detection
 from cutmix_jax.ops import mask_mix
 from cutmix_jax.ops import partners as partners_lib
 
+SIZE = 16  # Cutout's square side in pixels by default (the Cutout paper's 16 on CIFAR)
+
 
 @dataclasses.dataclass(frozen=True)
 class MixupSettings:
@@ -27,7 +29,7 @@ class MixupSettings:
 class CutoutSettings:
   """Cutout's own settings (`config.mix.cutout`), as `cutout` takes them."""
 
-  size: int = 16  # the square's side in pixels (the Cutout paper's 16 on CIFAR)
+  size: int = SIZE
 
   def __post_init__(self):
     arguments.check_size(self.size)
@@ -92,7 +94,12 @@ def mixup(
 
 
 def draw_cutout(
-    rng, images, *, size: int, partners: str = 'global', axis_name: Optional[str] = None
+    rng,
+    images,
+    *,
+    size: int = SIZE,
+    partners: str = 'global',
+    axis_name: Optional[str] = None,
 ) -> mask_mix.MixDraw:
   """The holes of a `cutout` call with the same arguments: `MixDraw` with every row its own
   partner and `box` the `(n,)` edges of each image's square."""
@@ -111,7 +118,7 @@ def cutout(
     images,
     labels,
     *extras,
-    size: int,
+    size: int = SIZE,
     num_classes: Optional[int] = None,
     partners: str = 'global',
     axis_name: Optional[str] = None,
@@ -128,7 +135,8 @@ def cutout(
     images: `(N, H, W, C)` or `(N, T, H, W, C)`, any dtype.
     labels: soft targets `(N, K)`, or integer labels `(N,)` with `num_classes`.
     *extras: dense maps, boxes or keypoints: unchanged (Cutout hides pixels, no object moves).
-    size: side of the square in pixels, a positive Python or NumPy integer (static).
+    size: side of the square in pixels, a positive Python or NumPy integer (static); 16 by
+      default, as `config.mix.cutout.size`.
     num_classes: K, for integer labels.
     partners: under `pmap` / `shard_map`, 'global' draws the squares of the whole batch (each
       image gets the square it would get on one device), 'device' draws them per device;

@@ -57,6 +57,8 @@ def check_minmax(minmax: Optional[Sequence[float]]) -> None:
   """Raises ValueError unless `minmax` is empty / None or `(low, high)` with 0 < low < high <= 1."""
   if minmax is None or len(minmax) == 0:
     return
+  for side in (minmax if isinstance(minmax, (tuple, list)) else [minmax]):
+    arguments.check_static('minmax', side)  # it sets the box sides' static bounds
   if len(minmax) != 2 or not 0.0 < minmax[0] < minmax[1] <= 1.0:
     raise ValueError(
         f'cutmix_minmax must be (low, high) with 0 < low < high <= 1 (box sides as fractions of '

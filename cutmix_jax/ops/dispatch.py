@@ -31,8 +31,8 @@ def mix_batch(
     labels: soft targets `(N, K)`, or integer labels `(N,)` with `num_classes`.
     *extras: targets that follow the mix, as the method's op takes them (dense maps; boxes and
       keypoints where the method pastes a rectangle).
-    config: a `MixConfig`, or a ConfigDict / dict with its fields; by keyword (static under
-      `jit`: `static_argnames='config'`).
+    config: a `MixConfig` (static under `jit` as it is, an argument or closed over), or a
+      ConfigDict / dict with its fields (build the `MixConfig` outside `jit`); by keyword.
     num_classes: K, for integer labels.
     prob: overrides `config.prob`, in [0, 1]; may be traced (a schedule, `off_after_epoch`).
     alpha: overrides `config.alpha`, > 0; may be traced.

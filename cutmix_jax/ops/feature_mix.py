@@ -39,15 +39,22 @@ class FeatureMix:
   box_key: jax.Array
 
   @classmethod
-  def draw(cls, rng, images, alpha: float, num_stages: int) -> 'FeatureMix':
-    """Draws a request whose stage is uniform over `0..num_stages`, for this device's `images`.
+  def draw(
+      cls, rng, images, alpha: float, num_stages: int, axis_name: Optional[str] = None
+  ) -> 'FeatureMix':
+    """Draws a request whose stage is uniform over `0..num_stages`, for this device's `images`
+    (under `pmap` / `shard_map` over `axis_name`, each device its own, from the same `rng`).
 
-    The partners, lam and box key are `cutmix_lib.draw_cutmix(mix_key, images, partners='device')`
-    with `stage_key, mix_key = jax.random.split(rng)`: the very draw of input-level CutMix, so at
-    stage 0 the result equals `cutmix(mix_key, images, ..., partners='device')`.
+    The partners, lam and box key are `cutmix_lib.draw_cutmix(mix_key, images,
+    partners='device', axis_name=axis_name)` with `stage_key, mix_key = jax.random.split(rng)`:
+    the very draw of input-level CutMix, so at stage 0 the result equals `cutmix(mix_key,
+    images, ..., partners='device', axis_name=axis_name)`.
     """
     stage_key, mix_key = jax.random.split(rng)
-    draw = cutmix_lib.draw_cutmix(mix_key, images, alpha=alpha, partners='device')
+    draw = cutmix_lib.draw_cutmix(
+        mix_key, images, alpha=alpha, partners='device', axis_name=axis_name
+    )
+    stage_key = partners.step_key(stage_key, 'device', axis_name)
     stage = jax.random.randint(stage_key, (), 0, num_stages + 1)
     return cls(
         stage=stage, permutation=draw.pairing.permutation, lam=draw.lam, box_key=draw.box_key
@@ -89,11 +96,20 @@ def mix_at_stage(request: Optional[FeatureMix], stage_index: int, features, rati
   )
 
 
-def draw_request(rng, images, mix: mix_config.MixConfig, num_stages: int, prob=None):
-  """The request of one minibatch (this device's `images`, `rng` folded per device already):
-  switched off (stage -1) with probability `1 - prob` (default `mix.prob`; may be traced)."""
+def draw_request(
+    rng,
+    images,
+    mix: mix_config.MixConfig,
+    num_stages: int,
+    prob=None,
+    axis_name: Optional[str] = None,
+):
+  """The request of one minibatch for this device's `images` (`FeatureMix.draw`; `rng` the same
+  on every device): switched off (stage -1) with probability `1 - prob` (default `mix.prob`;
+  may be traced), per device."""
   apply_key, draw_key = jax.random.split(rng)
-  request = FeatureMix.draw(draw_key, images, mix.alpha, num_stages)
+  request = FeatureMix.draw(draw_key, images, mix.alpha, num_stages, axis_name)
+  apply_key = partners.step_key(apply_key, 'device', axis_name)
   apply = jax.random.uniform(apply_key) < (mix.prob if prob is None else prob)
   return request.replace(stage=jnp.where(apply, request.stage, -1))
 

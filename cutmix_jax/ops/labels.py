@@ -17,9 +17,12 @@ def one_hot(labels, num_classes: int, smoothing: float = 0.0, dtype=jnp.float32)
 
   Smoothing spreads `smoothing` uniformly over all K classes: `(1 - s) * onehot + s / K`.
   Apply it before mixing, so that mixing stays linear in the targets. Concrete labels outside
-  `[0, K)` raise ValueError (under `jit` they cannot be checked and give a zero row).
+  `[0, K)` raise ValueError (under `jit` they cannot be checked and give a zero row); float
+  labels must be whole numbers (`arguments.class_ids`; traced, a fraction gives a NaN row).
   """
   check_label_smoothing(smoothing)
+  labels, whole = arguments.class_ids(labels)
   arguments.check_label_range(labels, num_classes)
   targets = jax.nn.one_hot(labels, num_classes, dtype=jnp.float32)
-  return ((1.0 - smoothing) * targets + smoothing / num_classes).astype(dtype)
+  targets = (1.0 - smoothing) * targets + smoothing / num_classes
+  return arguments.nan_unless(targets, whole).astype(dtype)

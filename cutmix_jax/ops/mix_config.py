@@ -9,6 +9,9 @@ setting that it would not read.
 import dataclasses
 from typing import Any, Dict, Mapping, Tuple
 
+import jax
+
+from cutmix_jax.config import workdir_files
 from cutmix_jax.ops import arguments
 from cutmix_jax.ops import methods
 from cutmix_jax.ops import partners as partners_lib
@@ -19,9 +22,11 @@ COMMON = ('method', 'alpha', 'prob', 'weights', 'partners', 'level', 'off_after_
 READ_BY_ALL = ('method', 'prob', 'partners', 'level', 'off_after_epoch')
 
 
+@jax.tree_util.register_static  # a jit argument without static_argnames
 @dataclasses.dataclass(frozen=True)
 class MixConfig:
-  """How a train step mixes each batch (the fields of `config.mix`).
+  """How a train step mixes each batch (the fields of `config.mix`); hashable, and static under
+  `jax.jit` whether passed as an argument or closed over.
 
   Attributes:
     method: 'none', one of `registry.BUILT_IN` ('cutmix', 'mixup', 'cutout', 'fmix',
@@ -86,7 +91,7 @@ class MixConfig:
     if self.level == 'feature' and not (plain_cutmix and self.partners == 'device'):
       raise ValueError(
           "level='feature' is CutMix with one box per batch on each device: it needs "
-          "method='cutmix' with its default settings (mode 'batch', no switch_prob, no minmax) "
+          "method='cutmix' with its default settings (mode 'batch', no mixup_prob, no minmax) "
           f"and partners='device'; got method={self.method!r}, cutmix={self.sections['cutmix']}, "
           f'partners={self.partners!r}'
       )
@@ -231,8 +236,10 @@ def _built_sections(given: Mapping[str, Any]) -> Dict[str, Any]:
       fields = [f.name for f in dataclasses.fields(settings_class)]
       unknown = sorted(set(value) - set(fields))
       if unknown:
+        renamed = workdir_files.RENAMED.get(f'mix.{name}.{unknown[0]}', '')
+        hint = f' (renamed {renamed.rsplit(".", 1)[-1]})' if renamed else ''
         raise ValueError(
-            f'config.mix.{name}.{unknown[0]} is no setting of {name}; its settings: '
+            f'config.mix.{name}.{unknown[0]} is no setting of {name}{hint}; its settings: '
             f'{", ".join(fields)}'
         )
       try:

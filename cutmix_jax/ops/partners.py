@@ -205,10 +205,34 @@ def pair_up(
   return Pairing(every, rows, n, groups=groups, lower=lower(every))
 
 
+def _manual_axes() -> tuple:
+  """The `pmap` / `shard_map` axes of more than one device that the current trace is inside."""
+  get_mesh = getattr(jax.sharding, 'get_abstract_mesh', None)
+  mesh = get_mesh() if get_mesh else None
+  manual = getattr(mesh, 'manual_axes', ()) if mesh is not None and mesh.shape else ()
+  return tuple(axis for axis in manual if mesh.shape[axis] > 1)
+
+
+def check_axis(axis_name: Optional[str]) -> None:
+  """Raises ValueError in one line for a draw inside `pmap` / `shard_map` without `axis_name`:
+  there the arrays are one device's share and every device holds the same key, so the draw
+  would be neither the whole batch's ('global') nor each device's own ('device')."""
+  manual = _manual_axes() if axis_name is None else ()
+  if manual:
+    names = ', '.join(repr(axis) for axis in manual)
+    raise ValueError(
+        f'a mixing op inside pmap / shard_map over {names} needs axis_name (the axis of the '
+        f'batch, e.g. axis_name={manual[0]!r}): without it every device would draw the same '
+        'partners and box for its own share; to mix a batch that each device holds whole, '
+        'mix it outside'
+    )
+
+
 def draw_keys(rng, partners: str, axis_name: Optional[str]):
   """The three keys every mixing op draws from, in this order: its partners, its lam (or scale),
   the rest (box, mask). `draw_partners` takes the first, so it gives any op's partners."""
   check_partners(partners)
+  check_axis(axis_name)
   return jax.random.split(step_key(rng, partners, axis_name), 3)
 
 
@@ -216,6 +240,7 @@ def local_keys(rng, batch, partners: str, axis_name: Optional[str]):
   """One key per row of this call's `batch`, as if drawn for the whole batch with 'global'
   partners (the same keys as a one-device call on the global batch), or per device."""
   n = batch.shape[0]
+  check_axis(axis_name)
   if axis_name is None or partners != 'global':
     return jax.random.split(step_key(rng, partners, axis_name), n)
   every = jax.random.split(rng, n * axis_size(axis_name))

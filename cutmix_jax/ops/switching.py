@@ -28,8 +28,9 @@ class CutMixSettings:
       sampler.
     correct_lam: weigh the partner's label by the exact box area (True, the official code) or
       by the sampled lam (False).
-    switch_prob: the probability that a mixed batch (with mode 'pair' or 'elem': a pair or an
-      image) is mixed by Mixup instead. This is P(Mixup); timm's `switch_prob` is P(CutMix).
+    mixup_prob: the probability that a mixed batch (with mode 'pair' or 'elem': a pair or an
+      image) is mixed by Mixup instead: P(Mixup), which is `1 - switch_prob` of timm, whose
+      `switch_prob` is P(CutMix) (`cutmix_jax.Mixer` takes timm's).
     mixup_alpha: the Beta parameter of that Mixup; 0 means `alpha` (timm has separate
       `mixup_alpha` and `cutmix_alpha`).
   """
@@ -37,27 +38,27 @@ class CutMixSettings:
   mode: str = 'batch'
   minmax: Tuple[float, ...] = ()
   correct_lam: bool = True
-  switch_prob: float = 0.0
+  mixup_prob: float = 0.0
   mixup_alpha: float = 0.0
 
   def __post_init__(self):
     object.__setattr__(self, 'minmax', tuple(self.minmax))
     partners_lib.check_mode(self.mode)
     boxes.check_minmax(self.minmax)
-    arguments.check_range('switch_prob', self.switch_prob, 0.0, 1.0)
+    arguments.check_range('mixup_prob', self.mixup_prob, 0.0, 1.0)
     if self.mixup_alpha:
       arguments.check_alpha(self.mixup_alpha)
 
 
 def _switch_per_row(
-    key_switch, key_mix, images, labels, extras, *, alpha, mixup_alpha, switch_prob, **cut
+    key_switch, key_mix, images, labels, extras, *, alpha, mixup_alpha, mixup_prob, **cut
 ):
-  """Each pair or image mixed by CutMix or, with probability `switch_prob`, by Mixup (timm's
+  """Each pair or image mixed by CutMix or, with probability `mixup_prob`, by Mixup (timm's
   `mode='pair'|'elem'` with both on): one float mask, a box or a constant per row."""
   if any(detection.is_geometric(extra) for extra in extras):
     raise ValueError(
-        'cutmix with switch_prob > 0 and mode pair or elem blends some images whole: boxes and '
-        'keypoints cannot follow; pass dense maps, or use switch_prob=0'
+        'cutmix with mixup_prob > 0 and mode pair or elem blends some images whole: boxes and '
+        'keypoints cannot follow; pass dense maps, or use mixup_prob=0'
     )
   num_classes, correct_lam = cut.pop('num_classes'), cut.pop('correct_lam')
   draw = cutmix_lib.draw_cutmix(key_mix, images, alpha=alpha, **cut)
@@ -67,7 +68,7 @@ def _switch_per_row(
   )
   per_row = lambda values: pairing.local(pairing.shared(values))
   valid = arguments.check_alpha(mixup_alpha)
-  by_mixup = per_row(jax.random.uniform(key_switch, (pairing.size,)) < switch_prob)
+  by_mixup = per_row(jax.random.uniform(key_switch, (pairing.size,)) < mixup_prob)
   mixup_lam = per_row(jax.random.beta(key_lam, mixup_alpha, mixup_alpha, (pairing.size,)))
   box = draw.box(height, width)
   exact = correct_lam or cut['minmax']
@@ -105,16 +106,16 @@ def cutmix_or_mixup(
     mode: str = 'batch',
     minmax: Optional[Sequence[float]] = None,
     correct_lam: bool = True,
-    switch_prob: float = 0.0,
+    mixup_prob: float = 0.0,
     mixup_alpha: float = 0.0,
     num_classes: Optional[int] = None,
     partners: str = 'global',
     axis_name: Optional[str] = None,
 ):
-  """`cutmix`, or with probability `switch_prob` Mixup instead (with `mixup_alpha`, if set):
+  """`cutmix`, or with probability `mixup_prob` Mixup instead (with `mixup_alpha`, if set):
   for the whole batch with mode 'batch', for each pair or image with 'pair' or 'elem'.
 
-  Args and returns as `cutmix` (the settings are `CutMixSettings`'); with `switch_prob` > 0
+  Args and returns as `cutmix` (the settings are `CutMixSettings`'); with `mixup_prob` > 0
   and mode 'pair' or 'elem' boxes and keypoints are refused (some images are blended whole).
   """
   key_switch, key_mix = jax.random.split(rng)
@@ -127,7 +128,7 @@ def cutmix_or_mixup(
       axis_name=axis_name,
   )
   by_cutmix = functools.partial(cutmix_lib.cutmix, key_mix, images, labels, *extras, alpha=alpha)
-  if switch_prob == 0.0:
+  if mixup_prob == 0.0:
     return by_cutmix(**cut)
   mixup_alpha = mixup_alpha or alpha
   if mode != 'batch':
@@ -139,7 +140,7 @@ def cutmix_or_mixup(
         extras,
         alpha=alpha,
         mixup_alpha=mixup_alpha,
-        switch_prob=switch_prob,
+        mixup_prob=mixup_prob,
         **cut,
     )
   by_mixup = lambda: baselines.mixup(
@@ -153,5 +154,5 @@ def cutmix_or_mixup(
       axis_name=axis_name,
   )
   key_switch = partners_lib.step_key(key_switch, partners, axis_name)
-  apply_mixup = jax.random.uniform(key_switch) < switch_prob
+  apply_mixup = jax.random.uniform(key_switch) < mixup_prob
   return jax.lax.cond(apply_mixup, by_mixup, lambda: by_cutmix(**cut))

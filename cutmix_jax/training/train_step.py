@@ -17,7 +17,6 @@ from cutmix_jax.ops import feature_mix
 from cutmix_jax.ops import labels as labels_lib
 from cutmix_jax.ops import mask_mix
 from cutmix_jax.ops import mix_config
-from cutmix_jax.ops import partners
 from cutmix_jax.training.devices import AXIS
 from cutmix_jax.training.train_state import TrainState
 
@@ -91,8 +90,9 @@ def train_step(
   mix, prob = settings.mix, _mix_prob(settings.mix, state.step, settings.steps_per_epoch)
   request = None
   if mix.level == 'feature':
-    device_key = partners.step_key(mix_key, 'device', AXIS)
-    request = feature_mix.draw_request(device_key, images, mix, settings.num_stages, prob=prob)
+    request = feature_mix.draw_request(
+        mix_key, images, mix, settings.num_stages, prob=prob, axis_name=AXIS
+    )
   else:
     images, targets = dispatch.mix_batch(
         mix_key, images, targets, config=mix, prob=prob, axis_name=AXIS

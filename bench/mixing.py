@@ -13,10 +13,17 @@ XLA_FLAGS=--xla_force_host_platform_device_count=8 on a CPU) with partners='glob
 gathered over the devices) against partners='device' (nothing moves between devices).
 
   python bench/mixing.py [--repeats 20]
+  python bench/mixing.py --programs   # only a hash of each op's compiled program, per shape
+
+`--programs` prints a hash of the optimized XLA program of each jitted op without its debug
+tables (source lines): the same hash on two checkouts is the same program, so the same speed,
+which no timing on a noisy machine can show as well.
 """
 
 import argparse
+import hashlib
 import json
+import re
 import time
 
 import jax
@@ -60,7 +67,11 @@ def main():
   parser.add_argument('--repeats', type=int, default=20)
   parser.add_argument('--json', default='', help='also write the table here')
   parser.add_argument('--ops', nargs='+', default=list(OPS), choices=list(OPS))
+  parser.add_argument('--programs', action='store_true', help='print program hashes only')
   args = parser.parse_args()
+  if args.programs:
+    print_program_hashes(args.ops)
+    return
 
   gather = jax.jit(lambda images, perm: images[perm])
   device = jax.devices()[0].device_kind
@@ -102,6 +113,27 @@ def main():
           'partners': partner_rows,
       }
       json.dump(result, f, indent=2)
+
+
+def program_hash(fn, *args) -> str:
+  """A hash of the optimized program of `jax.jit(fn)` for `args` (shapes), debug tables and
+  source metadata left out."""
+  text = jax.jit(fn).lower(*args).compile().as_text()
+  text = text[text.index('\n%') :] if '\n%' in text else text
+  text = re.sub(r', (metadata=\{[^}]*\}|stack_frame_id=\d+)', '', text)
+  return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def print_program_hashes(ops) -> None:
+  print(f'jax {jax.__version__}, {jax.devices()[0].device_kind}: program hash per op')
+  for shape, num_classes in SHAPES:
+    for dtype in DTYPES:
+      images = jax.ShapeDtypeStruct(shape, jnp.dtype(dtype))
+      labels = jax.ShapeDtypeStruct((shape[0], num_classes), jnp.float32)
+      for name in ops:
+        mix = lambda key, x, y, op=OPS[name]: op(key, x, y)
+        digest = program_hash(mix, jax.random.key(0), images, labels)
+        print(f'{name:>12} {str(shape):>20} {dtype:>9} {digest}')
 
 
 def _select(mask, on_true, on_false):

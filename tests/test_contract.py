@@ -295,7 +295,6 @@ def test_a_resume_ignores_the_settings_that_neither_run_reads(tmp_path):
       str(tmp_path),
       10,
       False,
-      print,
       unread=train_loop._unread_mix_fields,
   )
   saved('cutmix')

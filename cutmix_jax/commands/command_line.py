@@ -17,6 +17,7 @@ from ml_collections import config_flags
 
 from cutmix_jax import recipes
 from cutmix_jax.config import files
+from cutmix_jax.config import storage
 from cutmix_jax.config import workdir_files
 
 
@@ -32,6 +33,16 @@ def stop(message: str, code: int = 1) -> None:
   sys.stderr.write(f'error: {message}\n')
   sys.stderr.flush()
   os._exit(code)  # pylint: disable=protected-access
+
+
+def refuse_arguments(argv: List[str]) -> None:
+  """Stops with one line if the command got positional arguments (it takes flags only)."""
+  if len(argv) > 1:
+    stop(
+        f'unexpected argument {argv[1]!r}: {os.path.basename(argv[0])} takes flags only '
+        '(--config=..., --workdir=..., --config.KEY=VALUE; --help lists them)',
+        2,
+    )
 
 
 def resolve_recipe(argv: List[str]) -> None:
@@ -66,8 +77,8 @@ def _load_config_file(path: str):
     return files.load(path.split(':', 1)[0])
   except SyntaxError as error:
     sys.exit(f'error: --config={path}: syntax error at line {error.lineno}: {error.msg}')
-  except files.NoConfigFunctionError:
-    sys.exit(f'error: --config={path} has no get_config() function')
+  except files.NoConfigFunctionError as error:
+    sys.exit(f'error: --config={path}: {error}')
   except Exception as error:  # pylint: disable=broad-except  (any error of the user's file)
     sys.exit(f'error: --config={path}: get_config() failed: {type(error).__name__}: {error}')
 
@@ -199,16 +210,16 @@ def quiet_background_errors() -> None:
 def check_writable_directory(path: str, flag: str) -> None:
   """Stops with one line unless `path` is (or can be made) a directory that takes new files;
   a directory made for the probe is removed again (the run makes it when it writes)."""
-  if os.path.exists(path) and not os.path.isdir(path):
-    sys.exit(f'error: {flag}={path} is a file, not a directory')
-  probe = os.path.join(path, f'.write-test-{os.getpid()}')
-  made = not os.path.exists(path)
+  folder = storage.path(path)
   try:
-    os.makedirs(path, exist_ok=True)
-    with open(probe, 'w', encoding='utf-8'):
-      pass
-    os.remove(probe)
-    if made:
-      os.rmdir(path)
+    if folder.exists() and not folder.is_dir():
+      sys.exit(f'error: {flag}={path} is a file, not a directory')
+    probe = folder / f'.write-test-{os.getpid()}'
+    made = not folder.exists()
+    storage.make_dirs(folder)
+    probe.write_text('')
+    probe.unlink()
+    if made and storage.is_local(path):
+      folder.rmdir()
   except OSError as error:
     sys.exit(f'error: {flag}={path} is not writable: {error.strerror or one_line(error)}')

@@ -27,6 +27,7 @@ from ml_collections import config_flags
 from cutmix_jax import recipes
 from cutmix_jax.commands import command_line
 from cutmix_jax.config import checks
+from cutmix_jax.config import storage
 from cutmix_jax.config import workdir_files
 from cutmix_jax.errors import UserError
 from cutmix_jax.evaluation import ood
@@ -68,16 +69,25 @@ _OOD = flags.DEFINE_list(
 )
 
 
+def _split(value: str) -> list:
+  """Workdirs separated by commas; a workdir whose own name holds a comma (it exists as a
+  whole) is one."""
+  if not value:
+    return []
+  if ',' in value and storage.path(value).is_dir():
+    return [value]
+  return [name for name in value.split(',') if name]
+
+
 def _workdirs():
-  names = _WORKDIR.value.split(',') + (_COMPARE.value.split(',') if _COMPARE.value else [])
-  return [name for name in names if name]
+  return _split(_WORKDIR.value) + _split(_COMPARE.value)
 
 
 def show_mixing(workdir: str, overrides: dict) -> None:
   """Writes the mixing grid of the --config file (or of the workdir's run) to WORKDIR/eval."""
   from cutmix_jax.training import run_builder  # pylint: disable=import-outside-toplevel
 
-  own_config = os.path.isfile(workdir_files.config_path(workdir))
+  own_config = storage.path(workdir_files.config_path(workdir)).is_file()
   use_own = own_config and not flags.FLAGS['config'].present
   try:
     config = workdir_lib.load_config(workdir, overrides) if use_own else _CONFIG.value
@@ -135,8 +145,7 @@ def evaluate_all(workdirs, overrides: dict) -> None:
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  command_line.refuse_arguments(argv)
   overrides = config_flags.get_override_values(flags.FLAGS['config'])
   logging.set_verbosity(logging.WARNING)  # no INFO lines of every checkpoint read
   command_line.quiet_background_errors()

@@ -57,7 +57,7 @@ def initialize_distributed() -> None:
 
   if _COORDINATOR.value:
     if _NUM_PROCESSES.value < 1 or _PROCESS_ID.value < 0:
-      raise app.UsageError('--coordinator_address needs --num_processes and --process_id')
+      command_line.stop('--coordinator_address needs --num_processes and --process_id', 2)
     jax.distributed.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
   elif _DISTRIBUTED.value:
     jax.distributed.initialize()
@@ -69,8 +69,7 @@ def _stopped_before_training(signum, _frame) -> None:
 
 
 def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
+  command_line.refuse_arguments(argv)
   for signum in (signal.SIGTERM, signal.SIGINT):  # the loop takes both over once it trains
     signal.signal(signum, _stopped_before_training)
   logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO

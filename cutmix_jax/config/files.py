@@ -34,7 +34,13 @@ def load(path: str, relative_to: str = '') -> ml_collections.ConfigDict:
   module = runpy.run_path(path)
   if not callable(module.get('get_config')):
     raise NoConfigFunctionError(f'{path} has no get_config() function')
-  return module['get_config']()
+  config = module['get_config']()
+  if not isinstance(config, ml_collections.ConfigDict):
+    raise NoConfigFunctionError(
+        f'get_config() of {path} returned {type(config).__name__}, not an '
+        'ml_collections.ConfigDict (did it forget to return the config?)'
+    )
+  return config
 
 
 def section(defaults) -> ml_collections.ConfigDict:

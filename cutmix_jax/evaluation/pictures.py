@@ -5,13 +5,15 @@ Figures are drawn on `matplotlib.figure.Figure` objects (Agg canvas), never thro
 so nothing global changes and no display is needed.
 """
 
-import os
+import io
 import textwrap
 from typing import Dict, Optional, Sequence, Tuple
 
 from matplotlib import patches
 from matplotlib.figure import Figure
 import numpy as np
+
+from cutmix_jax.config import storage
 
 TRUE_BOX_COLOR = 'lime'
 PREDICTED_BOX_COLOR = 'red'
@@ -177,8 +179,10 @@ def new_figure(size: Tuple[float, float]) -> Figure:
 
 def save(figure: Figure, path: str) -> str:
   """Writes `figure` as a PNG to `path` (its directory made if need be); returns `path`."""
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  figure.savefig(path, dpi=100)
+  storage.make_dirs(storage.path(path).parent)
+  png = io.BytesIO()
+  figure.savefig(png, dpi=100, format='png')
+  storage.path(path).write_bytes(png.getvalue())
   return path
 
 

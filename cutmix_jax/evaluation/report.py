@@ -5,17 +5,17 @@ The table is a header (run, data, model, mix method) and then each measure's own
 """
 
 import json
-import os
 from typing import Callable, List, Sequence
+
+from cutmix_jax.config import storage
 
 LABEL_WIDTH = 24
 
 
 def write_json(report: dict, path: str) -> str:
   """Writes `report` as indented JSON; returns `path`."""
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  with open(path, 'w', encoding='utf-8') as f:
-    json.dump(report, f, indent=2)
+  storage.make_dirs(storage.path(path).parent)
+  storage.write_atomic(path, json.dumps(report, indent=2))
   return path
 
 

@@ -11,6 +11,7 @@ import os
 import time
 from typing import Callable, Dict, Optional, Sequence
 
+from cutmix_jax.config import storage
 from cutmix_jax.config import workdir_files
 from cutmix_jax.data import augment
 from cutmix_jax.evaluation import accuracy
@@ -81,7 +82,7 @@ def _timed(say: Callable[[str], None], label: str, measure: Callable[[], dict]) 
 def run_names(workdirs: Sequence[str]) -> list:
   """A label for each workdir: its last path parts, as few as keep the labels distinct
   (`A/run` and `B/run`, not `run` twice)."""
-  parts = [os.path.normpath(os.path.abspath(w)).split(os.sep) for w in workdirs]
+  parts = [os.fspath(storage.path(w).absolute()).rstrip('/').split('/') for w in workdirs]
   for count in range(1, max(len(p) for p in parts) + 1):
     names = ['/'.join(p[-count:]) for p in parts]
     if len(set(names)) == len(names):
@@ -125,7 +126,7 @@ def evaluate_run(
       for which, r in restored.items()
   }
   out_dir = workdir_files.eval_dir(workdir)
-  os.makedirs(out_dir, exist_ok=True)
+  storage.make_dirs(out_dir)
   context = measure_lib.Context(
       config, workdir, out_dir, run.dataset, run.evaluator, replicated['best'], replicated['last']
   )
@@ -135,7 +136,7 @@ def evaluate_run(
   )
   report = {
       'run': name or run_names([workdir])[0],
-      'workdir': os.path.abspath(workdir),
+      'workdir': os.fspath(storage.path(workdir).absolute()),
       'config': {
           'dataset': config.data.source,
           'model': config.model,

@@ -1,15 +1,15 @@
 """A training workdir as train.py leaves it: its resolved config and its best and last states."""
 
 import dataclasses
-import json
-import os
 from typing import Any, Dict, Mapping
 
 from absl import logging
 import ml_collections
 
+from cutmix_jax.config import history
 from cutmix_jax.config import workdir_files
 from cutmix_jax.errors import UserError
+from cutmix_jax.training import checkpointing
 from cutmix_jax.training.checkpointing import Checkpointer
 
 
@@ -33,13 +33,13 @@ def load_config(workdir: str, overrides: Mapping[str, Any]) -> ml_collections.Co
     WorkdirError: if the workdir has no config.json, or an override names no field of it.
   """
   path = workdir_files.config_path(workdir)
-  if not os.path.isfile(path):
+  saved = history.read_run_config(workdir)
+  if saved is None:
     raise WorkdirError(
         f'{workdir} has no config.json (train.py writes it when a run starts); '
         'is it a training workdir?'
     )
-  with open(path, encoding='utf-8') as f:
-    config = ml_collections.ConfigDict(workdir_files.upgraded(json.load(f)))
+  config = ml_collections.ConfigDict(saved)
   for key, value in overrides.items():
     *parents, leaf = key.split('.')
     node = config
@@ -56,7 +56,7 @@ def load_config(workdir: str, overrides: Mapping[str, Any]) -> ml_collections.Co
 def checkpoint_directory(workdir: str) -> str:
   """`WORKDIR/checkpoints` if it holds a checkpoint; raises WorkdirError otherwise."""
   directory = workdir_files.checkpoints_dir(workdir)
-  if not os.path.isdir(directory) or not any(d.isdigit() for d in os.listdir(directory)):
+  if not checkpointing.saved_steps(directory):
     raise WorkdirError(
         f'{workdir} has no checkpoint (nothing in {directory}); train first: '
         f'python train.py --workdir={workdir}'

@@ -2,13 +2,18 @@
 
 Retention is orbax's `preservation_policy`: the newest `keep_checkpoints` steps, and the step
 with the lowest eval top-1 error among those saved with it (steps saved between evaluations
-carry no metrics and are kept only while they are among the newest). A checkpoint that does not
-restore is told apart from one that is only *different*: a structure other than the run's
-(another model, number of classes or optimizer) is refused with one line and left alone; only a
-damaged one (truncated, missing, unreadable) is moved aside. A save that fails raises
-`CheckpointSaveError`, which the command line turns into one line.
+carry no metrics and are kept only while they are among the newest); the metric is written
+beside each step, so the best one survives any number of restarts. Each step's folder holds the
+SHA-256 of each of its files (`CHECKSUMS`), checked before it restores: a flipped bit is found.
+A checkpoint that does not restore is told apart from one that is only *different*: a structure
+other than the run's (another model, number of classes or optimizer) is refused with one line
+and left alone; only a damaged one (bits changed, truncated, missing, unreadable) is moved aside,
+and the newest intact one restores. A save that fails raises `CheckpointSaveError`, which the
+command line turns into one line. Paths go through `storage` (a local disk or a bucket).
 """
 
+import hashlib
+import json
 import os
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -19,6 +24,7 @@ from jax.experimental import multihost_utils
 import numpy as np
 import orbax.checkpoint as ocp
 
+from cutmix_jax.config import storage
 from cutmix_jax.errors import UserError
 
 BEST_METRIC = 'eval_top1_error'  # lower is better
@@ -32,11 +38,54 @@ class CheckpointSaveError(UserError, OSError):
   """A checkpoint could not be written; one line naming the path and the cause."""
 
 
+CHECKSUMS = 'checksums.json'  # in each step's folder: the SHA-256 of each of its files
+
+
+class DamagedCheckpointError(OSError):
+  """A checkpoint's files differ from what was saved (bit rot, a file cut short or lost)."""
+
+
 def saved_steps(directory: str) -> List[int]:
   """The steps saved in a checkpoint directory, in order, read from its folder names only."""
-  if not os.path.isdir(directory):
+  folder = storage.path(directory)
+  if not folder.is_dir():
     return []
-  return sorted(int(name) for name in os.listdir(directory) if name.isdigit())
+  return sorted(int(entry.name) for entry in folder.iterdir() if entry.name.isdigit())
+
+
+def _digests(step_dir) -> Dict[str, str]:
+  """`relative path -> SHA-256` of every file below `step_dir` but the checksums' own."""
+  digests = {}
+  for folder, _, names in step_dir.walk():
+    for name in names:
+      file = folder / name
+      relative = os.path.relpath(os.fspath(file), os.fspath(step_dir))
+      if relative != CHECKSUMS:
+        with file.open('rb') as f:
+          digests[relative] = hashlib.file_digest(f, 'sha256').hexdigest()
+  return digests
+
+
+def write_checksums(step_dir) -> None:
+  """Writes the digest of every file of a saved step into its folder (`CHECKSUMS`)."""
+  text = json.dumps(_digests(storage.path(step_dir)), indent=1, sort_keys=True)
+  storage.write_atomic(storage.path(step_dir) / CHECKSUMS, text)
+
+
+def verify_checksums(step_dir) -> bool:
+  """Raises DamagedCheckpointError if a file of the step differs from its digest, or is
+  missing; whether the step had checksums to check (one saved before them had none)."""
+  text = storage.read_text(storage.path(step_dir) / CHECKSUMS)
+  if text is None:
+    return False
+  saved, found = json.loads(text), _digests(storage.path(step_dir))
+  changed = sorted(name for name in saved if found.get(name) != saved[name])
+  if changed:
+    what = 'is missing' if changed[0] not in found else 'differs from its checksum'
+    raise DamagedCheckpointError(
+        f'{len(changed)} of its {len(saved)} files changed since it was saved: {changed[0]} {what}'
+    )
+  return True
 
 
 def _one_line(error: BaseException) -> str:
@@ -88,7 +137,7 @@ class Checkpointer:
   """
 
   def __init__(self, directory: str, keep: int):
-    self.directory = os.path.abspath(directory)
+    self.directory = os.path.abspath(directory) if storage.is_local(directory) else directory
     policy = ocp.checkpoint_managers.AnyPreservationPolicy(
         [
             ocp.checkpoint_managers.LatestN(n=keep),
@@ -100,7 +149,14 @@ class Checkpointer:
             ),
         ]
     )
-    self._options = ocp.CheckpointManagerOptions(preservation_policy=policy, create=True)
+    # best_fn makes orbax write each step's metrics beside it, so that the best step is still
+    # known after a restart (the policy alone keeps them in memory only).
+    self._options = ocp.CheckpointManagerOptions(
+        preservation_policy=policy,
+        best_fn=lambda metrics: metrics[BEST_METRIC],
+        best_mode='min',
+        create=True,
+    )
     self._manager = self._open()
 
   def _open(self) -> ocp.CheckpointManager:
@@ -136,6 +192,9 @@ class Checkpointer:
     try:
       self._manager.save(step, args=args, metrics=metrics, force=True)
       self._manager.wait_until_finished()
+      if jax.process_index() == 0:
+        write_checksums(self._step_dir(step))
+      multihost_utils.sync_global_devices(f'checksums of checkpoint {step}')
     except Exception as error:  # pylint: disable=broad-except  (orbax raises many kinds)
       raise CheckpointSaveError(
           f'cannot save the checkpoint of step {step} in {self.directory} ({_one_line(error)}); '
@@ -146,8 +205,16 @@ class Checkpointer:
     older = [s for s in saved_steps(self.directory) if s != step]
     return older[-1] if older else 'none (nothing was saved yet)'
 
+  def _step_dir(self, step: int):
+    return storage.path(self.directory) / str(step)
+
   def restore(self, step: int, target: Any) -> Tuple[Any, dict]:
-    """Restores `(state, progress)` saved at `step`, with `target`'s structure and types."""
+    """Restores `(state, progress)` saved at `step`, with `target`'s structure and types,
+    once its files match their checksums (`DamagedCheckpointError`)."""
+    verify_checksums(self._step_dir(step))
+    return self._read(step, target)
+
+  def _read(self, step: int, target: Any) -> Tuple[Any, dict]:
     template = flax.serialization.to_state_dict(target)
     args = ocp.args.Composite(
         state=ocp.args.StandardRestore(template), progress=ocp.args.JsonRestore()
@@ -175,7 +242,8 @@ class Checkpointer:
   ) -> Optional[Tuple[int, Any, dict]]:
     """`(step, state, progress)` of the newest step that restores, or None if none does.
 
-    A step that fails (a file truncated or deleted: orbax and TensorStore raise many kinds of
+    A step's files are checked against their checksums first (`DamagedCheckpointError`). A step
+    that fails (a file truncated or deleted: orbax and TensorStore raise many kinds of
     error for that) is reported in one line and moved aside to `corrupt-<step>` in the same
     directory, so that nothing is deleted and the run can save that step again.
 
@@ -184,8 +252,9 @@ class Checkpointer:
     """
     for step in reversed(self.all_steps()):
       try:
+        verify_checksums(self._step_dir(step))
         self.check_structure(step, target)
-        return (step, *self.restore(step, target))
+        return (step, *self._read(step, target))
       except CheckpointMismatchError:
         raise
       except Exception as error:  # pylint: disable=broad-except  (any damage: move it aside)
@@ -197,16 +266,17 @@ class Checkpointer:
 
   def _move_aside(self, step: int) -> str:
     """Renames the directory of `step` to `corrupt-<step>` (process 0; the others only wait)."""
-    target = os.path.join(self.directory, f'corrupt-{step}')
+    folder = storage.path(self.directory)
+    target = folder / f'corrupt-{step}'
     if jax.process_index() == 0:
       suffix = 0
-      while os.path.exists(target):
+      while target.exists():
         suffix += 1
-        target = os.path.join(self.directory, f'corrupt-{step}-{suffix}')
-      os.rename(os.path.join(self.directory, str(step)), target)
+        target = folder / f'corrupt-{step}-{suffix}'
+      self._step_dir(step).rename(target)
     multihost_utils.sync_global_devices(f'checkpoint {step} moved aside')
     self._manager = self._open()  # re-list the steps
-    return target
+    return os.fspath(target)
 
   def close(self) -> None:
     self._manager.wait_until_finished()

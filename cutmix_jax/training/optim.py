@@ -35,6 +35,10 @@ class OptimizerConfig:
     object.__setattr__(self, 'decay_epochs', tuple(self.decay_epochs))
     if not self.learning_rate > 0:
       raise ValueError(f'learning_rate={self.learning_rate!r} must be > 0')
+    if not 0 <= self.momentum < 1:  # 1 or more: the update grows without bound
+      raise ValueError(f'momentum={self.momentum!r} must be in [0, 1)')
+    if not self.weight_decay >= 0:  # negative: the weights are pushed to grow
+      raise ValueError(f'weight_decay={self.weight_decay!r} must be >= 0')
     if any(epoch < self.warmup_epochs for epoch in self.decay_epochs):
       raise ValueError(
           f'decay_epochs={self.decay_epochs} must all come after the warm-up '

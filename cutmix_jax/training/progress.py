@@ -23,6 +23,7 @@ class Progress:
     unlogged_rows: the metrics (loss, accuracy, learning rate, mix prob) of the steps read back
       since the last row of `metrics.jsonl` (a save between log points): the next row takes
       them in, interrupted or not.
+    device_count: the devices the run trained on (None: a checkpoint from before it was kept).
   """
 
   best_eval_top1_error: Optional[float] = None
@@ -31,6 +32,7 @@ class Progress:
   epoch_loss_sum: float = 0.0
   epoch_loss_count: int = 0
   unlogged_rows: List[List[float]] = dataclasses.field(default_factory=list)
+  device_count: Optional[int] = None
 
   def record_eval(self, top1_error: float, step: int, epoch: int) -> None:
     """Keeps `top1_error` as the best if it is lower than every earlier one."""

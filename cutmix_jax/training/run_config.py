@@ -107,6 +107,9 @@ def _check_run_fields(config: RunConfig) -> None:
     checks.check_positive(key, getattr(config, key))
   checks.check_positive('eval_every_epochs', config.eval_every_epochs)
   checks.check_count('keep_checkpoints', config.keep_checkpoints, 1)
+  seed = config.seed  # without x64, jax.random.key keeps 32 bits: key(2**32) is key(0)
+  if isinstance(seed, bool) or not (isinstance(seed, int) and 0 <= seed < 2**32):
+    raise checks.ConfigError(f'config.seed must be an integer in [0, 2**32); got {seed!r}')
   checks.check_count('checkpoint_every_steps', config.checkpoint_every_steps, 0)
   checks.build_section(
       'model_settings', lambda: models.check_settings(config.model, config.model_settings)

@@ -7,7 +7,6 @@ ends with the same parameters, bit for bit, as one that was not.
 import contextlib
 import dataclasses
 import json
-import os
 import signal
 import time
 from typing import Optional
@@ -21,6 +20,7 @@ from tqdm import tqdm
 
 from cutmix_jax.config import files
 from cutmix_jax.config import history
+from cutmix_jax.config import storage
 from cutmix_jax.config import workdir_files
 from cutmix_jax.ops import mix_config
 from cutmix_jax.training import checkpointing
@@ -118,6 +118,14 @@ class Trainer:
     self.metrics.resume(self.progress)
     self.log.cut_after(step)
     self.say(f'Resuming from the checkpoint at step {step} in {self.checkpointer.directory}')
+    trained_on, devices_now = self.progress.device_count, jax.device_count()
+    if trained_on not in (None, devices_now):
+      self.say(
+          f'This run trained on {trained_on} devices and resumes on {devices_now}: from step '
+          f'{step} each device holds {self.config.batch_size // devices_now} images, so '
+          "BatchNorm's per-device statistics (and partners='device' mixing) change; it is no "
+          'longer the run it would have been'
+      )
     return state
 
   def read_metrics(self, step: int) -> None:
@@ -142,7 +150,9 @@ class Trainer:
     """Saves a checkpoint of `step` (with its eval `metrics`, for keeping the best one)."""
     self.read_metrics(step)  # never save a state whose loss went non-finite
     self.metrics.save_into(self.progress)
+    self.progress.device_count = jax.device_count()
     self.checkpointer.save(step, devices.unreplicate(state), self.progress.to_json(), metrics)
+    self.log.persist()  # a bucket's rows, up to the checkpoint that a resume starts from
 
   def stop_agreed(self, stop: StopSignals, step: int) -> bool:
     """Whether to stop before `step`: this process's signal, or, with several processes, any
@@ -222,9 +232,15 @@ class Trainer:
       self.save(state, step, {checkpointing.BEST_METRIC: scalars['eval_top1_error']})
     return scalars
 
-  def run(self) -> TrainResult:
-    """Trains to the end (or to a stop signal) from the workdir's latest checkpoint if any."""
+  def run(self, change: Optional[history.Change] = None) -> TrainResult:
+    """Trains to the end (or to a stop signal) from the workdir's latest checkpoint if any.
+
+    The workdir's `config.json` (and an allowed `change` of it) is written once the state
+    restored or started fresh, so a config that its checkpoints refuse changes nothing."""
     state = self.restore_or_init()
+    if change is not None and self.is_main:
+      change.keep(self.say)
+    save_config(self.config, self.workdir)
     step = int(state.step)
     state = devices.replicate(state)
     batches = flax.jax_utils.prefetch_to_device(self.dataset.train_batches(step), 2)
@@ -251,12 +267,11 @@ class Trainer:
 
 
 def save_config(config, workdir: str) -> None:
-  """Writes the resolved config to `WORKDIR/config.json` (process 0 only)."""
+  """Replaces `WORKDIR/config.json` by the resolved config (process 0 only), whole."""
   if jax.process_index() != 0:
     return
-  os.makedirs(workdir, exist_ok=True)
-  with open(workdir_files.config_path(workdir), 'w', encoding='utf-8') as f:
-    json.dump(files.as_json(config), f, indent=2, sort_keys=True)
+  text = json.dumps(files.as_json(config), indent=2, sort_keys=True)
+  storage.write_atomic(workdir_files.config_path(workdir), text)
 
 
 def _unread_mix_fields(old: dict, new: dict) -> set:
@@ -281,10 +296,9 @@ def train_and_evaluate(config, workdir: str, allow_config_change: bool = False) 
   lock = WorkdirLock(workdir, say) if jax.process_index() == 0 else contextlib.nullcontext()
   with lock:
     saved = checkpointing.saved_steps(workdir_files.checkpoints_dir(workdir))
+    change = None
     if saved:
-      history.check_resume(
-          config, workdir, saved[-1], allow_config_change, say, unread=_unread_mix_fields
+      change = history.check_resume(
+          config, workdir, saved[-1], allow_config_change, unread=_unread_mix_fields
       )
-    trainer = Trainer(config, workdir)
-    save_config(config, workdir)
-    return trainer.run()
+    return Trainer(config, workdir).run(change)

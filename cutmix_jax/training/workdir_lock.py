@@ -1,12 +1,17 @@
 """One workdir, one run: `WORKDIR/run.lock` says who trains there (host, pid, since when).
 
-A second training on a workdir that a live run holds stops in one line naming the holder. A
-lock whose run is gone is taken over with a line: on this host, a holder whose process no longer
-exists; on another host (a lost machine), one whose heartbeat, the lock file's time, a thread of
-the live run refreshes every `HEARTBEAT_SECONDS`, is older than `STALE_SECONDS`. Multi-host runs
-share one lock, held by process 0. Evaluation never takes it (it may run beside a training).
+On a local disk the lock is the kernel's (`fcntl.flock` on the lock file): it is held while the
+run's process lives and released by the kernel when it ends, however it ends (kill -9 included),
+so no process id is ever guessed at: a container's PID 1, a pid that was reused, two runs that
+start at once all come out right. The file's text only names the holder for the message.
+A bucket (`gs://`, `s3://`) has no such lock: there the lock is a file whose time a thread of the
+live run refreshes every `HEARTBEAT_SECONDS`; one older than `STALE_SECONDS` is taken over. Two
+runs started on one bucket workdir within seconds of each other may both take it: start one.
+Multi-host runs share one lock, held by process 0. Evaluation never takes it.
 """
 
+import errno
+import fcntl
 import json
 import os
 import socket
@@ -14,6 +19,7 @@ import threading
 import time
 from typing import Callable, Optional
 
+from cutmix_jax.config import storage
 from cutmix_jax.config import workdir_files
 from cutmix_jax.errors import UserError
 
@@ -25,28 +31,18 @@ class WorkdirInUseError(UserError, RuntimeError):
   """The workdir is held by a live run; the message names it."""
 
 
-def _alive(pid: int) -> bool:
+def _holder_text() -> str:
+  return json.dumps({'host': socket.gethostname(), 'pid': os.getpid(), 'since': time.time()})
+
+
+def _describe(text: Optional[str]) -> str:
+  """The holder a lock file's text names, in words (whatever the text holds)."""
   try:
-    os.kill(pid, 0)
-  except ProcessLookupError:
-    return False
-  except PermissionError:  # another user's live process
-    return True
-  return True
-
-
-def _describe(holder: dict) -> str:
-  since = time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(holder.get('since', 0)))
-  return f'host {holder.get("host")}, pid {holder.get("pid")}, since {since}'
-
-
-def _gone(holder: dict, age: float) -> Optional[str]:
-  """Why the holder's run is over, or None if it may be alive."""
-  if holder.get('host') == socket.gethostname():
-    return None if _alive(int(holder.get('pid', -1))) else 'its process no longer exists'
-  if age > STALE_SECONDS:
-    return f'its heartbeat stopped {age:.0f} s ago'
-  return None
+    holder = json.loads(text or '')
+    since = time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(float(holder['since'])))
+    return f'host {holder["host"]}, pid {holder["pid"]}, since {since}'
+  except (ValueError, KeyError, TypeError, OverflowError, OSError):
+    return 'holder unknown: its lock file is unreadable'
 
 
 class WorkdirLock:
@@ -56,62 +52,102 @@ class WorkdirLock:
   def __init__(self, workdir: str, say: Callable[[str], None]):
     self.path = workdir_files.lock_path(workdir)
     self.workdir, self.say = workdir, say
+    self._local = storage.is_local(workdir)
+    self._file = None
+    self._held_bucket = False
     self._stop = threading.Event()
-    self._beat: Optional[threading.Thread] = None
     self._made_workdir = False
 
-  def _create(self) -> bool:
-    """Writes the lock if there is none; whether it did."""
-    try:
-      descriptor = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-    except FileExistsError:
-      return False
-    holder = {'host': socket.gethostname(), 'pid': os.getpid(), 'since': time.time()}
-    with os.fdopen(descriptor, 'w', encoding='utf-8') as f:
-      json.dump(holder, f)
-    return True
+  def _in_use(self, text: Optional[str]) -> WorkdirInUseError:
+    return WorkdirInUseError(
+        f'--workdir={self.workdir} is in use by a live training ({_describe(text)}); '
+        'wait for it, stop it, or use another --workdir'
+    )
 
-  def _take_over_if_gone(self) -> None:
+  def _lock_local(self) -> None:
+    """Takes the kernel's lock on the lock file, then names this process in it."""
+    while True:
+      handle = open(self.path, 'a+', encoding='utf-8')  # pylint: disable=consider-using-with
+      try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+      except OSError as error:
+        handle.close()
+        if error.errno not in (errno.EAGAIN, errno.EACCES):
+          raise
+        raise self._in_use(storage.read_text(self.path)) from None
+      try:
+        same_file = os.stat(self.path).st_ino == os.fstat(handle.fileno()).st_ino
+      except FileNotFoundError:
+        same_file = False
+      if same_file:  # not a file that its last holder removed meanwhile
+        break
+      handle.close()
+    self._file = handle
+    handle.seek(0)
+    left = handle.read()
+    if left.strip():  # a run that ended without letting go of its file (kill -9, a lost power)
+      self.say(f'Taking over the lock of a run that ended ({_describe(left)})')
     try:
-      with open(self.path, encoding='utf-8') as f:
-        holder = json.load(f)
-      age = time.time() - os.path.getmtime(self.path)
-    except FileNotFoundError:
-      return  # released meanwhile: try again
-    except (OSError, ValueError):
-      holder, age = {}, STALE_SECONDS + 1.0  # unreadable: a write cut short
-    why = _gone(holder, age) if holder else 'it is unreadable'
-    if why is None:
-      raise WorkdirInUseError(
-          f'--workdir={self.workdir} is in use by a live training ({_describe(holder)}); '
-          'wait for it, stop it, or use another --workdir'
+      handle.seek(0)
+      handle.truncate()
+      handle.write(_holder_text())
+      handle.flush()
+    except OSError as error:  # a full disk: name the file
+      raise OSError(error.errno, error.strerror, self.path) from None
+
+  def _lock_bucket(self) -> None:
+    """Takes the heartbeat lock of a bucket workdir (see the module docstring)."""
+    target = storage.path(self.path)
+    if target.exists():
+      age = time.time() - target.stat().mtime
+      text = storage.read_text(self.path)
+      if age <= STALE_SECONDS:
+        raise self._in_use(text)
+      self.say(
+          f'Taking over the lock of a run that ended ({_describe(text)}: its heartbeat stopped '
+          f'{age:.0f} s ago)'
       )
-    self.say(f'Taking over the lock of a run that ended ({_describe(holder)}: {why})')
-    os.remove(self.path)
+    storage.write_atomic(self.path, _holder_text())
+    self._held_bucket = True
+    threading.Thread(target=self._heartbeat, daemon=True).start()
 
   def _heartbeat(self) -> None:
     while not self._stop.wait(HEARTBEAT_SECONDS):
       try:
-        os.utime(self.path)
+        storage.write_atomic(self.path, _holder_text())
       except OSError:
         return
 
   def __enter__(self) -> 'WorkdirLock':
-    self._made_workdir = not os.path.isdir(self.workdir)
-    os.makedirs(self.workdir, exist_ok=True)
-    for _ in range(3):  # another start may race for a lock just taken over
-      if self._create():
-        self._beat = threading.Thread(target=self._heartbeat, daemon=True)
-        self._beat.start()
-        return self
-      self._take_over_if_gone()
-    raise WorkdirInUseError(f'--workdir={self.workdir}: another training keeps taking its lock')
+    self._made_workdir = not storage.path(self.workdir).is_dir()
+    storage.make_dirs(self.workdir)
+    try:
+      if self._local:
+        self._lock_local()
+      else:
+        self._lock_bucket()
+    except BaseException:
+      self._release()
+      raise
+    return self
 
   def __exit__(self, *exc) -> None:
+    self._release()
+
+  def _release(self) -> None:
+    """Removes the lock file if this run holds it, lets the lock go, and a workdir it made."""
     self._stop.set()
-    try:
-      os.remove(self.path)
-    except FileNotFoundError:
-      pass
-    if self._made_workdir and not os.listdir(self.workdir):
-      os.rmdir(self.workdir)
+    if self._file is not None or self._held_bucket:
+      try:
+        storage.path(self.path).unlink()  # before the kernel's lock goes: no one holds it then
+      except FileNotFoundError:
+        pass
+    if self._file is not None:
+      self._file.close()  # releases the kernel's lock
+    self._file, self._held_bucket = None, False
+    self._remove_made_workdir()
+
+  def _remove_made_workdir(self) -> None:
+    workdir = storage.path(self.workdir)
+    if self._made_workdir and workdir.is_dir() and not any(workdir.iterdir()):
+      workdir.rmdir()

@@ -1,0 +1,63 @@
+"""One path layer for every file of a workdir: a local disk and a bucket alike.
+
+Paths are `etils.epath` paths, the layer orbax writes its checkpoints through, so that
+`--workdir=gs://bucket/run` (or `s3://`) keeps the config, the metrics, the lock and the
+checkpoints together in the bucket. A file that a user may lose is replaced whole, never rewritten
+in place (`write_atomic`: a temporary file, then a rename; an object store replaces an object
+whole). A bucket cannot append to an object: `append_line` rewrites it there.
+"""
+
+import os
+from typing import Optional
+import uuid
+
+from etils import epath
+
+
+def path(location) -> epath.Path:
+  """`location` (a str, a `pathlib.Path` or an `epath.Path`) as an `epath.Path`."""
+  return epath.Path(location)
+
+
+def is_local(location) -> bool:
+  """Whether `location` is on a local (POSIX) file system rather than in a bucket."""
+  return '://' not in os.fspath(location)
+
+
+def read_text(location) -> Optional[str]:
+  """The text of the file at `location`, or None if there is none."""
+  target = path(location)
+  try:
+    return target.read_text(encoding='utf-8')
+  except FileNotFoundError:
+    return None
+
+
+def write_atomic(location, text: str) -> None:
+  """Replaces the file at `location` by `text` whole: readers (and a crash at any point) see the
+  old file or the new one, never a part of either."""
+  target = path(location)
+  temporary = target.parent / f'.{target.name}.{uuid.uuid4().hex[:12]}.tmp'
+  try:
+    temporary.write_text(text, encoding='utf-8')
+    temporary.replace(target)
+  except OSError as error:  # a full disk names no file: name the one being written
+    if error.filename is not None:
+      raise
+    raise OSError(error.errno, error.strerror, os.fspath(target)) from None
+  finally:
+    if temporary.exists():
+      temporary.unlink()
+
+
+def append_line(location, line: str) -> None:
+  """Appends `line` and a newline to the file at `location` (made if absent)."""
+  if is_local(location):
+    with open(os.fspath(location), 'a', encoding='utf-8') as f:
+      f.write(line + '\n')
+    return
+  write_atomic(location, (read_text(location) or '') + line + '\n')
+
+
+def make_dirs(location) -> None:
+  path(location).mkdir(parents=True, exist_ok=True)

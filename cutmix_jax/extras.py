@@ -1,8 +1,9 @@
 """The optional installs (`pyproject.toml`'s extras), and the one line that says which is missing.
 
 `pip install cutmix_jax` is the ops alone (jax and numpy); training and evaluation need the
-`train` extra, `tfds:` sources and the tf.data pipeline the `tfds` extra. A command checks its
-extra before it reads a flag or writes a file.
+`train` extra, `tfds:` sources and the tf.data pipeline the `tfds` extra, a `gs://` workdir the
+`gcs` extra (or TensorFlow's file system, of the `tfds` extra). A command checks its extra before
+it reads a flag or writes a file.
 """
 
 import importlib.util
@@ -25,6 +26,7 @@ MODULES = {
         'tensorboard',
         'grain',
     ),
+    'gcs': ('gcsfs',),
 }
 
 
@@ -44,6 +46,13 @@ def missing(extra: str) -> Tuple[str, ...]:
     if not found:
       absent.append(name)
   return tuple(absent)
+
+
+def require_bucket_support(workdir: str) -> None:
+  """Stops with one line if `workdir` is in a Cloud Storage bucket that nothing installed can
+  reach (gcsfs, or TensorFlow's file system)."""
+  if workdir.startswith('gs://') and importlib.util.find_spec('tensorflow') is None:
+    require('gcs', 'a gs:// workdir')
 
 
 def require(extra: str, feature: str) -> None:

@@ -7,8 +7,10 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 from conftest import REPO
+from conftest import free_port
 from conftest import train_cli_args
 from conftest import wait_for
 import jax.numpy as jnp
@@ -183,11 +185,14 @@ def run_copy(trained, tmp_path):
 
 @pytest.mark.slow
 def test_a_kill_while_a_resume_cuts_the_metrics_loses_no_row(run_copy):
-  # 300,000 rows past the checkpoint, which a resume cuts. kill -9 at the first sign of the
-  # cut (a temporary file, or the file changing size): every row up to the checkpoint stays.
+  # A long history (300,000 rows up to the checkpoint, as a long run has) and rows past it,
+  # which a resume cuts by writing the history again. kill -9 at the first sign of the cut (a
+  # temporary file, or the file changing size): every row up to the checkpoint stays.
   metrics = run_copy / 'metrics.jsonl'
-  rows = metrics.read_text().splitlines()
-  extra = [json.dumps({'step': 100 + i, 'epoch': 9.0, 'train_loss': 1.0}) for i in range(300_000)]
+  history_rows = [json.dumps({'step': 1 + i % 8, 'epoch': 0.5, 'train_loss': 1.0})
+                  for i in range(300_000)]  # fmt: skip
+  rows = history_rows + metrics.read_text().splitlines()
+  extra = [json.dumps({'step': 100 + i, 'epoch': 9.0, 'train_loss': 1.0}) for i in range(10)]
   metrics.write_text('\n'.join(rows + extra) + '\n')
   size = metrics.stat().st_size
   process = subprocess.Popen(train_cli_args(run_copy, num_epochs=2), cwd=REPO,
@@ -260,7 +265,7 @@ def test_stray_arguments_and_bad_values_are_one_line(tmp_path):
 def test_a_run_as_pid_1_resumes_after_a_kill(tmp_path):
   # Docker and Kubernetes start a training as PID 1 of its own PID namespace. Killed (-9) and
   # started again, it must take its own lock back (the old lock named pid 1: itself).
-  as_pid_1 = ['unshare', '--pid', '--fork', '--mount-proc']
+  as_pid_1 = ['unshare', '--pid', '--fork', '--mount-proc', '--kill-child']
   workdir = tmp_path / 'run'
   slow = {'data.synthetic_num_train': 2048, 'num_epochs': 3}
   process = subprocess.Popen(as_pid_1 + train_cli_args(workdir, **slow), cwd=REPO, text=True,
@@ -268,7 +273,7 @@ def test_a_run_as_pid_1_resumes_after_a_kill(tmp_path):
   wait_for(lambda: (workdir / 'checkpoints').exists() or (workdir / 'metrics.jsonl').exists(),
            process)  # fmt: skip
   assert json.loads((workdir / 'run.lock').read_text())['pid'] == 1
-  process.kill()  # kill -9 of unshare: the namespace's PID 1 dies with it
+  process.kill()  # kill -9 of unshare: --kill-child kills the namespace's PID 1 (-9) with it
   process.wait()
   code, output = _run(as_pid_1 + train_cli_args(workdir, num_train_steps=2, **slow))
   assert code == 0, output[-3000:]
@@ -294,3 +299,109 @@ def test_unreadable_images_in_a_streamed_folder_are_named_in_one_line(tmp_path):
   Image.new('L', (20_000, 20_000)).save(root / 'train' / 'b' / '5.png')  # 400 Mpx: a bomb
   line = _one_error_line(*_run(train_cli_args(tmp_path / 'run2', **overrides)), '5.png')
   assert 'decompression bomb' in line.lower()
+
+
+# gcp-storage-emulator, with the one header it leaves out of a download and that TensorStore
+# (orbax's arrays) reads: the object's generation (without it, every write after a read fails).
+_EMULATOR = """
+import sys
+from gcp_storage_emulator.handlers import objects
+plain_download = objects.download
+
+def download(request, response, storage, *args, **kwargs):
+  plain_download(request, response, storage, *args, **kwargs)
+  try:
+    found = storage.get_file_obj(request.params['bucket_name'], request.params['object_id'])
+  except Exception:  # not found: the plain handler said so
+    return
+  response['x-goog-generation'] = str(found['generation'])
+
+objects.download = download
+from gcp_storage_emulator import __main__ as emulator
+sys.argv = ['gcp-storage-emulator', *sys.argv[1:]]
+emulator.main()
+"""
+
+
+@pytest.fixture(scope='module')
+def bucket(tmp_path_factory):
+  """A Cloud Storage server on this machine (gcp-storage-emulator, in memory, bucket 'bucket'):
+  a non-local file system that needs no network. Returns the environment that points gcsfs
+  (through etils.epath, with EPATH_USE_TF=false) and TensorStore (orbax's arrays) at it."""
+  port = free_port()
+  log = tmp_path_factory.mktemp('emulator') / 'log'  # a file: a full pipe would stop the server
+  with open(log, 'w', encoding='utf-8') as out:
+    server = subprocess.Popen(
+        [sys.executable, '-c', _EMULATOR, 'start', '--host=127.0.0.1', f'--port={port}',
+         '--in-memory', '--default-bucket=bucket'],
+        stdout=out, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+  url = f'http://127.0.0.1:{port}'
+  env = {'EPATH_USE_TF': 'false', 'STORAGE_EMULATOR_HOST': url, 'TENSORSTORE_GCS_HTTP_URL': url}
+  deadline = time.time() + 60
+  while 'All services started' not in log.read_text():
+    assert time.time() < deadline and server.poll() is None, 'the storage emulator did not start'
+    time.sleep(0.2)
+  yield env
+  server.kill()
+  server.wait()
+
+
+def _bucket_files(env, root):
+  """Every object below `root` in the emulated bucket, as relative paths (read in a process
+  of its own, with the bucket's environment)."""
+  script = (
+      'import sys\nfrom cutmix_jax.config import storage\n'
+      'for name, _ in storage.files_below(sys.argv[1]):\n  print(name)\n'
+  )
+  code, output = _run([sys.executable, '-c', script, root], env=env)
+  assert code == 0, output[-3000:]
+  return {line for line in output.splitlines() if not line.startswith(('WARNING', 'I0', 'W0'))}
+
+
+@pytest.mark.slow
+def test_a_bucket_workdir_keeps_every_file_in_the_bucket_and_resumes(bucket, tmp_path):
+  workdir = 'gs://bucket/run'
+  cwd_before = set(os.listdir(REPO))
+  code, output = _run(train_cli_args(workdir, num_epochs=1), env=bucket)
+  assert code == 0, output[-3000:]
+  assert set(os.listdir(REPO)) == cwd_before  # no local folder named 'gs:'
+  stored = _bucket_files(bucket, workdir)
+  assert {'config.json', 'metrics.jsonl', 'checkpoints/8/checksums.json'} <= stored, stored
+  assert any(name.startswith('events.out.tfevents') for name in stored)
+  assert 'run.lock' not in stored  # released
+  # A lock left by a run killed (-9) on this host is taken back at once (its process is gone).
+  holder = _hold_bucket_lock(workdir, bucket)
+  holder.kill()
+  holder.wait()
+  code, output = _run(train_cli_args(workdir, num_epochs=2), env=bucket)
+  assert code == 0, output[-3000:]
+  assert 'Resuming from the checkpoint at step 8' in output
+  assert 'Taking over the lock of a run that ended' in output and 'no longer exists' in output
+  rows = [json.loads(line) for line in _read_bucket(bucket, f'{workdir}/metrics.jsonl')]
+  assert sorted({row['step'] for row in rows if 'eval_top1_error' in row}) == [8, 16]
+  code, output = _run([sys.executable, 'evaluate.py', f'--workdir={workdir}', '--nofgsm',
+                       '--nocorruptions', '--noocclusion', '--ood='], env=bucket)  # fmt: skip
+  assert code == 0, output[-3000:]
+  assert 'eval/report.json' in _bucket_files(bucket, workdir)
+  assert set(os.listdir(REPO)) == cwd_before
+
+
+def _hold_bucket_lock(workdir, env):
+  """A process that holds the lock of a bucket workdir (once it says so)."""
+  script = (
+      'import sys, time\nfrom cutmix_jax.training.workdir_lock import WorkdirLock\n'
+      'with WorkdirLock(sys.argv[1], print):\n  print("held", flush=True)\n  time.sleep(600)\n'
+  )
+  holder = subprocess.Popen([sys.executable, '-c', script, workdir], cwd=REPO, text=True,
+                            env={**os.environ, **env}, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+  assert holder.stdout.readline().strip() == 'held'
+  return holder
+
+
+def _read_bucket(env, location):
+  script = 'import sys\nfrom etils import epath\nprint(epath.Path(sys.argv[1]).read_text(), end="")'
+  code, output = _run([sys.executable, '-c', script, location], env=env)
+  assert code == 0, output[-3000:]
+  return [line for line in output.splitlines() if line.startswith('{')]

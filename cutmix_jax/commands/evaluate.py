@@ -24,6 +24,7 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from cutmix_jax import extras
 from cutmix_jax import recipes
 from cutmix_jax.commands import command_line
 from cutmix_jax.config import checks
@@ -146,6 +147,8 @@ def evaluate_all(workdirs, overrides: dict) -> None:
 
 def main(argv):
   command_line.refuse_arguments(argv)
+  for workdir in _workdirs():
+    extras.require_bucket_support(workdir)
   overrides = config_flags.get_override_values(flags.FLAGS['config'])
   logging.set_verbosity(logging.WARNING)  # no INFO lines of every checkpoint read
   command_line.quiet_background_errors()

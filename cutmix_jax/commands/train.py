@@ -13,6 +13,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from cutmix_jax import extras
 from cutmix_jax import recipes
 from cutmix_jax.commands import command_line
 from cutmix_jax.errors import UserError
@@ -70,6 +71,7 @@ def _stopped_before_training(signum, _frame) -> None:
 
 def main(argv):
   command_line.refuse_arguments(argv)
+  extras.require_bucket_support(_WORKDIR.value)
   for signum in (signal.SIGTERM, signal.SIGINT):  # the loop takes both over once it trains
     signal.signal(signum, _stopped_before_training)
   logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO

@@ -4,11 +4,11 @@ Paths are `etils.epath` paths, the layer orbax writes its checkpoints through, s
 `--workdir=gs://bucket/run` (or `s3://`) keeps the config, the metrics, the lock and the
 checkpoints together in the bucket. A file that a user may lose is replaced whole, never rewritten
 in place (`write_atomic`: a temporary file, then a rename; an object store replaces an object
-whole). A bucket cannot append to an object: `append_line` rewrites it there.
+whole by itself). A bucket cannot append to an object: `append_line` rewrites it there.
 """
 
 import os
-from typing import Optional
+from typing import Iterator, Optional, Tuple
 import uuid
 
 from etils import epath
@@ -35,8 +35,13 @@ def read_text(location) -> Optional[str]:
 
 def write_atomic(location, text: str) -> None:
   """Replaces the file at `location` by `text` whole: readers (and a crash at any point) see the
-  old file or the new one, never a part of either."""
+  old file or the new one, never a part of either. On a local disk: a temporary file, then a
+  rename; a bucket's object is replaced whole by its store already (no rename, which an object
+  store carries out as a copy)."""
   target = path(location)
+  if not is_local(location):
+    target.write_text(text, encoding='utf-8')
+    return
   temporary = target.parent / f'.{target.name}.{uuid.uuid4().hex[:12]}.tmp'
   try:
     temporary.write_text(text, encoding='utf-8')
@@ -57,6 +62,17 @@ def append_line(location, line: str) -> None:
       f.write(line + '\n')
     return
   write_atomic(location, (read_text(location) or '') + line + '\n')
+
+
+def files_below(location, prefix: str = '') -> Iterator[Tuple[str, epath.Path]]:
+  """`(relative path, path)` of every file below the folder `location`, in a stable order
+  (paths built from the folder's own, so a bucket's keep their `gs://`)."""
+  for entry in sorted(path(location).iterdir(), key=lambda entry: entry.name):
+    relative = f'{prefix}{entry.name}'
+    if entry.is_dir():
+      yield from files_below(entry, f'{relative}/')
+    else:
+      yield relative, entry
 
 
 def make_dirs(location) -> None:

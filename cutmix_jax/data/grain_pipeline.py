@@ -18,6 +18,7 @@ import grain
 import numpy as np
 
 from cutmix_jax.data import host_preprocess
+from cutmix_jax.data import image_files
 from cutmix_jax.data import layout as layout_lib
 
 
@@ -109,4 +110,7 @@ class GrainPipeline:
       except StopIteration:
         return
       except ValueError as error:  # an unreadable file: the line that names it, without the
-        raise ValueError(str(error).splitlines()[0]) from None  # notes Grain appends
+        line = str(error).splitlines()[0]  # notes Grain appends
+        if line.startswith('cannot decode image file'):
+          raise image_files.UnreadableImageError(line) from None
+        raise ValueError(line) from None

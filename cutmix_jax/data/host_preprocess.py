@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image
 import simplejpeg
 
+from cutmix_jax.data import image_files
 from cutmix_jax.data import jpeg_window
 
 EVAL_CROP_FRACTION = 224 / 256
@@ -94,7 +95,7 @@ def _window_resized(name: str, data, draw, image_size: int) -> np.ndarray:
   mirrored as `draw(height, width) = (window, flip)` says.
 
   Raises:
-    ValueError: one line naming the file, for one that is not a decodable image.
+    image_files.UnreadableImageError: one line naming the file, for one that does not decode.
   """
   try:
     if data is None:
@@ -106,8 +107,8 @@ def _window_resized(name: str, data, draw, image_size: int) -> np.ndarray:
     while is_jpeg and reduce < 8 and min(window[2:]) >= 2 * reduce * image_size:
       reduce *= 2
     pixels, box = _window_pixels(data, height, width, is_jpeg, window, reduce)
-  except (OSError, ValueError, Image.DecompressionBombError) as error:
-    raise ValueError(f'cannot decode image file {name}: {error}') from None
+  except image_files.DECODE_ERRORS as error:
+    raise image_files.unreadable(name, error) from None
   crop = Image.fromarray(np.ascontiguousarray(pixels))
   resized = crop.resize((image_size, image_size), Image.Resampling.BILINEAR, box=box)
   return np.asarray(resized.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if flip else resized)

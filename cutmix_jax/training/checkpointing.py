@@ -41,7 +41,7 @@ class CheckpointSaveError(UserError, OSError):
 CHECKSUMS = 'checksums.json'  # in each step's folder: the SHA-256 of each of its files
 
 
-class DamagedCheckpointError(OSError):
+class DamagedCheckpointError(UserError, OSError):
   """A checkpoint's files differ from what was saved (bit rot, a file cut short or lost)."""
 
 
@@ -56,13 +56,10 @@ def saved_steps(directory: str) -> List[int]:
 def _digests(step_dir) -> Dict[str, str]:
   """`relative path -> SHA-256` of every file below `step_dir` but the checksums' own."""
   digests = {}
-  for folder, _, names in step_dir.walk():
-    for name in names:
-      file = folder / name
-      relative = os.path.relpath(os.fspath(file), os.fspath(step_dir))
-      if relative != CHECKSUMS:
-        with file.open('rb') as f:
-          digests[relative] = hashlib.file_digest(f, 'sha256').hexdigest()
+  for relative, file in storage.files_below(step_dir):
+    if relative != CHECKSUMS:
+      with file.open('rb') as f:
+        digests[relative] = hashlib.file_digest(f, 'sha256').hexdigest()
   return digests
 
 

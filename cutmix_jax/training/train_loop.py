@@ -81,7 +81,7 @@ class Trainer:
   """One training run: the built run (data, model, compiled steps), its checkpoints and logs."""
 
   def __init__(self, config: ml_collections.ConfigDict, workdir: str):
-    self.workdir = workdir
+    self.workdir, self.given_config = workdir, config  # config.json holds what was given
     self.is_main = jax.process_index() == 0
     self.built = run_builder.build_run(config)
     self.config = self.built.config
@@ -240,7 +240,7 @@ class Trainer:
     state = self.restore_or_init()
     if change is not None and self.is_main:
       change.keep(self.say)
-    save_config(self.config, self.workdir)
+    save_config(self.given_config, self.workdir)
     step = int(state.step)
     state = devices.replicate(state)
     batches = flax.jax_utils.prefetch_to_device(self.dataset.train_batches(step), 2)

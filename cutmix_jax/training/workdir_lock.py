@@ -5,8 +5,10 @@ run's process lives and released by the kernel when it ends, however it ends (ki
 so no process id is ever guessed at: a container's PID 1, a pid that was reused, two runs that
 start at once all come out right. The file's text only names the holder for the message.
 A bucket (`gs://`, `s3://`) has no such lock: there the lock is a file whose time a thread of the
-live run refreshes every `HEARTBEAT_SECONDS`; one older than `STALE_SECONDS` is taken over. Two
-runs started on one bucket workdir within seconds of each other may both take it: start one.
+live run refreshes every `HEARTBEAT_SECONDS`. It is taken over when its holder is known gone: on
+this host, a process that no longer exists or this very process id (a restarted container's
+PID 1: no live process shares it); elsewhere, a heartbeat older than `STALE_SECONDS`. Two runs
+started on one bucket workdir within seconds of each other may both take it: start one.
 Multi-host runs share one lock, held by process 0. Evaluation never takes it.
 """
 
@@ -43,6 +45,34 @@ def _describe(text: Optional[str]) -> str:
     return f'host {holder["host"]}, pid {holder["pid"]}, since {since}'
   except (ValueError, KeyError, TypeError, OverflowError, OSError):
     return 'holder unknown: its lock file is unreadable'
+
+
+def _alive(pid: int) -> bool:
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:  # another user's live process
+    return True
+  return True
+
+
+def _gone(text: Optional[str], age: float) -> Optional[str]:
+  """Why the holder of a bucket's lock (its file's text, its heartbeat's age) is gone, or None
+  if it may be alive."""
+  try:
+    holder = json.loads(text or '')
+    host, pid = holder['host'], int(holder['pid'])
+  except (ValueError, KeyError, TypeError):
+    host, pid = None, None
+  if host == socket.gethostname() and pid is not None and pid > 0:
+    if pid == os.getpid():
+      return 'it named this process id, which no other live process can hold'
+    if not _alive(pid):
+      return 'its process no longer exists'
+  if age > STALE_SECONDS:
+    return f'its heartbeat stopped {age:.0f} s ago'
+  return None
 
 
 class WorkdirLock:
@@ -99,14 +129,11 @@ class WorkdirLock:
     """Takes the heartbeat lock of a bucket workdir (see the module docstring)."""
     target = storage.path(self.path)
     if target.exists():
-      age = time.time() - target.stat().mtime
       text = storage.read_text(self.path)
-      if age <= STALE_SECONDS:
+      why = _gone(text, time.time() - target.stat().mtime)
+      if why is None:
         raise self._in_use(text)
-      self.say(
-          f'Taking over the lock of a run that ended ({_describe(text)}: its heartbeat stopped '
-          f'{age:.0f} s ago)'
-      )
+      self.say(f'Taking over the lock of a run that ended ({_describe(text)}: {why})')
     storage.write_atomic(self.path, _holder_text())
     self._held_bucket = True
     threading.Thread(target=self._heartbeat, daemon=True).start()

@@ -20,7 +20,8 @@ def _snippets():
 
 def test_readme_snippets_run():
   snippets = _snippets()
-  assert len(snippets) == 5  # the ops, the primitive and a plug-in, boxes, sharded jit, shard_map
+  # the ops, the one-call Mixer, the primitive and a plug-in, boxes, sharded jit, shard_map
+  assert len(snippets) == 6
   env = {**os.environ, 'XLA_FLAGS': '--xla_force_host_platform_device_count=8'}
   for snippet in snippets:
     out = subprocess.run(

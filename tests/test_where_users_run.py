@@ -4,6 +4,7 @@ used to end in a traceback or in silence, each one line now."""
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -405,3 +406,25 @@ def _read_bucket(env, location):
   code, output = _run([sys.executable, '-c', script, location], env=env)
   assert code == 0, output[-3000:]
   return [line for line in output.splitlines() if line.startswith('{')]
+
+
+@pytest.mark.slow
+def test_a_resume_on_a_full_disk_names_the_file_and_leaves_no_lock(trained, tmp_path):
+  # The workdir is copied into a tmpfs of its own (a mount namespace, as root or through a
+  # user namespace), the rest of which is filled; then the run resumes there.
+  disk = tmp_path / 'disk'
+  disk.mkdir()
+  namespace = ['unshare', '--mount'] + ([] if os.geteuid() == 0 else ['--map-root-user'])
+  train = ' '.join(shlex.quote(arg) for arg in train_cli_args(disk / 'run', num_epochs=2))
+  script = (
+      f'mount -t tmpfs -o size=4m tmpfs {disk} && cp -r {trained} {disk}/run && '
+      f'(dd if=/dev/zero of={disk}/filler bs=64k 2>/dev/null; true) && '
+      f'({train}; echo "exit $?") 2>&1; echo FILES $(ls -A {disk}/run)'
+  )
+  code, output = _run(namespace + ['sh', '-c', script])
+  assert code == 0, output[-3000:]
+  assert 'exit 1' in output, output[-3000:]
+  line = _one_error_line(1, output, 'No space left on device')
+  assert str(disk / 'run') in line, line  # the file that could not be written is named
+  listing = output.strip().splitlines()[-1].split()[1:]
+  assert 'run.lock' not in listing and not [f for f in listing if f.endswith('.tmp')], listing

@@ -3,7 +3,7 @@
 `[--config=FILE|RECIPE] [--workdir=DIR] [--config.KEY=VALUE]`. With no flags it trains the
 `default` recipe (the built-in 1,000 CIFAR-10 images) into `runs/default`; `--config` takes a
 recipe's name (`cutmix_jax.recipes`: imagenet_resnet50, ...) or a config file's path. A workdir
-that holds a checkpoint resumes from it. Multi-host: see README ("Multi-host").
+that holds a checkpoint resumes from it. Multi-host: docs/scaling.md.
 """
 
 import os

@@ -7,7 +7,7 @@ The built-in `cifar10_mini` set (shipped with the package, no download, no Tenso
 100 training images of each CIFAR-10 class, 90 epochs, evaluated on the last 500 of each class
 (5,000) every 30 epochs. A long lr-0.1 phase (60 epochs) lets the baseline memorize its 1,000
 images after the decay, which is where CutMix, a regularizer, gains. The whole CIFAR-10 (and its
-test split): --config.data.source=tfds:cifar10. README.md, "Train", has the figures.
+test split): --config.data.source=tfds:cifar10. docs/RESULTS.md has the figures.
 
 The sections `data`, `mix` and `optimizer` are the fields of `cutmix_jax.data.DataConfig`,
 `cutmix_jax.MixConfig` and `cutmix_jax.training.optim.OptimizerConfig` with their defaults (their

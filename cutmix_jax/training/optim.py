@@ -12,7 +12,8 @@ class OptimizerConfig:
 
   Attributes:
     learning_rate: peak learning rate (before the linear scaling rule), > 0.
-    reference_batch_size: if > 0, lr *= batch_size / this (Goyal et al., 2017); 0: no scaling.
+    reference_batch_size: if > 0, `lr *= batch_size / reference_batch_size` (Goyal et al.,
+      2017); 0: no scaling.
     momentum: SGD momentum.
     nesterov: Nesterov momentum, as the official code.
     weight_decay: coupled L2 on every parameter (added to the gradient before momentum).

@@ -1,8 +1,8 @@
 """Every op is differentiable: the gradient with respect to the images, to float dense maps and
 to soft labels is the analytic one (`jax.test_util.check_grads`, forward and reverse mode), for
 every registered method and a plug-in on `mix_by_mask`, eager and under `jit`, `vmap` and
-`shard_map` (the slow tier); a float mask is differentiable too, so that a learned mask can be
-trained."""
+`shard_map` (those in the slow tier); a float mask is differentiable too, so that a learned mask
+can be trained."""
 
 import functools
 
@@ -84,6 +84,7 @@ def _check(fn, args):
   check_grads(fn, args, order=1, modes=('fwd', 'rev'), atol=2e-2, rtol=2e-2, eps=1e-3)
 
 
+@pytest.mark.slow  # check_grads traces each op many times: a minute in all
 @pytest.mark.parametrize('case', list(CASES))
 def test_gradients_are_the_analytic_ones_eager_and_jitted(case):
   mix = _mixer(case)

@@ -336,6 +336,7 @@ def test_feature_mix_at_every_stage_gives_every_parameter_array_a_gradient():
       )
 
 
+@pytest.mark.slow  # 60 SGD steps
 def test_feature_cutmix_lowers_the_loss_as_input_cutmix_does():
   # 30 SGD steps on one batch of 16, a new request (stage, partners, box) each step: the
   # loss on the unmixed batch falls as it does with input-level CutMix (the same draws at

@@ -24,12 +24,13 @@ def is_local(location) -> bool:
   return '://' not in os.fspath(location)
 
 
-def read_text(location) -> Optional[str]:
-  """The text of the file at `location`, or None if there is none."""
+def read_text(location, errors: str = 'strict') -> Optional[str]:
+  """The text of the file at `location`, or None if there is none (nor a folder to hold it).
+  `errors` as for `open` ('replace' reads bytes that are not UTF-8 as U+FFFD)."""
   target = path(location)
   try:
-    return target.read_text(encoding='utf-8')
-  except FileNotFoundError:
+    return target.read_bytes().decode('utf-8', errors=errors)
+  except (FileNotFoundError, NotADirectoryError):
     return None
 
 

@@ -39,12 +39,12 @@ def tensorboard_tag(name: str) -> str:
 
 def read_rows(workdir: str) -> list:
   """The rows of `WORKDIR/metrics.jsonl` in order ([] if there is none); a line cut short by a
-  crash is skipped."""
+  crash, or damaged (bytes that are not UTF-8 included), is skipped."""
   path = workdir_files.metrics_path(workdir)
   if storage.is_local(path) and not os.path.isfile(path):
     return []  # absent, or not a file (a device): nothing to read
   rows = []
-  for line in (storage.read_text(path) or '').splitlines():
+  for line in (storage.read_text(path, errors='replace') or '').splitlines():
     try:
       rows.append(json.loads(line))
     except ValueError:

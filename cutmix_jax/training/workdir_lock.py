@@ -170,7 +170,10 @@ class WorkdirLock:
       except FileNotFoundError:
         pass
     if self._file is not None:
-      self._file.close()  # releases the kernel's lock
+      try:
+        self._file.close()  # releases the kernel's lock (the file closes even if this raises)
+      except OSError:
+        pass  # the flush of a write that failed already (a full disk), of a file removed above
     self._file, self._held_bucket = None, False
     self._remove_made_workdir()
 

@@ -28,7 +28,7 @@ import time
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)
-PARTS = ('resnet50', 'pyramidnet', 'mixing', 'e2e')
+PARTS = ('resnet50', 'pyramidnet', 'mixing', 'parallelism', 'e2e')
 
 
 def step_pair(out: str, model: str, batch: int, profile: str = '') -> list:
@@ -111,6 +111,10 @@ def commands(args, part: str) -> list:
     return step_pair(args.out, 'pyramidnet200', 64) + step_pair(args.out, 'pyramidnet200', 256)
   if part == 'mixing':
     return [('mixing', [sys.executable, f'{BENCH}/mixing.py', '--json', f'{args.out}/mixing.json'])]
+  if part == 'parallelism':  # the train step under jit over a mesh against pmap, in turn
+    rows = ['--methods', 'cutmix', '--parallelism', 'mesh', 'pmap']
+    step = [f'{BENCH}/train_step.py', '--model', 'resnet50', '--batch', '256', *rows]
+    return [('parallelism', [sys.executable, *step, '--json', f'{args.out}/parallelism.json'])]
   return e2e_commands(args)
 
 
@@ -180,12 +184,19 @@ def report(out: str) -> str:
   """The markdown table of every result in OUT; also writes OUT/suite.md and OUT/suite.json."""
   steps = load(out, 'step_*.json')
   mixing = load(out, 'mixing.json').get('mixing')
+  parallelism = load(out, 'parallelism.json').get('parallelism')
   e2e = e2e_summary(out)
   any_result = next(iter(steps.values()), mixing or {})
   lines = [f'Device: {any_result.get("device", "?")}.', '']
   if steps:
     lines += ['### Train step (synthetic data on device; median of alternating rounds)', '']
     lines += step_lines(steps) + ['']
+  if parallelism:
+    lines += ['### The train step: jit over a mesh against pmap (ResNet-50, CutMix)', '']
+    lines += [
+        f'- {r["method"]}: {r["images_per_second"]:,.0f} img/s ({r["change_percent"]:+.2f} %)'
+        for r in parallelism['rows']
+    ] + ['']
   if mixing:
     lines += [
         '### The mixing ops against the `images[perm]` gather (fastest of the calls)',

@@ -31,7 +31,6 @@ import subprocess
 import sys
 import time
 
-import flax.jax_utils
 import jax
 import numpy as np
 from PIL import Image
@@ -42,6 +41,7 @@ from cutmix_jax import data
 from cutmix_jax.data import cifar10_mini
 from cutmix_jax.data import host_preprocess
 from cutmix_jax.data import jpeg_window
+from cutmix_jax.training import devices as cutmix_devices
 
 H100_RATE = 5678.0  # img/s of a plain Flax ResNet-50 train step on one H100 (docs/PERFORMANCE.md)
 GRID = (12, 16)  # rows, columns of 32 px images: 384 x 512
@@ -173,11 +173,11 @@ def parts(paths, image_size: int):
 
 def transfer(batch: int, image_size: int, count: int = 20) -> float:
   """ms of CPU per image to move train batches to the devices, as the train loop does
-  (`prefetch_to_device`: a stack of the device shares, then a sharded `device_put`)."""
+  (`devices.prefetched` with the default placement: global arrays from the host's share)."""
   devices = jax.local_device_count()
   shape = (devices, batch // devices, image_size, image_size, 3)
   batches = [{'image': np.full(shape, i, np.uint8)} for i in range(count + 2)]
-  moved = flax.jax_utils.prefetch_to_device(iter(batches), 2)
+  moved = cutmix_devices.prefetched(cutmix_devices.placement(), iter(batches))
   next(moved)['image'].block_until_ready()  # compiled, buffers made
   start = time.process_time()
   for placed in moved:

@@ -1,12 +1,15 @@
-"""Images/s of the full pmapped train step (forward, backward, SGD) with and without mixing.
+"""Images/s of the full train step (forward, backward, SGD) with and without mixing.
 
 Synthetic data already on the device; the optimiser, schedule and step are the ones `train.py`
-uses. Methods are timed in alternating rounds in one process, so their ratio is robust to drift.
+uses. Methods (and, with `--parallelism mesh pmap`, the two ways of spanning the devices) are
+timed in alternating rounds in one process, so their ratio is robust to drift.
 Issue 8's figures: ResNet-50 at 224 x 224, batch 256, bfloat16; PyramidNet-200 at 32 x 32,
 batch 64 and 256.
 
   python bench/train_step.py --model resnet50 --batch 256 --dtype bfloat16 --methods none cutmix
   python bench/train_step.py --model resnet_cifar20 --batch 128 --dtype float32   # CPU check
+  python bench/train_step.py --model resnet_cifar20 --batch 128 --methods cutmix \
+      --parallelism mesh pmap          # jit over a mesh against pmap (8 host devices: XLA_FLAGS)
 """
 
 import argparse
@@ -16,6 +19,7 @@ from common import input_setting
 from common import print_method_table
 import flax
 import jax
+import numpy as np
 
 from cutmix_jax import models
 from cutmix_jax.config import files
@@ -26,10 +30,11 @@ from cutmix_jax.training import run_config
 from cutmix_jax.training import train_state
 
 
-def make_config(args, label: str):
+def make_config(args, label: str, parallelism: str = 'mesh'):
   """The train config of a row: a mix method, or `cutmix_feature` (CutMix at feature level)."""
   config = files.load('../configs/default.py', relative_to=__file__)
   config.model, config.dtype, config.batch_size = args.model, args.dtype, args.batch
+  config.parallelism = parallelism
   config.mix.prob = 1.0
   if label == 'cutmix_feature':
     config.mix.method, config.mix.level, config.mix.partners = 'cutmix', 'feature', 'device'
@@ -38,12 +43,18 @@ def make_config(args, label: str):
   return config
 
 
-def compiled_step(config, model, num_classes: int):
-  """The pmapped train step of `config` (as `train.py` builds it), for normalized float inputs."""
+def compiled_step(config, model, num_classes: int, placement):
+  """The train step of `config` (as `train.py` builds it), for normalized float inputs."""
   config = run_config.check_config(config)
   schedule = optim.learning_rate_schedule(config.optimizer, config.batch_size, 1000)
   return run_builder.compiled_train_step(
-      config, model, num_classes, 1000, preprocess=lambda _, images: images, schedule=schedule
+      config,
+      model,
+      num_classes,
+      1000,
+      preprocess=lambda _, images: images,
+      schedule=schedule,
+      placement=placement,
   )
 
 
@@ -66,6 +77,13 @@ def main():
       nargs='+',
       default=['none', 'cutmix'],
       help='mix methods, and cutmix_feature for feature-level CutMix',
+  )
+  parser.add_argument(
+      '--parallelism',
+      nargs='+',
+      default=['mesh'],
+      choices=cutmix_devices.PARALLELISMS,
+      help='how the step spans the devices; several: each method under each, in turn',
   )
   parser.add_argument('--steps', type=int, default=20, help='steps per timed round')
   parser.add_argument('--rounds', type=int, default=5)
@@ -90,20 +108,29 @@ def main():
       jax.random.key(0), (devices, args.batch // devices, side, side, 3), models.DTYPES[args.dtype]
   )
   labels = jax.random.randint(jax.random.key(1), images.shape[:2], 0, num_classes)
-  batch = next(flax.jax_utils.prefetch_to_device(iter([{'image': images, 'label': labels}]), 1))
-  states = {m: cutmix_devices.replicate(state) for m in args.methods}
-  compiled = {m: compiled_step(make_config(args, m), model, num_classes) for m in args.methods}
-  for method in args.methods:  # compile and warm up
-    states[method], _ = time_steps(compiled[method], states[method], batch, 2)
-  seconds = {m: [] for m in args.methods}
+  host_batch = {'image': np.asarray(images), 'label': np.asarray(labels)}
+  rows = [(m, p) for p in args.parallelism for m in args.methods]
+  label = lambda m, p: m if len(args.parallelism) == 1 else f'{m} ({p})'
+  placements = {p: cutmix_devices.placement(p) for p in args.parallelism}
+  batches = {p: placements[p].put_batch(host_batch) for p in args.parallelism}
+  states = {label(m, p): placements[p].put_state(state) for m, p in rows}
+  compiled = {
+      label(m, p): compiled_step(make_config(args, m, p), model, num_classes, placements[p])
+      for m, p in rows
+  }
+  for m, p in rows:  # compile and warm up
+    states[label(m, p)], _ = time_steps(compiled[label(m, p)], states[label(m, p)], batches[p], 2)
+  seconds = {label(m, p): [] for m, p in rows}
   for _ in range(args.rounds):
-    for method in args.methods:
-      states[method], took = time_steps(compiled[method], states[method], batch, args.steps)
-      seconds[method].append(took / args.steps)
+    for m, p in rows:
+      name = label(m, p)
+      states[name], took = time_steps(compiled[name], states[name], batches[p], args.steps)
+      seconds[name].append(took / args.steps)
   if args.profile:
-    method = args.methods[-1]
+    method, parallelism = rows[-1]
+    name = label(method, parallelism)
     with jax.profiler.trace(args.profile):
-      states[method], _ = time_steps(compiled[method], states[method], batch, 5)
+      states[name], _ = time_steps(compiled[name], states[name], batches[parallelism], 5)
   device = jax.devices()[0].device_kind
   print(
       f'{args.model} batch {args.batch} {args.dtype} on {devices} x {device}, '

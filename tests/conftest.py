@@ -104,9 +104,9 @@ def free_port() -> int:
     return probe.getsockname()[1]
 
 
-def start_two_processes(script, workdir, port):
-  """Starts `python script COORDINATOR RANK workdir` for ranks 0 and 1, each with 4 host CPU
-  devices (a 2-process `jax.distributed` run); returns the two Popen objects (output piped)."""
+def start_two_processes(script, workdir, *args, port):
+  """Starts `python script COORDINATOR RANK workdir *args` for ranks 0 and 1, each with 4 host
+  CPU devices (a 2-process `jax.distributed` run); returns the two Popen objects (output piped)."""
   env = {
       **os.environ,
       'XLA_FLAGS': '--xla_force_host_platform_device_count=4',
@@ -114,7 +114,7 @@ def start_two_processes(script, workdir, port):
   }
   return [
       subprocess.Popen(
-          [sys.executable, str(script), f'127.0.0.1:{port}', str(rank), str(workdir)],
+          [sys.executable, str(script), f'127.0.0.1:{port}', str(rank), str(workdir), *args],
           cwd=REPO,
           env=env,
           text=True,

@@ -20,7 +20,6 @@ import pytest
 
 from cutmix_jax import recipes
 from cutmix_jax.config import files
-from cutmix_jax.training import devices
 from cutmix_jax.training import run_builder
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -65,17 +64,17 @@ def train_two_steps(recipe: str, scratch: str) -> dict:
     config.data.source, config.data.holdout_per_class = f'folder:{folder}', 1
   config.batch_size = config.eval_batch_size = jax.device_count()
   run = run_builder.build_run(config)
-  state = devices.replicate(run.initial_state())
+  state = run.placement.put_state(run.initial_state())
   batches = run.dataset.train_batches(0)
   losses = []
   for _ in range(2):
-    state, metrics = run.train_step(state, next(batches))
-    losses.append(float(np.asarray(metrics['loss'])[0]))
+    state, metrics = run.train_step(state, run.placement.put_batch(next(batches)))
+    losses.append(float(run.placement.first(metrics)['loss']))
   return {
       'expected': [num_classes, [side, side, 3]],
       'got': [run.dataset.num_classes, list(run.dataset.image_shape)],
       'model': run.config.model,
-      'step': int(devices.unreplicate(state).step),
+      'step': int(run.placement.first(state).step),
       'losses': losses,
   }
 

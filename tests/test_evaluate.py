@@ -37,6 +37,7 @@ from cutmix_jax.evaluation import report as report_lib
 from cutmix_jax.evaluation import run
 from cutmix_jax.evaluation import workdir as workdir_lib
 from cutmix_jax.ops import mix_config
+from cutmix_jax.training import devices
 from cutmix_jax.training import eval_driver
 from cutmix_jax.training import run_builder
 from cutmix_jax.training import train_loop
@@ -224,7 +225,10 @@ def test_occlusion_curves_of_a_fixed_model():
   state = train_state.TrainState.create(
       apply_fn=fixed, params={'w': jnp.zeros(1)}, tx=optax.identity(), batch_stats={}
   )
-  replicated = workdir_lib.Restored(0, jax.tree.map(lambda leaf: jnp.asarray(leaf)[None], state))
+  one_device = devices.MeshPlacement(
+      jax.make_mesh((1,), (devices.AXIS,), devices=jax.devices()[:1])
+  )
+  on_device = workdir_lib.Restored(0, one_device.put_state(state))
   images = np.stack([np.ones((10, 10, 1)), np.zeros((10, 10, 1)), np.ones((10, 10, 1))])
   dataset = _OneBatch(
       {
@@ -234,7 +238,7 @@ def test_occlusion_curves_of_a_fixed_model():
       }
   )
   context = measure_lib.Context(
-      None, '', '', dataset, eval_driver.Evaluator(dataset), replicated, replicated
+      None, '', '', dataset, eval_driver.Evaluator(dataset, one_device), on_device, on_device
   )
   measure = occlusion.Occlusion((0.0, 0.5, 0.8, 1.0), (0.0, 0.25, 0.75))
   curves = measure.measure(context)

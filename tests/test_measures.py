@@ -25,7 +25,6 @@ from cutmix_jax.evaluation import ood
 from cutmix_jax.evaluation import per_class
 from cutmix_jax.evaluation import pixels
 from cutmix_jax.evaluation import workdir
-from cutmix_jax.training import devices
 from cutmix_jax.training import eval_driver
 from cutmix_jax.training import train_state
 
@@ -44,7 +43,7 @@ class Linear(nn.Module):
 @pytest.fixture(scope='module')
 def linear_run():
   """`(measure context, in-memory dataset of 40 eval images)` of a random linear model, whose
-  replicated state is `context.best.state`."""
+  state (on the devices) is `context.best.state`."""
   rng = np.random.default_rng(0)
   split = lambda n: memory.ArraySplit(
       rng.integers(0, 256, (n, SIDE, SIDE, 3), dtype=np.uint8),
@@ -58,9 +57,9 @@ def linear_run():
   state = train_state.TrainState.create(
       apply_fn=model.apply, params=params, tx=optax.sgd(0.0), batch_stats={}
   )
-  best = workdir.Restored(0, devices.replicate(state))
-  config = ml_collections.ConfigDict({'eval_batch_size': 16})
   evaluator = eval_driver.Evaluator(dataset)
+  best = workdir.Restored(0, evaluator.placement.put_state(state))
+  config = ml_collections.ConfigDict({'eval_batch_size': 16})
   return measure.Context(config, '', '', dataset, evaluator, best, best), dataset
 
 
@@ -75,9 +74,9 @@ def _eval_split(dataset):
 
 
 def _closed_form_logits(context, dataset, unit):
-  state = context.best.state
-  kernel = np.asarray(jax.device_get(state.params['Dense_0']['kernel'][0]), np.float64)
-  bias = np.asarray(jax.device_get(state.params['Dense_0']['bias'][0]), np.float64)
+  params = context.evaluator.placement.first(context.best.state.params)
+  kernel = np.asarray(params['Dense_0']['kernel'], np.float64)
+  bias = np.asarray(params['Dense_0']['bias'], np.float64)
   mean, std = np.asarray(dataset.mean), np.asarray(dataset.std)
   return ((unit - mean) / std).reshape(len(unit), -1) @ kernel + bias, kernel, std
 

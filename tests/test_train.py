@@ -10,6 +10,7 @@ import sys
 from conftest import REPO
 from conftest import free_port
 from conftest import start_two_processes
+from conftest import train_cli_args
 from conftest import wait_for
 import flax.linen as nn
 import jax
@@ -134,24 +135,24 @@ def test_same_global_batch_same_update_on_one_and_eight_devices(small_config):
   tx = optim.make_optimizer(opt, optim.learning_rate_schedule(opt, config.batch_size, 10))
   state = train_state.create_train_state(0, model, (8, 8, 3), tx)
   settings = steps.StepSettings(seed=0, num_classes=5, mix=mix_config.MixConfig(method='none'))
-  step = jax.pmap(
-      functools.partial(
-          steps.train_step,
-          settings=settings,
-          preprocess=lambda _, x: x.astype(jnp.float32) / 255,
-          learning_rate_fn=optim.learning_rate_schedule(opt, config.batch_size, 10),
-      ),
-      axis_name=devices.AXIS,
+  step = functools.partial(
+      steps.train_step,
+      settings=settings,
+      preprocess=lambda _, x: x.astype(jnp.float32) / 255,
+      learning_rate_fn=optim.learning_rate_schedule(opt, config.batch_size, 10),
   )
   rng = np.random.default_rng(0)
   images = rng.integers(0, 256, (16, 8, 8, 3), dtype=np.uint8)
   labels = rng.integers(0, 5, (16,)).astype(np.int32)
   results = []
   for count in (1, 8):
+    where = devices.MeshPlacement(
+        jax.make_mesh((count,), (devices.AXIS,), devices=jax.devices()[:count])
+    )
     batch = {'image': images.reshape(count, -1, 8, 8, 3), 'label': labels.reshape(count, -1)}
-    replicated = jax.tree.map(lambda x, n=count: np.broadcast_to(x, (n,) + np.shape(x)), state)
-    new_state, metrics = step(replicated, batch)
-    results.append((devices.unreplicate(new_state).params, float(metrics['loss'][0])))
+    compiled = where.compile(step, (devices.STATE, devices.BATCH))
+    new_state, metrics = compiled(where.put_state(state), where.put_batch(batch))
+    results.append((where.first(new_state).params, float(where.first(metrics)['loss'])))
   (params_1, loss_1), (params_8, loss_8) = results
   # Only the order of float32 summation differs (one mean of 16 vs a mean of 8 means of 2).
   jax.tree.map(
@@ -172,6 +173,60 @@ def test_a_resumed_run_ends_bitwise_as_an_uninterrupted_one(small_config, tmp_pa
   assert _tree_bytes(resumed.state.params) == _tree_bytes(straight.state.params)
   assert _tree_bytes(resumed.state.opt_state) == _tree_bytes(straight.state.opt_state)
   assert _tree_bytes(resumed.state.params) != _tree_bytes(first.state.params)
+
+
+@pytest.mark.slow  # two trainings; the quick tier trains on the mesh (the default) already
+def test_mesh_and_pmap_train_the_same_run_bit_for_bit(small_config, tmp_path):
+  runs = {
+      name: train_loop.train_and_evaluate(
+          small_config(num_train_steps=4, parallelism=name), str(tmp_path / name)
+      )
+      for name in devices.PARALLELISMS
+  }
+  mesh, pmap = runs['mesh'], runs['pmap']
+  # The parameters and the optimizer state are the same bit for bit. XLA simplifies the two
+  # programs a little differently: in the mesh one it folds BatchNorm's running-mean update
+  # `0.1 * (sum * 1/n)` into `sum * (0.1/n)`, so the running statistics (and through them the
+  # eval loss) may differ in their last bit.
+  assert _tree_bytes(mesh.state.params) == _tree_bytes(pmap.state.params)
+  assert _tree_bytes(mesh.state.opt_state) == _tree_bytes(pmap.state.opt_state)
+  jax.tree.map(
+      lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7),
+      mesh.state.batch_stats,
+      pmap.state.batch_stats,
+  )
+  assert mesh.last_epoch.keys() == pmap.last_epoch.keys() >= {'eval_loss', 'eval_top1_error'}
+  for name, value in mesh.last_epoch.items():
+    assert value == pytest.approx(pmap.last_epoch[name], rel=1e-6, abs=1e-9), name
+  # A checkpoint of the pmap trainer (host arrays, as every earlier version wrote them) resumes
+  # on the mesh, where the run goes on as it would have.
+  workdir = str(tmp_path / 'pmap_then_mesh')
+  train_loop.train_and_evaluate(small_config(num_train_steps=2, parallelism='pmap'), workdir)
+  resumed = train_loop.train_and_evaluate(small_config(num_train_steps=4), workdir)
+  assert resumed.step == 4
+  assert _tree_bytes(resumed.state.params) == _tree_bytes(mesh.state.params)
+
+
+_WARNINGS_AS_ERRORS = """
+import runpy, sys, warnings
+ours = r'(cutmix_jax|jax|flax)(\\.|$)'
+warnings.filterwarnings('error', category=DeprecationWarning, module=ours)
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name='__main__')
+"""
+
+
+@pytest.mark.slow
+def test_the_default_path_calls_no_deprecated_api(tmp_path):
+  # train.py on the mesh (the default) with every DeprecationWarning that JAX, Flax or this
+  # package raises (a deprecated call is attributed to its caller) turned into an error.
+  args = train_cli_args(tmp_path / 'run', num_train_steps=4, log_every_steps=2)
+  command = [args[0], '-c', _WARNINGS_AS_ERRORS] + args[1:]
+  out = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+  assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+  assert 'best eval top-1 error' in out.stdout
+  config = json.loads((tmp_path / 'run' / 'config.json').read_text())
+  assert config['parallelism'] == 'mesh'
 
 
 @pytest.mark.slow
@@ -240,7 +295,7 @@ jax.distributed.initialize(sys.argv[1], 2, int(sys.argv[2]))
 import numpy as np
 from conftest import small_run_config
 from cutmix_jax.training import train_loop
-config = small_run_config(num_train_steps=6, checkpoint_every_steps=3)
+config = small_run_config(num_train_steps=6, checkpoint_every_steps=3, parallelism=sys.argv[4])
 result = train_loop.train_and_evaluate(config, sys.argv[3])
 digest = hashlib.sha256(b''.join(np.asarray(x).tobytes() for x in jax.tree.leaves(result.state)))
 step = result.step
@@ -250,10 +305,11 @@ print('state', digest.hexdigest())
 
 
 @pytest.mark.slow
-def test_two_processes_stay_in_sync(tmp_path):
+@pytest.mark.parametrize('parallelism', devices.PARALLELISMS)
+def test_two_processes_stay_in_sync(tmp_path, parallelism):
   script = tmp_path / 'two_process.py'
   script.write_text(_TWO_PROCESS_SCRIPT)
-  processes = start_two_processes(script, tmp_path / 'run', port=free_port())
+  processes = start_two_processes(script, tmp_path / 'run', parallelism, port=free_port())
   outputs = [p.communicate(timeout=600)[0] for p in processes]
   for process, output in zip(processes, outputs):
     assert process.returncode == 0, output

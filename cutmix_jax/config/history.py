@@ -5,7 +5,8 @@ field that shapes the run (model, data, mixing, optimizer, seed, batch) would mi
 set of checkpoints and curves, so it stops with one line naming every changed field, unless the
 user allows it (`--allow_config_change`): then the change is logged and the old config is kept in
 `config_history.jsonl`. Fields that cannot alter the results (`CADENCE`: logging, evaluation and
-checkpoint cadence, the progress bar, the length of training) change with a log line only.
+checkpoint cadence, the progress bar, the length of training, the parallelism) change with a log
+line only.
 """
 
 import dataclasses
@@ -29,6 +30,7 @@ CADENCE = (
     'keep_checkpoints',
     'profile_steps',
     'data.tfds_dir',
+    'parallelism',  # the same per-device program either way (a test shows it bit for bit)
 )
 
 

@@ -27,7 +27,7 @@ class Context:
     dataset: the run's dataset.
     evaluator: the loop over its eval split.
     best: the best checkpoint (lowest eval error), the one most measures use, its state
-      replicated over the local devices.
+      on the devices (`run.placement.put_state`).
     last: the newest checkpoint, likewise.
     pictures: per-run pictures written so far, name -> path (a measure may add its own).
   """

@@ -28,7 +28,6 @@ from cutmix_jax.evaluation import per_class
 from cutmix_jax.evaluation import pictures
 from cutmix_jax.evaluation import report as report_lib
 from cutmix_jax.evaluation import workdir as workdir_lib
-from cutmix_jax.training import devices
 from cutmix_jax.training import run_builder
 
 # Every measure, in the order of the report and the table. A new measure is a module with its
@@ -121,14 +120,14 @@ def evaluate_run(
   run = run_builder.build_run(config)
   config = run.config
   restored = workdir_lib.restore_best_and_last(run, workdir)
-  replicated = {
-      which: workdir_lib.Restored(r.step, devices.replicate(r.state))
+  on_devices = {
+      which: workdir_lib.Restored(r.step, run.placement.put_state(r.state))
       for which, r in restored.items()
   }
   out_dir = workdir_files.eval_dir(workdir)
   storage.make_dirs(out_dir)
   context = measure_lib.Context(
-      config, workdir, out_dir, run.dataset, run.evaluator, replicated['best'], replicated['last']
+      config, workdir, out_dir, run.dataset, run.evaluator, on_devices['best'], on_devices['last']
   )
   mixing_path = os.path.join(out_dir, 'mixing.png')
   context.pictures['mixing'] = write_mixing_grid(

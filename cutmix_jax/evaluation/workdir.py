@@ -19,8 +19,8 @@ class WorkdirError(UserError, RuntimeError):
 
 @dataclasses.dataclass(frozen=True)
 class Restored:
-  """A restored checkpoint: its `step` and its TrainState `state` (on the host, or replicated
-  over the local devices for the measures)."""
+  """A restored checkpoint: its `step` and its TrainState `state` (on the host, or on the
+  devices for the measures: `placement.put_state`)."""
 
   step: int
   state: Any

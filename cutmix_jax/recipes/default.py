@@ -59,4 +59,7 @@ def get_config() -> ml_collections.ConfigDict:
   # (START, STOP): a jax.profiler trace of steps START..STOP-1 in WORKDIR/profile, e.g.
   # --config.profile_steps=10,20; (): none.
   config.profile_steps = ()
+  # How the per-device step spans the devices: 'mesh' (jax.jit over a device mesh, global
+  # arrays) or 'pmap' (jax.pmap, kept as an equal option: the same run, bit for bit).
+  config.parallelism = 'mesh'
   return config

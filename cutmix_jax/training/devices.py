@@ -1,25 +1,151 @@
-"""The device axis of the pmapped steps, and pytrees moved onto and off the local devices."""
+"""Where the steps run: one device axis, and the two ways of mapping a per-device step over it.
 
-import flax
+Every step is written per device (one device's share of the batch, collectives over `AXIS`).
+A `Placement` compiles it, puts the state and the batches onto the devices and reads values back:
+
+- `MeshPlacement` (the default, `parallelism='mesh'`): `jax.jit` of `jax.shard_map` over a
+  one-axis mesh spanning every device of every process. Batches are global arrays sharded
+  `P(AXIS)`, built from each process's share; the state is a global array placed by one rule,
+  `STATE_SPEC` (replicated: sharding a large model's parameters changes that rule alone).
+- `PmapPlacement` (`parallelism='pmap'`): `jax.pmap` over the local devices, the state copied
+  onto each with a leading device axis, as JAX's maintenance-mode API wants it.
+
+Both run the same per-device program: a seeded run trains the same parameters under either, bit
+for bit (XLA may fold a constant of BatchNorm's running-statistics update differently in the two
+programs, so those can differ in their last bit). Batches reach a placement as the data layer
+gives them: host arrays `(D_local, B/D, ...)`.
+"""
+
+import collections
+from typing import Callable, Iterable, Iterator, Sequence
+
 import jax
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 import numpy as np
 
-AXIS = 'batch'  # the pmap axis name: gradients, metrics and BatchNorm statistics average over it
+AXIS = 'data'  # the device axis: gradients, metrics and BatchNorm statistics average over it
+PARALLELISMS = ('mesh', 'pmap')
+
+# What an argument of a per-device step is: the train state, a batch (one share per device) or
+# a value that every device gets whole (a key, an index, a setting).
+STATE, BATCH, WHOLE = 'state', 'batch', 'whole'
+
+STATE_SPEC = P()  # the one sharding rule of the state's arrays: replicated over AXIS
 
 
-def replicate(tree):
-  """Copies a pytree onto every local device, leading axis = device, for the pmapped steps."""
-  return flax.jax_utils.replicate(tree)
+class MeshPlacement:
+  """Steps as `jax.jit` of `jax.shard_map` over a one-axis mesh of every device."""
+
+  name = 'mesh'
+
+  def __init__(self, mesh=None):
+    self.mesh = mesh or jax.make_mesh((jax.device_count(),), (AXIS,))
+    self._spec = {STATE: STATE_SPEC, BATCH: P(AXIS), WHOLE: P()}
+
+  def compile(
+      self, per_device: Callable, kinds: Sequence[str], rows_out: bool = False, donate=()
+  ) -> Callable:
+    """The jitted step; `kinds` says what each argument is; `rows_out` that its outputs are per
+    example (else the same on every device, reduced over AXIS); `donate`: argument numbers."""
+    mapped = jax.shard_map(
+        per_device,
+        mesh=self.mesh,
+        in_specs=tuple(self._spec[kind] for kind in kinds),
+        out_specs=P(AXIS) if rows_out else P(),
+        # pmap's semantics: without it, the gradient of a replicated input would come summed
+        # over the devices already, and the step's own pmean would scale it by the count.
+        check_vma=False,
+    )
+    return jax.jit(mapped, donate_argnums=donate)
+
+  def put_state(self, tree):
+    """A host pytree as global arrays placed by `STATE_SPEC`."""
+    sharding = NamedSharding(self.mesh, STATE_SPEC)
+
+    def put(leaf):
+      leaf = np.asarray(leaf)
+      return jax.make_array_from_callback(leaf.shape, sharding, lambda index: leaf[index])
+
+    return jax.tree.map(put, tree)
+
+  def put_batch(self, batch):
+    """A host batch `(D_local, B/D, ...)` of this process as global arrays `(B, ...)` sharded
+    over AXIS (a view: no copy on the host)."""
+    sharding = NamedSharding(self.mesh, P(AXIS))
+
+    def put(leaf):
+      leaf = np.asarray(leaf)
+      return jax.make_array_from_process_local_data(sharding, leaf.reshape((-1,) + leaf.shape[2:]))
+
+    return jax.tree.map(put, batch)
+
+  def first(self, tree):
+    """Host NumPy values of a pytree that is the same on every device (the state, reduced
+    outputs), one copy read."""
+    return jax.tree.map(lambda leaf: np.asarray(leaf.addressable_shards[0].data), tree)
+
+  def host_rows(self, values):
+    """Per-example outputs of a step: this process's rows as host arrays `(D_local, B/D, ...)`."""
+
+    def local(leaf):
+      shards = sorted(leaf.addressable_shards, key=lambda shard: shard.index[0].start or 0)
+      return np.stack([np.asarray(shard.data) for shard in shards])
+
+    return jax.tree.map(local, values)
 
 
-def unreplicate(tree):
-  """The first device's copy of a replicated pytree (leading axis = device), as NumPy arrays.
+class PmapPlacement:
+  """Steps as `jax.pmap` over the local devices; the state copied onto each device."""
 
-  Reads one shard per leaf, so only one copy crosses to the host.
-  """
+  name = 'pmap'
+  _axis = {STATE: 0, BATCH: 0, WHOLE: None}
 
-  def first_copy(x):
-    shard = np.asarray(x.addressable_shards[0].data)
-    return shard.reshape((-1,) + x.shape[1:])[0]
+  def compile(
+      self, per_device: Callable, kinds: Sequence[str], rows_out: bool = False, donate=()
+  ) -> Callable:
+    del rows_out  # pmap outputs carry the device axis either way
+    in_axes = tuple(self._axis[kind] for kind in kinds)
+    return jax.pmap(per_device, axis_name=AXIS, in_axes=in_axes, donate_argnums=donate)
 
-  return jax.tree.map(first_copy, tree)
+  def __init__(self):
+    local = jax.local_devices()
+    self._rows = NamedSharding(jax.sharding.Mesh(np.array(local), (AXIS,)), P(AXIS))
+    self._count = len(local)
+
+  def put_state(self, tree):
+    """A host pytree copied onto every local device (leading axis = device)."""
+    copies = lambda leaf: np.broadcast_to(leaf, (self._count,) + np.shape(leaf))
+    return jax.device_put(jax.tree.map(copies, tree), self._rows)
+
+  def put_batch(self, batch):
+    """A host batch `(D_local, B/D, ...)`, one row per local device."""
+    return jax.device_put(batch, self._rows)
+
+  def first(self, tree):
+    """Host NumPy values of a pytree that is the same on every device (the state, reduced
+    outputs): the first device's copy, one copy read."""
+    return jax.tree.map(lambda leaf: np.asarray(leaf.addressable_shards[0].data)[0], tree)
+
+  def host_rows(self, values):
+    """Per-example outputs of a step as host arrays `(D_local, B/D, ...)`."""
+    return jax.device_get(values)
+
+
+def placement(parallelism: str = 'mesh'):
+  """The placement of `config.parallelism` ('mesh' or 'pmap')."""
+  if parallelism not in PARALLELISMS:
+    raise ValueError(f'parallelism={parallelism!r} is none of {", ".join(PARALLELISMS)}')
+  return MeshPlacement() if parallelism == 'mesh' else PmapPlacement()
+
+
+def prefetched(where, batches: Iterable, size: int = 2) -> Iterator:
+  """The batches put onto the devices by the placement `where`, `size` batches ahead (their
+  copies overlap the steps)."""
+  queue = collections.deque()
+  for batch in batches:
+    queue.append(where.put_batch(batch))
+    if len(queue) > size:
+      yield queue.popleft()
+  while queue:
+    yield queue.popleft()

@@ -4,7 +4,8 @@ A measure states its per-batch work as a pure function `work(model, batch, key, 
 returns per-example values `{name: (B, ...)}` for one device's share of a batch: `model` is the
 eval-mode forward pass of the checkpoint (`EvalModel`), `batch` holds uint8 'image', 'label' and
 'mask' (False on padding) and whatever else the batches carry, `key` is a key of this batch and
-device. The `Evaluator` pmaps the work and either sums the values over the real examples of
+device. The `Evaluator` compiles the work with the run's placement (`devices`: a mesh or pmap)
+and either sums the values over the real examples of
 every device (`sums`: padding masked, summed over all devices of all processes) or hands the
 real examples' values to the host, batch by batch (`rows`: this process's examples).
 """
@@ -17,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from cutmix_jax.data import augment
+from cutmix_jax.training import devices
 from cutmix_jax.training.devices import AXIS
 from cutmix_jax.training.train_state import TrainState
 
@@ -81,18 +83,21 @@ def _per_device_key(key, batch_index):
 
 
 class Evaluator:
-  """Runs per-batch work over a dataset's eval split (or other batches) with a replicated state.
+  """Runs per-batch work over a dataset's eval split (or other batches) with a state on the
+  devices (`placement.put_state`).
 
   Args:
     dataset: a `cutmix_jax.data.Dataset` (its eval batches and its normalization).
+    placement: how the work spans the devices (`devices.placement`); a mesh if None.
   """
 
-  def __init__(self, dataset):
+  def __init__(self, dataset, placement=None):
     self.dataset = dataset
+    self.placement = placement or devices.placement()
     self._compiled = {}
 
-  def _pmapped(self, work: Callable, reduce: bool, num_args: int) -> Callable:
-    """The pmap of `work`, compiled once per (work, reduce) and kept for later calls."""
+  def _compiled_work(self, work: Callable, reduce: bool, num_args: int) -> Callable:
+    """`work` compiled by the placement, once per (work, reduce) and kept for later calls."""
     cache_key = (work, reduce, num_args)
     if cache_key not in self._compiled:
       facts = (self.dataset.eval_preprocess, self.dataset.mean, self.dataset.std)
@@ -102,8 +107,10 @@ class Evaluator:
         values = work(model, batch, _per_device_key(key, batch_index), *args)
         return _masked_sum(values, batch['mask']) if reduce else values
 
-      in_axes = (0, 0, None, None) + (None,) * num_args
-      self._compiled[cache_key] = jax.pmap(per_device, axis_name=AXIS, in_axes=in_axes)
+      kinds = (devices.STATE, devices.BATCH, devices.WHOLE, devices.WHOLE)
+      self._compiled[cache_key] = self.placement.compile(
+          per_device, kinds + (devices.WHOLE,) * num_args, rows_out=not reduce
+      )
     return self._compiled[cache_key]
 
   def _batches(self, batches: Optional[Iterable]) -> Iterable:
@@ -121,16 +128,16 @@ class Evaluator:
 
     Args:
       work: `work(model, batch, key, *args) -> {name: (B, ...)}`, pure.
-      state: the replicated TrainState.
+      state: the TrainState on the devices (`placement.put_state`).
       *args: arrays or pytrees that every device gets whole (not per batch).
       batches: `(D, B/D, ...)` batches with a 'mask'; the eval split if None.
       seed: seed of the per-batch keys.
     """
-    step = self._pmapped(work, True, len(args))
+    step = self._compiled_work(work, True, len(args))
     totals, key = None, jax.random.key(seed)
     for index, batch in enumerate(self._batches(batches)):
-      sums = jax.device_get(step(state, batch, key, index, *args))
-      sums = jax.tree.map(lambda x: np.asarray(x)[0], sums)  # the same on every device
+      on_devices = self.placement.put_batch(batch)
+      sums = self.placement.first(step(state, on_devices, key, index, *args))
       totals = sums if totals is None else jax.tree.map(np.add, totals, sums)
     count = int(totals.pop('count'))
     return totals, count
@@ -150,10 +157,11 @@ class Evaluator:
       work, state, args, batches, seed: as `sums`.
       keep: fields of the batch to hand on beside the values (e.g. 'label', 'image').
     """
-    step = self._pmapped(work, False, len(args))
+    step = self._compiled_work(work, False, len(args))
     key = jax.random.key(seed)
     for index, batch in enumerate(self._batches(batches)):
-      values = jax.device_get(step(state, batch, key, index, *args))
+      on_devices = self.placement.put_batch(batch)
+      values = self.placement.host_rows(step(state, on_devices, key, index, *args))
       rows = {**values, **{name: batch[name] for name in keep}}
       yield valid_rows(rows, batch['mask'])
 

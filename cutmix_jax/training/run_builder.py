@@ -7,7 +7,7 @@ from here.
 
 import dataclasses
 import functools
-from typing import Callable, Union
+from typing import Any, Callable, Union
 
 import flax.linen as nn
 import jax
@@ -61,8 +61,9 @@ def compiled_train_step(
     steps_per_epoch: int,
     preprocess: Callable,
     schedule: optax.Schedule,
+    placement,
 ) -> Callable:
-  """The pmapped train step of a run (state donated), for `(D, B/D, ...)` batches."""
+  """The train step of a run compiled by its `placement` (`devices`), the state donated."""
   settings = steps.StepSettings(
       seed=config.seed,
       num_classes=num_classes,
@@ -74,7 +75,7 @@ def compiled_train_step(
   step = functools.partial(
       steps.train_step, settings=settings, preprocess=preprocess, learning_rate_fn=schedule
   )
-  return jax.pmap(step, axis_name=devices.AXIS, donate_argnums=(0,))
+  return placement.compile(step, (devices.STATE, devices.BATCH), donate=(0,))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,7 +88,9 @@ class BuiltRun:
     model: the Flax model.
     optimizer: the optax transformation (SGD with its schedule).
     total_steps: steps of the whole run.
-    train_step: the pmapped train step.
+    placement: how the steps span the devices (`devices.MeshPlacement` or `PmapPlacement`).
+    train_step: the compiled train step `(state, batch) -> (state, metrics)`, for states and
+      batches put onto the devices by `placement`.
     evaluator: the loop over the eval split that every measure runs through.
   """
 
@@ -96,6 +99,7 @@ class BuiltRun:
   model: nn.Module
   optimizer: optax.GradientTransformation
   total_steps: int
+  placement: Any
   train_step: Callable
   evaluator: eval_driver.Evaluator
 
@@ -129,14 +133,16 @@ def build_run(config: Union[RunConfig, ml_collections.ConfigDict]) -> BuiltRun:
   spe = dataset.steps_per_epoch
   schedule = optim.learning_rate_schedule(config.optimizer, config.batch_size, spe)
   total = config.num_train_steps if config.num_train_steps > 0 else config.num_epochs * spe
+  placement = devices.placement(config.parallelism)
   return BuiltRun(
       config=config,
       dataset=dataset,
       model=model,
       optimizer=optim.make_optimizer(config.optimizer, schedule),
       total_steps=total,
+      placement=placement,
       train_step=compiled_train_step(
-          config, model, dataset.num_classes, spe, dataset.train_preprocess, schedule
+          config, model, dataset.num_classes, spe, dataset.train_preprocess, schedule, placement
       ),
-      evaluator=eval_driver.Evaluator(dataset),
+      evaluator=eval_driver.Evaluator(dataset, placement),
   )

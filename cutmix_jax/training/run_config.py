@@ -19,6 +19,7 @@ from cutmix_jax.config import checks
 from cutmix_jax.data import layout
 from cutmix_jax.ops import labels as labels_lib
 from cutmix_jax.ops import mix_config
+from cutmix_jax.training import devices
 from cutmix_jax.training import optim
 
 
@@ -47,6 +48,8 @@ class RunConfig:
     profile_steps: `(START, STOP)`: a `jax.profiler` trace of steps START..STOP-1 under
       `WORKDIR/profile`; (): none.
     progress_bar: a progress bar per epoch.
+    parallelism: 'mesh' (`jax.jit` over a device mesh) or 'pmap'; the same run either way
+      (`cutmix_jax.training.devices`).
   """
 
   data: data.DataConfig
@@ -67,6 +70,7 @@ class RunConfig:
   progress_bar: bool
   model_settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)
   profile_steps: Tuple[int, ...] = ()
+  parallelism: str = 'mesh'
 
 
 _SECTIONS = {
@@ -75,7 +79,8 @@ _SECTIONS = {
     'optimizer': lambda fields: optim.OptimizerConfig(**fields),
 }
 FIELDS = tuple(field.name for field in dataclasses.fields(RunConfig))
-_OPTIONAL = ('model_settings', 'profile_steps')  # older configs (a run's config.json) lack them
+# Older configs (a run's config.json) lack them.
+_OPTIONAL = ('model_settings', 'profile_steps', 'parallelism')
 
 
 def _as_dict(config: Union[ml_collections.ConfigDict, Mapping[str, Any]]) -> Dict[str, Any]:
@@ -97,6 +102,7 @@ def _check_run_fields(config: RunConfig) -> None:
   """The fields of the run itself (the sections checked themselves as they were built)."""
   checks.check_choice('model', config.model, models.MODELS)
   checks.check_choice('dtype', config.dtype, models.DTYPES)
+  checks.check_choice('parallelism', config.parallelism, devices.PARALLELISMS)
   if config.dtype == 'float16':  # no loss scaling in the train step: gradients would underflow
     raise checks.ConfigError(
         "dtype='float16' trains without loss scaling here, so small gradients underflow to "

@@ -63,7 +63,7 @@ class StepMetrics:
     if not self._pending:
       return
     host = jax.device_get(self._pending)
-    rows = [StepRow(*(float(np.asarray(m[k])[0]) for k in StepRow._fields)) for m in host]
+    rows = [StepRow(*(float(np.asarray(m[k]).flat[0]) for k in StepRow._fields)) for m in host]
     first_step = step - len(rows) + 1
     self._pending = []
     bad = next((i for i, row in enumerate(rows) if not np.isfinite(row.loss)), None)

@@ -11,7 +11,6 @@ import signal
 import time
 from typing import Optional
 
-import flax
 import jax
 from jax.experimental import multihost_utils
 import ml_collections
@@ -151,7 +150,8 @@ class Trainer:
     self.read_metrics(step)  # never save a state whose loss went non-finite
     self.metrics.save_into(self.progress)
     self.progress.device_count = jax.device_count()
-    self.checkpointer.save(step, devices.unreplicate(state), self.progress.to_json(), metrics)
+    host = self.built.placement.first(state)
+    self.checkpointer.save(step, host, self.progress.to_json(), metrics)
     self.log.persist()  # a bucket's rows, up to the checkpoint that a resume starts from
 
   def stop_agreed(self, stop: StopSignals, step: int) -> bool:
@@ -242,8 +242,9 @@ class Trainer:
       change.keep(self.say)
     save_config(self.given_config, self.workdir)
     step = int(state.step)
-    state = devices.replicate(state)
-    batches = flax.jax_utils.prefetch_to_device(self.dataset.train_batches(step), 2)
+    placement = self.built.placement
+    state = placement.put_state(state)
+    batches = devices.prefetched(placement, self.dataset.train_batches(step))
     last_epoch, stopped_by = {}, None
     with StopSignals() as stop:
       while step < self.total_steps:
@@ -263,7 +264,7 @@ class Trainer:
     self.profile.stop(state)  # a window past the end of training, or cut short by a signal
     self.checkpointer.close()
     self.log.close()
-    return TrainResult(devices.unreplicate(state), step, self.progress, last_epoch, stopped_by)
+    return TrainResult(placement.first(state), step, self.progress, last_epoch, stopped_by)
 
 
 def save_config(config, workdir: str) -> None:

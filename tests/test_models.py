@@ -17,9 +17,11 @@ from cutmix_jax import models
 from cutmix_jax.config.checks import ConfigError
 from cutmix_jax.models import MODELS
 from cutmix_jax.models import PyramidNet
+from cutmix_jax.models import VisionTransformer
 from cutmix_jax.models import get_model
 from cutmix_jax.models import layers
 from cutmix_jax.models import pyramidnet
+from cutmix_jax.models import vit
 from cutmix_jax.ops import boxes
 from cutmix_jax.ops import cutmix as cutmix_lib
 from cutmix_jax.ops import feature_mix
@@ -46,6 +48,11 @@ PARAMETER_COUNTS = {
     'pyramidnet110': (100, 1_725_300),
     'pyramidnet200': (100, 26_844_952),  # the paper's 26.8 M
     'pyramidnet272': (100, 26_288_692),
+    # timm's deit_tiny/small/base_patch16_224 (`python bench/timm_counts.py` counts them).
+    'deit_tiny': (1000, 5_717_416),
+    'deit_small': (1000, 22_050_664),
+    'deit_base': (1000, 86_567_656),
+    'vit_cifar': (10, 1_205_898),  # D 128, depth 6, 4 heads, 4x4 patches at 32x32
 }
 NUM_CLASSES = 10
 IMAGES = (8, 32, 32, 3)
@@ -95,9 +102,11 @@ def test_every_named_model_has_a_parameter_count():
 def test_parameter_count_is_exact(name):
   num_classes, expected = PARAMETER_COUNTS[name]
   model = get_model(name, num_classes)
-  shapes = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 32, 32, 3)))
+  side = 224 if name.startswith('deit') else 32  # a ViT's position embeddings follow the side
+  shapes = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, side, side, 3)))
   assert count(shapes['params']) == expected
-  assert model.num_stages == (3 if name.startswith(('resnet_cifar', 'pyramidnet')) else 4)
+  stages = 0 if 'vit' in name or 'deit' in name else 4
+  assert model.num_stages == (3 if name.startswith(('resnet_cifar', 'pyramidnet')) else stages)
 
 
 def test_unknown_model_name_lists_the_valid_names():
@@ -400,3 +409,46 @@ def test_an_unknown_top_level_field_is_refused_in_one_line(small_config):
       ConfigError, match=r'^config.epochs is no field of a run config; its fields: data'
   ):
     run_config.check_config(config)
+
+
+def _tiny_vit(**settings):
+  return VisionTransformer(NUM_CLASSES, patch_size=8, width=32, depth=2, num_heads=2, **settings)
+
+
+def test_vit_keeps_the_class_tokens_attention_only_when_asked():
+  model = _tiny_vit()
+  images = jax.random.normal(jax.random.key(0), IMAGES)
+  variables = model.init(jax.random.key(1), images)
+  plain = model.apply(variables, images)
+  logits, kept = model.apply(variables, images, mutable=['attention'])
+  np.testing.assert_array_equal(plain, logits)  # asking changes nothing else
+  cls = vit.cls_attention(kept)
+  assert cls.shape == (8, 16)  # 32 / 8 = 4 x 4 patches
+  # The class token's softmax row over itself and the 16 patches: the patches get the rest.
+  assert np.all(cls > 0) and np.all(cls.sum(-1) < 1.0) and np.all(cls.sum(-1) > 0.5)
+  assert 'attention' not in model.apply(variables, images, mutable=['intermediates'])[1]
+
+
+def test_vit_drop_path_draws_per_rng_in_training_and_never_in_evaluation():
+  model = _tiny_vit(drop_path=0.5)
+  images = jax.random.normal(jax.random.key(0), IMAGES)
+  variables = model.init(jax.random.key(1), images)
+  train = lambda seed: model.apply(
+      variables, images, train=True, rngs={'dropout': jax.random.key(seed)}
+  )
+  assert not np.allclose(train(0), train(1))
+  np.testing.assert_array_equal(train(0), train(0))
+  np.testing.assert_array_equal(
+      model.apply(variables, images), _tiny_vit().apply(variables, images)
+  )
+
+
+def test_vit_refuses_feature_level_mixing_and_partial_patches_in_one_line():
+  model = _tiny_vit()
+  images = jnp.zeros(IMAGES)
+  variables = model.init(jax.random.key(1), images)
+  request = FeatureMix.draw(jax.random.key(0), images, 1.0, num_stages=0)
+  with pytest.raises(ValueError, match='a VisionTransformer has none: use level=input'):
+    model.apply(variables, images, feature_mix=request)
+  with pytest.raises(ValueError, match='not a whole number of 8x8 patches'):
+    model.apply(variables, jnp.zeros((2, 36, 36, 3)))

@@ -1,10 +1,13 @@
-"""The model zoo: ImageNet ResNets (torchvision) and the CIFAR nets of the official CutMix code.
+"""The model zoo: ImageNet ResNets (torchvision), the CIFAR nets of the official CutMix code, and
+DeiT's Vision Transformers (timm's layout) with a small one for CIFAR.
 
 Every model is a Flax Linen module called as `model.apply(variables, x, train, feature_mix)`
 with NHWC images that returns float32 logits; it exposes `num_stages` (the boundaries 0..S where
 feature-level CutMix may mix), sows its final feature map as `intermediates/features` (and, when
 mixing features, the label ratio as `feature_mix/ratio`) and names its classifier `head`.
-Input-level mixing needs none of this: any Flax classifier `apply(variables, x, train)` trains.
+A ViT has no stages (`num_stages` 0: input-level mixing only) and draws its stochastic depth
+from the 'dropout' rng stream. Input-level mixing needs none of this: any Flax classifier
+`apply(variables, x, train)` trains.
 """
 
 import dataclasses
@@ -15,8 +18,10 @@ import jax.numpy as jnp
 
 from cutmix_jax.models import pyramidnet
 from cutmix_jax.models import resnet
+from cutmix_jax.models import vit
 from cutmix_jax.models.pyramidnet import PyramidNet
 from cutmix_jax.models.resnet import ResNet
+from cutmix_jax.models.vit import VisionTransformer
 
 DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16, 'float16': jnp.float16}  # compute
 
@@ -34,6 +39,10 @@ MODELS = {
     'pyramidnet110': pyramidnet.pyramidnet110,
     'pyramidnet200': pyramidnet.pyramidnet200,
     'pyramidnet272': pyramidnet.pyramidnet272,
+    'deit_tiny': vit.deit_tiny,
+    'deit_small': vit.deit_small,
+    'deit_base': vit.deit_base,
+    'vit_cifar': vit.vit_cifar,
 }
 
 
@@ -86,4 +95,13 @@ def get_model(
   return MODELS[name](num_classes=num_classes, dtype=dtype, **settings)
 
 
-__all__ = ['DTYPES', 'MODELS', 'PyramidNet', 'ResNet', 'check_settings', 'get_model', 'settings_of']
+__all__ = [
+    'DTYPES',
+    'MODELS',
+    'PyramidNet',
+    'ResNet',
+    'VisionTransformer',
+    'check_settings',
+    'get_model',
+    'settings_of',
+]

@@ -62,6 +62,12 @@ def _step_keys(seed: int, step):
   return jax.random.fold_in(augment_key, jax.lax.axis_index(AXIS)), mix_key
 
 
+def _model_rngs(augment_key):
+  """The model's own rng streams ('dropout': a ViT's stochastic depth), per device; a key
+  folded off the augmentation key, which stays as it was."""
+  return {'dropout': jax.random.fold_in(augment_key, 1)}
+
+
 def _mix_prob(mix: mix_config.MixConfig, step, steps_per_epoch: int):
   """`mix.prob`, or 0 from epoch `mix.off_after_epoch` on: traced, so switching off costs no
   retrace."""
@@ -98,10 +104,14 @@ def train_step(
         mix_key, images, targets, config=mix, prob=prob, axis_name=AXIS
     )
 
+  rngs = _model_rngs(augment_key)
+
   def loss_fn(params):
     variables = {'params': params, 'batch_stats': state.batch_stats}
     if request is None:
-      logits, updates = state.apply_fn(variables, images, train=True, mutable=['batch_stats'])
+      logits, updates = state.apply_fn(
+          variables, images, train=True, mutable=['batch_stats'], rngs=rngs
+      )
       return cross_entropy(logits, targets).mean(), (logits, updates)
     logits, updates = state.apply_fn(
         variables,
@@ -109,6 +119,7 @@ def train_step(
         train=True,
         feature_mix=request,
         mutable=['batch_stats', feature_mix.COLLECTION],
+        rngs=rngs,
     )
     partner_targets = targets[request.permutation]
     mixed = mask_mix.mix_labels(targets, partner_targets, feature_mix.sown_ratio(updates))

@@ -5,12 +5,15 @@ import json
 import subprocess
 import sys
 
+from conftest import small_run_config
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import cutmix_jax as cm
+from cutmix_jax.config import files
+from cutmix_jax.config import history
 from cutmix_jax.config import workdir_files
 from cutmix_jax.evaluation import workdir as workdir_lib
 
@@ -154,3 +157,17 @@ def test_mixer_refuses_soft_targets_of_another_class_count():
 
 def dataclass_copy(mixer):
   return __import__('dataclasses').replace(mixer)
+
+
+def test_a_workdir_from_before_the_new_optimizer_fields_resumes_unchanged(tmp_path):
+  # A config.json written before `optimizer.name`, `schedule`, `min_learning_rate` and `betas`
+  # existed ran the values that they default to: a resume sees no change of the run.
+  config = small_run_config()
+  saved = files.as_json(config)
+  for key in ('name', 'schedule', 'min_learning_rate', 'betas'):
+    del saved['optimizer'][key]
+  (tmp_path / 'config.json').write_text(json.dumps(saved))
+  assert history.check_resume(config, str(tmp_path), 2, allow_change=False) is None
+  config.optimizer.name = 'adamw'
+  with pytest.raises(history.ConfigChangeError, match="optimizer.name 'sgd' -> 'adamw'"):
+    history.check_resume(config, str(tmp_path), 2, allow_change=False)

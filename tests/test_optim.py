@@ -1,8 +1,9 @@
-"""The optimiser and schedule: the official code's SGD update and the paper's step schedule."""
+"""The optimisers and schedules: the official SGD and step schedule, DeiT's AdamW and cosine."""
 
 import logging
 
 from conftest import small_run_config
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -29,6 +30,11 @@ def test_defaults_are_the_official_sgd():
     [
         ({'learning_rate': 0.0}, 'learning_rate=0.0 must be > 0'),
         ({'warmup_epochs': 10, 'decay_epochs': (5,)}, r'decay_epochs=\(5,\) must all come after'),
+        ({'name': 'adam'}, "name='adam' is not valid; choose one of: sgd, adamw"),
+        ({'schedule': 'linear'}, "schedule='linear' is not valid; choose one of: step, cosine"),
+        ({'schedule': 'cosine', 'decay_epochs': (5,)}, "is for schedule='step'; cosine has none"),
+        ({'betas': (0.9, 1.0)}, r'betas=\(0.9, 1.0\) must be two numbers in \[0, 1\)'),
+        ({'min_learning_rate': 1.0}, r'must be in \[0, learning_rate\]'),
     ],
 )
 def test_bad_settings_name_the_field(fields, message):
@@ -76,3 +82,38 @@ def test_a_decay_past_the_end_of_training_is_warned_about(caplog):
   with caplog.at_level(logging.WARNING):
     run_config.check_config(config)
   assert 'decay_epochs=(2, 5): [5] at or past the end of training (num_epochs=3)' in caplog.text
+
+
+def test_cosine_schedule_warms_up_then_ends_at_its_floor():
+  opt = optim.OptimizerConfig(
+      schedule='cosine', learning_rate=1e-3, warmup_epochs=2, min_learning_rate=1e-5
+  )
+  schedule = optim.learning_rate_schedule(opt, 128, steps_per_epoch=10, total_steps=120)
+  assert float(schedule(0)) == pytest.approx(1e-3 / 20)  # linear from lr / warm-up steps
+  assert float(schedule(20)) == pytest.approx(1e-3)  # the peak at the end of the warm-up
+  assert float(schedule(70)) == pytest.approx((1e-3 + 1e-5) / 2, rel=1e-5)  # half-way down
+  assert float(schedule(120)) == pytest.approx(1e-5, rel=1e-4)
+  with pytest.raises(ValueError, match='needs more steps'):
+    optim.learning_rate_schedule(opt, 128, steps_per_epoch=10, total_steps=20)
+
+
+def test_adamw_is_torchs_with_decay_only_on_kernels_and_matrices():
+  # One AdamW step from zero moments: m_hat = g and v_hat = g**2, so each parameter moves by
+  # lr * (g / (|g| + eps) + wd * p), the decay term only where decayed (torch.optim.AdamW).
+  lr, wd = 0.01, 0.05
+  params = {
+      'dense': {'kernel': jnp.full((2, 3), 2.0), 'bias': jnp.full((3,), 2.0)},
+      'norm': {'scale': jnp.full((3,), 2.0)},
+      'pos_embed': jnp.full((1, 5, 3), 2.0),
+      'cls_token': jnp.full((1, 1, 3), 2.0),
+  }
+  grads = jax.tree.map(lambda p: jnp.full(p.shape, 0.5), params)
+  opt = optim.OptimizerConfig(name='adamw', learning_rate=lr, weight_decay=wd)
+  tx = optim.make_optimizer(opt, optax.constant_schedule(lr))
+  updates, _ = tx.update(grads, tx.init(params), params)
+  moved = jax.tree.map(lambda p, u: p + u, params, updates)
+  adam = lr * 0.5 / (0.5 + 1e-8)
+  np.testing.assert_allclose(moved['dense']['kernel'], 2.0 - adam - lr * wd * 2.0, rtol=1e-6)
+  for unchanged in (moved['dense']['bias'], moved['norm']['scale'], moved['pos_embed'],
+                    moved['cls_token']):  # fmt: skip
+    np.testing.assert_allclose(unchanged, 2.0 - adam, rtol=1e-6)

@@ -22,6 +22,13 @@ PROFILE = 'profile'
 # Fields renamed since a run's config.json may have been written: old dotted name -> new, with
 # the same value and meaning (a workdir's old config.json still resumes and evaluates).
 RENAMED = {'mix.cutmix.switch_prob': 'mix.cutmix.mixup_prob'}  # P(Mixup); timm's is P(CutMix)
+# Fields added since, with the value that a run written before them ran with.
+ADDED = {
+    'optimizer.name': 'sgd',
+    'optimizer.schedule': 'step',
+    'optimizer.min_learning_rate': 0.0,
+    'optimizer.betas': [0.9, 0.999],
+}
 
 
 def config_path(workdir: str) -> str:
@@ -54,14 +61,25 @@ def profile_dir(workdir: str) -> str:
   return os.path.join(workdir, PROFILE)
 
 
+def _parent(config: Dict[str, Any], key: str):
+  """`(the dict that holds dotted `key`, or None; the key's last part)`."""
+  *parents, leaf = key.split('.')
+  node = config
+  for part in parents:
+    node = node.get(part) if isinstance(node, dict) else None
+  return (node if isinstance(node, dict) else None), leaf
+
+
 def upgraded(config: Dict[str, Any]) -> Dict[str, Any]:
-  """A config dict as a run's `config.json` holds it, with `RENAMED` fields under their names."""
+  """A config dict as a run's `config.json` holds it, with `RENAMED` fields under their names
+  and the `ADDED` ones that it lacks at the value it ran with."""
   config = json.loads(json.dumps(config))
+  for key, value in ADDED.items():
+    node, leaf = _parent(config, key)
+    if node is not None:
+      node.setdefault(leaf, value)
   for old, new in RENAMED.items():
-    *parents, leaf = old.split('.')
-    node = config
-    for part in parents:
-      node = node.get(part) if isinstance(node, dict) else None
-    if isinstance(node, dict) and leaf in node:
+    node, leaf = _parent(config, old)
+    if node is not None and leaf in node:
       node[new.rsplit('.', 1)[-1]] = node.pop(leaf)
   return config

@@ -131,8 +131,11 @@ def build_run(config: Union[RunConfig, ml_collections.ConfigDict]) -> BuiltRun:
   dataset = load_run_dataset(config)
   model = build_model(config, dataset.num_classes)
   spe = dataset.steps_per_epoch
-  schedule = optim.learning_rate_schedule(config.optimizer, config.batch_size, spe)
   total = config.num_train_steps if config.num_train_steps > 0 else config.num_epochs * spe
+  schedule = checks.build_section(
+      'optimizer',
+      lambda: optim.learning_rate_schedule(config.optimizer, config.batch_size, spe, total),
+  )
   placement = devices.placement(config.parallelism)
   return BuiltRun(
       config=config,

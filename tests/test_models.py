@@ -433,14 +433,18 @@ def test_vit_drop_path_draws_per_rng_in_training_and_never_in_evaluation():
   model = _tiny_vit(drop_path=0.5)
   images = jax.random.normal(jax.random.key(0), IMAGES)
   variables = model.init(jax.random.key(1), images)
-  train = lambda seed: model.apply(
-      variables, images, train=True, rngs={'dropout': jax.random.key(seed)}
-  )
-  assert not np.allclose(train(0), train(1))
-  np.testing.assert_array_equal(train(0), train(0))
-  np.testing.assert_array_equal(
-      model.apply(variables, images), _tiny_vit().apply(variables, images)
-  )
+
+  def features(module, train, seed=0):  # the head starts at zero (as timm's): look below it
+    _, sown = module.apply(
+        variables, images, train=train, rngs={'dropout': jax.random.key(seed)},
+        mutable=['intermediates'],
+    )  # fmt: skip
+    return sown['intermediates']['features'][0]
+
+  assert not np.allclose(features(model, True, 0), features(model, True, 1))
+  np.testing.assert_array_equal(features(model, True, 0), features(model, True, 0))
+  np.testing.assert_array_equal(features(model, False), features(_tiny_vit(), False))
+  np.testing.assert_array_equal(features(_tiny_vit(), True), features(_tiny_vit(), False))
 
 
 def test_vit_refuses_feature_level_mixing_and_partial_patches_in_one_line():

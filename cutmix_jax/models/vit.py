@@ -141,7 +141,7 @@ class VisionTransformer(nn.Module):
       x = block(x, train, keep_cls_attention=i == self.depth - 1)
     x = _norm(dtype=self.dtype, name='norm')(x).astype(jnp.float32)
     self.sow('intermediates', 'features', x[:, 1:].reshape(n, h, w, d))
-    head = nn.Dense(self.num_classes, kernel_init=_init, name='head')
+    head = nn.Dense(self.num_classes, kernel_init=nn.initializers.zeros, name='head')  # as timm
     return head(x[:, 0])
 
 

@@ -48,7 +48,7 @@ PARAMETER_COUNTS = {
     'pyramidnet110': (100, 1_725_300),
     'pyramidnet200': (100, 26_844_952),  # the paper's 26.8 M
     'pyramidnet272': (100, 26_288_692),
-    # timm's deit_tiny/small/base_patch16_224 (`python bench/timm_counts.py` counts them).
+    # timm's deit_tiny/small/base_patch16_224 (`bench/timm_vit.py` counts them with timm).
     'deit_tiny': (1000, 5_717_416),
     'deit_small': (1000, 22_050_664),
     'deit_base': (1000, 86_567_656),

@@ -476,7 +476,7 @@ def test_a_plug_in_takes_its_own_setting_and_the_extras_through_mix_batch():
     [('no_such_module:op', "cannot import 'no_such_module'"),
      ('test_family:no_such_op', "test_family has no function 'no_such_op'"),
      ('cutmixx', "valid methods: none, cutmix, mixup, cutout, fmix, resizemix, saliencymix, "
-                 "or your own op as 'module.path:function'")],
+                 "transmix, or your own op as 'module.path:function'")],
 )  # fmt: skip
 def test_a_method_that_does_not_resolve_is_one_line(method, message):
   with pytest.raises(ValueError, match=message):

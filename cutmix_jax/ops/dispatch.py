@@ -4,7 +4,7 @@ import jax
 
 from cutmix_jax.ops import arguments
 from cutmix_jax.ops import methods
-from cutmix_jax.ops import partners as partners_lib
+from cutmix_jax.ops import switching
 from cutmix_jax.ops.mix_config import MixConfig
 
 
@@ -63,11 +63,9 @@ def mix_batch(
   known_prob = arguments.concrete(prob)
   if config.method == 'none' or known_prob == 0.0:
     return methods.unmixed(images, labels, extras)
-  key_apply, key_mix = jax.random.split(rng)
+  apply, key_mix = switching.batch_is_mixed(rng, prob, config.partners, axis_name)
   mix = lambda: methods.apply_method(key_mix, images, labels, extras, config, alpha, axis_name)
   if known_prob == 1.0:
     return mix()
-  key_apply = partners_lib.step_key(key_apply, config.partners, axis_name)
-  apply = jax.random.uniform(key_apply) < prob
   mixed = jax.lax.cond(apply, mix, lambda: methods.unmixed(images, labels, extras))
   return arguments.poison_labels(mixed, valid)

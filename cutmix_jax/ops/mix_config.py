@@ -87,6 +87,12 @@ class MixConfig:
     if not (isinstance(self.off_after_epoch, int) and self.off_after_epoch >= 0):
       raise ValueError(f'off_after_epoch must be an integer >= 0; got {self.off_after_epoch!r}')
     self._check_applies()
+    weighted = [name for name in self.methods if name != 'none' and registry.get(name).relabel]
+    if weighted and len(self.methods) > 1:
+      raise ValueError(
+          f'method {self.method!r}: {weighted[0]} weighs the labels after the forward pass, so '
+          'it mixes alone (its own mixup_prob switches to Mixup per batch)'
+      )
     plain_cutmix = self.method == 'cutmix' and self.sections['cutmix'] == _DEFAULT_CUTMIX
     if self.level == 'feature' and not (plain_cutmix and self.partners == 'device'):
       raise ValueError(
@@ -95,6 +101,13 @@ class MixConfig:
           f"and partners='device'; got method={self.method!r}, cutmix={self.sections['cutmix']}, "
           f'partners={self.partners!r}'
       )
+
+  @property
+  def relabel(self):
+    """What gives the labels after the forward pass (TransMix's `relabel`), or None."""
+    if self.level != 'input' or len(self.methods) > 1 or self.method == 'none':
+      return None
+    return registry.get(self.method).relabel
 
   @property
   def methods(self) -> Tuple[str, ...]:

@@ -24,6 +24,7 @@ from cutmix_jax.ops import fourier_mix as fmix_lib
 from cutmix_jax.ops import resize_mix as resizemix_lib
 from cutmix_jax.ops import saliency_mix as saliencymix_lib
 from cutmix_jax.ops import switching
+from cutmix_jax.ops import transmix as transmix_lib
 
 CALL_ARGUMENTS = ('alpha', 'partners', 'axis_name')  # what mix_batch passes every method
 
@@ -39,6 +40,9 @@ class Method:
     draw: `draw(rng, images, *, alpha, partners, axis_name, **some settings)`, what `op`
       draws from the same key; None if it exposes none.
     uses_alpha: whether it draws from Beta(alpha, alpha) (Cutout and ResizeMix do not).
+    relabel: for a method whose label weight comes from the model (TransMix), what gives the
+      labels after the forward pass: `relabel(rng, images, targets, mixed, attention, *,
+      config, prob, axis_name)` (`cutmix_jax.ops.transmix.relabel`); None: the op's labels.
   """
 
   name: str
@@ -46,6 +50,7 @@ class Method:
   settings: type
   draw: Optional[Callable] = None
   uses_alpha: bool = True
+  relabel: Optional[Callable] = None
 
   def _common(self, alpha, partners, axis_name) -> Dict[str, Any]:
     common = dict(partners=partners, axis_name=axis_name)
@@ -190,6 +195,13 @@ _BUILT_INS = (
         saliencymix_lib.saliencymix,
         saliencymix_lib.SaliencyMixSettings,
         saliencymix_lib.draw_saliencymix,
+    ),
+    Method(
+        'transmix',
+        switching.cutmix_or_mixup,
+        transmix_lib.TransMixSettings,
+        switching.draw_cutmix_or_mixup,
+        relabel=transmix_lib.relabel,
     ),
 )
 BUILT_IN: Tuple[str, ...] = tuple(method.name for method in _BUILT_INS)  # each a config section

@@ -143,6 +143,7 @@ def cutmix_or_mixup(
         mixup_prob=mixup_prob,
         **cut,
     )
+  apply_mixup, _ = mixup_chosen(rng, mixup_prob, partners, axis_name)
   by_mixup = lambda: baselines.mixup(
       key_mix,
       images,
@@ -153,6 +154,24 @@ def cutmix_or_mixup(
       partners=partners,
       axis_name=axis_name,
   )
-  key_switch = partners_lib.step_key(key_switch, partners, axis_name)
-  apply_mixup = jax.random.uniform(key_switch) < mixup_prob
   return jax.lax.cond(apply_mixup, by_mixup, lambda: by_cutmix(**cut))
+
+
+def mixup_chosen(rng, mixup_prob: float, partners: str, axis_name=None):
+  """`(whether a mode-'batch' `cutmix_or_mixup` with key `rng` mixes by Mixup, the key of its
+  CutMix draw)`."""
+  key_switch, key_mix = jax.random.split(rng)
+  if mixup_prob == 0.0:
+    return jnp.asarray(False), key_mix
+  key_switch = partners_lib.step_key(key_switch, partners, axis_name)
+  return jax.random.uniform(key_switch) < mixup_prob, key_mix
+
+
+def batch_is_mixed(rng, prob, partners: str, axis_name=None):
+  """`(whether `mix_batch` with key `rng` and `prob` mixes the batch, the key its method gets)`;
+  what a method that weighs the labels after the forward pass (TransMix) needs to know."""
+  key_apply, key_mix = jax.random.split(rng)
+  if arguments.concrete(prob) == 1.0:
+    return jnp.asarray(True), key_mix
+  key_apply = partners_lib.step_key(key_apply, partners, axis_name)
+  return jax.random.uniform(key_apply) < prob, key_mix

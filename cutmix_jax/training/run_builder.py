@@ -45,13 +45,26 @@ def load_run_dataset(config: RunConfig) -> data.Dataset:
 
 
 def build_model(config: RunConfig, num_classes: int) -> nn.Module:
-  """The model of `config.model` with its `model_settings`, computing in `config.dtype`."""
-  return models.get_model(
+  """The model of `config.model` with its `model_settings`, computing in `config.dtype`.
+
+  Raises:
+    ConfigError: for a mixing method that weighs the labels by a class token's attention
+      (TransMix) with a model that has none.
+  """
+  model = models.get_model(
       config.model,
       num_classes,
       dtype=models.DTYPES[config.dtype],
       settings=config.model_settings,
   )
+  if config.mix.relabel is not None and not isinstance(model, models.VisionTransformer):
+    raise checks.ConfigError(
+        f"config.mix.method={config.mix.method!r} weighs the labels by the class token's "
+        f'attention of a ViT; config.model={config.model!r} has none (choose one of: '
+        + ', '.join(name for name in models.MODELS if 'vit' in name or 'deit' in name)
+        + ')'
+    )
+  return model
 
 
 def compiled_train_step(

@@ -93,14 +93,23 @@ def _vit_transmix_config(**mix):
   return config
 
 
+@pytest.mark.slow  # two ViT train steps compiled (40 s)
 def test_a_train_step_weighs_the_labels_by_the_vits_attention():
-  run = run_builder.build_run(_vit_transmix_config(**{'mix.prob': 1.0}))
-  where = run.placement
-  state = where.put_state(run.initial_state())
-  batches = run.dataset.train_batches(0)
-  for _ in range(2):
-    state, metrics = run.train_step(state, where.put_batch(next(batches)))
-    assert np.isfinite(float(where.first(metrics)['loss']))
+  # TransMix mixes the images as CutMix does from the same key: the same logits (so the same
+  # accuracy), other labels (so another loss).
+  metrics = {}
+  for method in ('cutmix', 'transmix'):
+    run = run_builder.build_run(_vit_transmix_config(**{'mix.method': method, 'mix.prob': 1.0}))
+    where, initial = run.placement, run.initial_state()
+    head = initial.params['head']  # at zero, as timm's: every logit 0 and every loss log K
+    kernel = 0.1 * jax.random.normal(jax.random.key(3), head['kernel'].shape)
+    params = {**initial.params, 'head': {**head, 'kernel': kernel}}
+    state = where.put_state(initial.replace(params=params))
+    _, step_metrics = run.train_step(state, where.put_batch(next(run.dataset.train_batches(0))))
+    metrics[method] = where.first(step_metrics)
+  assert metrics['transmix']['accuracy'] == metrics['cutmix']['accuracy']
+  assert np.isfinite(metrics['transmix']['loss'])
+  assert metrics['transmix']['loss'] != metrics['cutmix']['loss']
 
 
 def test_transmix_needs_a_vit_and_mixes_alone():

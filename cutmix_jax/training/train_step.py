@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from cutmix_jax.models import vit
 from cutmix_jax.ops import dispatch
 from cutmix_jax.ops import feature_mix
 from cutmix_jax.ops import labels as labels_lib
@@ -100,6 +101,7 @@ def train_step(
         mix_key, images, mix, settings.num_stages, prob=prob, axis_name=AXIS
     )
   else:
+    own_targets = targets
     images, targets = dispatch.mix_batch(
         mix_key, images, targets, config=mix, prob=prob, axis_name=AXIS
     )
@@ -108,6 +110,21 @@ def train_step(
 
   def loss_fn(params):
     variables = {'params': params, 'batch_stats': state.batch_stats}
+    if mix.relabel is not None:  # TransMix: the labels weighed by the model's attention
+      logits, updates = state.apply_fn(
+          variables, images, train=True, mutable=['batch_stats', vit.ATTENTION], rngs=rngs
+      )
+      relabeled = mix.relabel(
+          mix_key,
+          images,
+          own_targets,
+          targets,
+          vit.cls_attention(updates),
+          config=mix,
+          prob=prob,
+          axis_name=AXIS,
+      )
+      return cross_entropy(logits, relabeled).mean(), (logits, updates)
     if request is None:
       logits, updates = state.apply_fn(
           variables, images, train=True, mutable=['batch_stats'], rngs=rngs

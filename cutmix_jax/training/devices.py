@@ -37,8 +37,6 @@ STATE_SPEC = P()  # the one sharding rule of the state's arrays: replicated over
 class MeshPlacement:
   """Steps as `jax.jit` of `jax.shard_map` over a one-axis mesh of every device."""
 
-  name = 'mesh'
-
   def __init__(self, mesh=None):
     self.mesh = mesh or jax.make_mesh((jax.device_count(),), (AXIS,))
     self._spec = {STATE: STATE_SPEC, BATCH: P(AXIS), WHOLE: P()}
@@ -98,7 +96,6 @@ class MeshPlacement:
 class PmapPlacement:
   """Steps as `jax.pmap` over the local devices; the state copied onto each device."""
 
-  name = 'pmap'
   _axis = {STATE: 0, BATCH: 0, WHOLE: None}
 
   def compile(

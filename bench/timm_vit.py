@@ -1,7 +1,8 @@
 """Bench-only check of the ViTs against timm's: parameter counts, and the same function.
 
-Counts timm's `deit_{tiny,small,base}_patch16_224` beside `cutmix_jax.models`' `deit_*`, then
-copies timm's DeiT-Tiny weights into the Flax model and compares the logits and the last block's
+Counts timm's `deit_{tiny,small,base}_patch16_224` and `deit3_{small,base}_patch16_224` beside
+`cutmix_jax.models`' `deit_*` and `deit3_*`, then copies timm's (randomly initialised) DeiT-Tiny
+and DeiT III-Small weights into the Flax models and compares the logits and the last block's
 class-token attention on one random batch. timm and torch live in an environment of their own
 (`pip install torch torchvision timm` there); the project never imports them.
 
@@ -17,7 +18,7 @@ import torch
 from cutmix_jax import models
 from cutmix_jax.models import vit
 
-NAMES = ('deit_tiny', 'deit_small', 'deit_base')
+NAMES = ('deit_tiny', 'deit_small', 'deit_base', 'deit3_small', 'deit3_base')
 
 
 def flax_count(name: str) -> int:
@@ -28,7 +29,7 @@ def flax_count(name: str) -> int:
 
 def flax_params_of(torch_model, depth: int) -> dict:
   """timm's state dict in this project's layout (kernels transposed to `(in, out)`, the patch
-  convolution to HWIO)."""
+  convolution to HWIO, LayerScale's `gamma` where timm has one)."""
   state = {k: v.detach().numpy() for k, v in torch_model.state_dict().items()}
   dense = lambda prefix: {'kernel': state[f'{prefix}.weight'].T, 'bias': state[f'{prefix}.bias']}
   norm = lambda prefix: {'scale': state[f'{prefix}.weight'], 'bias': state[f'{prefix}.bias']}
@@ -51,18 +52,22 @@ def flax_params_of(torch_model, depth: int) -> dict:
         'fc1': dense(f'{b}.mlp.fc1'),
         'fc2': dense(f'{b}.mlp.fc2'),
     }
+    for ls in ('ls1', 'ls2'):
+      if f'{b}.{ls}.gamma' in state:
+        params[f'block{i}'][ls] = {'gamma': state[f'{b}.{ls}.gamma']}
   return params
 
 
-def main():
-  for name in NAMES:
-    theirs = sum(p.numel() for p in timm.create_model(f'{name}_patch16_224').parameters())
-    ours = flax_count(name)
-    print(f'{name}: timm {theirs:,}  cutmix_jax {ours:,}  equal {theirs == ours}')
+def compare(name: str) -> None:
+  """Prints how far this project's `name` is from timm's on timm's random weights, with a head
+  (and LayerScale) far from their starts, so that every branch shows in the logits."""
   torch.manual_seed(0)
-  reference = timm.create_model('deit_tiny_patch16_224').eval()
-  with torch.no_grad():  # a head that is not zero, so that the logits say something
+  reference = timm.create_model(f'{name}_patch16_224').eval()
+  with torch.no_grad():
     reference.head.weight.normal_(0, 0.02)
+    for key, gamma in reference.named_parameters():
+      if key.endswith('.gamma'):
+        gamma.uniform_(-1, 1)
   images = np.random.default_rng(0).normal(size=(4, 224, 224, 3)).astype(np.float32)
   attention = {}
   block = reference.blocks[-1].attn
@@ -71,16 +76,23 @@ def main():
   with torch.no_grad():
     want = reference(torch.from_numpy(images.transpose(0, 3, 1, 2))).numpy()
   want_cls = attention['a'][:, :, 0, 1:].mean(1).numpy()
-  model = models.get_model('deit_tiny', 1000)
+  model = models.get_model(name, 1000)
   got, kept = model.apply(
-      {'params': flax_params_of(reference, 12)}, jnp.asarray(images), mutable=['attention']
+      {'params': flax_params_of(reference, model.depth)}, jnp.asarray(images), mutable=['attention']
   )
-  print(f'deit_tiny logits: max |timm - ours| {np.abs(want - np.asarray(got)).max():.2e} '
+  print(f'{name} logits: max |timm - ours| {np.abs(want - np.asarray(got)).max():.2e} '
         f'(logits up to {np.abs(want).max():.2f})')  # fmt: skip
   got_cls = np.asarray(vit.cls_attention(kept))
-  print(
-      f'deit_tiny class-token attention: max |timm - ours| {np.abs(want_cls - got_cls).max():.2e}'
-  )
+  print(f'{name} class-token attention: max |timm - ours| {np.abs(want_cls - got_cls).max():.2e}')
+
+
+def main():
+  for name in NAMES:
+    theirs = sum(p.numel() for p in timm.create_model(f'{name}_patch16_224').parameters())
+    ours = flax_count(name)
+    print(f'{name}: timm {theirs:,}  cutmix_jax {ours:,}  equal {theirs == ours}')
+  for name in ('deit_tiny', 'deit3_small'):
+    compare(name)
 
 
 if __name__ == '__main__':

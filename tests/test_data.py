@@ -23,6 +23,7 @@ from cutmix_jax.data import memory
 from cutmix_jax.data import shapes
 from cutmix_jax.data import splits
 from cutmix_jax.data import textures
+from cutmix_jax.data import train_augment
 
 NUM_DEVICES = jax.local_device_count()
 
@@ -239,7 +240,7 @@ def test_memory_preprocess_normalizes_after_zero_padding():
   evaluated = augment.normalize(images, mean=mean, std=std)
   np.testing.assert_allclose(evaluated[0, 0, 0], (np.ones(3) - mean) / std, rtol=1e-6)
   trained = np.asarray(
-      augment.crop_flip_normalize(jax.random.PRNGKey(0), images, mean=mean, std=std, pad=1)
+      train_augment.train_preprocess(jax.random.PRNGKey(0), images, mean=mean, std=std, pad=1)
   )
   assert trained.dtype == np.float32
   values = np.unique(trained.reshape(-1, 3), axis=0)  # image pixels and zero-padding pixels
@@ -791,6 +792,23 @@ def test_tfds_large_images_streamed(tfds_dir):
   np.testing.assert_array_equal(masks, np.arange(16) < 9)
   labels = np.concatenate([b['label'][b['mask']] for b in batches])
   np.testing.assert_array_equal(np.bincount(labels), [3, 3, 3])
+
+
+def test_tfds_stream_repeats_each_example_on_different_devices():
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+  from cutmix_jax.data import tfds_source  # pylint: disable=g-import-not-at-top  (TensorFlow)
+
+  layout = layout_lib.Layout(8, 8, 0, 1, 8, 8, repeats=3)
+  source = tfds_source.TfdsSource(None, None, None, layout, 0)
+  examples = tf.data.Dataset.from_tensor_slices((tf.range(30), tf.range(30) % 3))
+  keys = np.array([int(key) for key, _ in source._repeated(examples)])  # pylint: disable=protected-access
+  batches = keys[: len(keys) // 8 * 8].reshape(-1, 8)  # one row a device
+  assert len(batches) == 10  # 30 // ceil(8 / 3) groups of 3 distinct examples, 8 rows each
+  for batch in batches:
+    _, counts = np.unique(batch, return_counts=True)
+    assert len(counts) == 3 and sorted(counts) == [2, 3, 3]  # tiled and cut to the batch
+  np.testing.assert_array_equal(np.unique(batches), np.arange(30))  # in the shuffled order
 
 
 def _load_records(tfds_dir, **fields):

@@ -27,8 +27,8 @@ from cutmix_jax.ops import cutmix as cutmix_lib
 from cutmix_jax.ops import feature_mix
 from cutmix_jax.ops import mask_mix
 from cutmix_jax.ops.feature_mix import FeatureMix
+from cutmix_jax.training import losses
 from cutmix_jax.training import run_config
-from cutmix_jax.training import train_step
 
 # Trainable parameters (collection 'params': conv kernels, BN scale and bias, head kernel and
 # bias), as (num_classes, count). ImageNet ResNets: torchvision's counts at 1000 classes. CIFAR
@@ -52,6 +52,9 @@ PARAMETER_COUNTS = {
     'deit_tiny': (1000, 5_717_416),
     'deit_small': (1000, 22_050_664),
     'deit_base': (1000, 86_567_656),
+    # timm's deit3_small/base_patch16_224: DeiT's less one position row, plus 2 x 12 LayerScales.
+    'deit3_small': (1000, 22_059_496),
+    'deit3_base': (1000, 86_585_320),
     'vit_cifar': (10, 1_205_898),  # D 128, depth 6, 4 heads, 4x4 patches at 32x32
 }
 NUM_CLASSES = 10
@@ -316,7 +319,7 @@ def _mixed_loss(model, params, batch_stats, x, labels, request):
   targets = mask_mix.mix_labels(
       labels, labels[request.permutation], feature_mix.sown_ratio(updates)
   )
-  return train_step.cross_entropy(logits, targets).mean()
+  return losses.softmax_cross_entropy(logits, targets).mean()
 
 
 def test_feature_mix_at_every_stage_gives_every_parameter_array_a_gradient():
@@ -359,7 +362,7 @@ def test_feature_cutmix_lowers_the_loss_as_input_cutmix_does():
   def plain_loss(params):  # with the batch's own statistics, as in training
     variables_now = {'params': params, 'batch_stats': variables['batch_stats']}
     logits, _ = model.apply(variables_now, x, train=True, mutable=['batch_stats'])
-    return train_step.cross_entropy(logits, labels).mean()
+    return losses.softmax_cross_entropy(logits, labels).mean()
 
   def train(input_level):
     @jax.jit
@@ -456,3 +459,54 @@ def test_vit_refuses_feature_level_mixing_and_partial_patches_in_one_line():
     model.apply(variables, images, feature_mix=request)
   with pytest.raises(ValueError, match='not a whole number of 8x8 patches'):
     model.apply(variables, jnp.zeros((2, 36, 36, 3)))
+
+
+def _features(model, params, x):
+  """The final patch features `(N, h, w, D)` (the head starts at zero: look below it)."""
+  _, sown = model.apply({'params': params}, x, mutable=['intermediates'])
+  return sown['intermediates']['features'][0]
+
+
+def _fold_layer_scale(block):
+  """A LayerScale block's parameters for the plain block: each gamma folded into the last layer
+  of its branch, `y (W g) + b g = g (y W + b)`."""
+  block = dict(block)
+  g1, g2 = block.pop('ls1')['gamma'], block.pop('ls2')['gamma']
+  scale = lambda layer, g: jax.tree.map(lambda p: p * g, layer)
+  block['attn'] = {**block['attn'], 'proj': scale(block['attn']['proj'], g1)}
+  block['fc2'] = scale(block['fc2'], g2)
+  return block
+
+
+def test_vit_layer_scale_starts_at_its_value_and_scales_each_branch_per_channel():
+  model = _tiny_vit(layer_scale_init=0.25)
+  x = jax.random.normal(jax.random.key(0), IMAGES)
+  params = model.init(jax.random.key(1), x)['params']
+  gammas = [g for path, g in jax.tree_util.tree_leaves_with_path(params) if path[-1].key == 'gamma']
+  assert len(gammas) == 4 and all(np.array_equal(g, np.full(32, 0.25, np.float32)) for g in gammas)
+
+  rng = np.random.default_rng(0)  # one value per channel, so that a mix-up of channels shows
+  redraw = lambda path, p: jnp.asarray(rng.uniform(-2, 2, p.shape), p.dtype)
+  params = jax.tree_util.tree_map_with_path(
+      lambda path, p: redraw(path, p) if path[-1].key == 'gamma' else p, params
+  )
+  in_block = lambda f: {k: f(v) if k.startswith('block') else v for k, v in params.items()}
+  folded = in_block(_fold_layer_scale)
+  got = _features(model, params, x)
+  np.testing.assert_allclose(got, _features(_tiny_vit(), folded, x), rtol=1e-5, atol=1e-5)
+  unscaled = in_block(lambda block: {k: v for k, v in block.items() if not k.startswith('ls')})
+  assert not np.allclose(got, _features(_tiny_vit(), unscaled, x), atol=1e-2)  # the gammas act
+
+
+def test_vit_without_a_class_token_position_equals_one_whose_class_row_is_zero():
+  model = _tiny_vit(class_token_position=False)
+  x = jax.random.normal(jax.random.key(0), IMAGES)
+  params = model.init(jax.random.key(1), x)['params']
+  assert params['pos_embed'].shape == (1, 16, 32)  # the 4 x 4 patches only
+  params['head'] = {**params['head'], 'kernel': jax.random.normal(jax.random.key(2), (32, 10))}
+  with_row = lambda row: {**params, 'pos_embed': jnp.concatenate([row, params['pos_embed']], 1)}
+  plain = _tiny_vit()
+  logits = model.apply({'params': params}, x)
+  np.testing.assert_array_equal(logits, plain.apply({'params': with_row(jnp.zeros((1, 1, 32)))}, x))
+  shifted = plain.apply({'params': with_row(jnp.ones((1, 1, 32)))}, x)
+  assert not np.allclose(logits, shifted, atol=1e-3)  # the class row would have counted

@@ -9,6 +9,7 @@ import numpy as np
 import optax
 import pytest
 
+from cutmix_jax import models
 from cutmix_jax.training import optim
 from cutmix_jax.training import run_config
 
@@ -117,3 +118,39 @@ def test_adamw_is_torchs_with_decay_only_on_kernels_and_matrices():
   for unchanged in (moved['dense']['bias'], moved['norm']['scale'], moved['pos_embed'],
                     moved['cls_token']):  # fmt: skip
     np.testing.assert_allclose(unchanged, 2.0 - adam, rtol=1e-6)
+
+
+def test_adamw_decays_what_timm_decays_in_deit3_small_layer_scales_excluded():
+  # timm's `param_groups_weight_decay(model, wd, no_weight_decay_list=model.no_weight_decay())`
+  # on deit3_small_patch16_224 (timm 1.0.31): 50 arrays of 21,912,576 values decayed, and 126 of
+  # 146,920 not (biases, norms, the 24 LayerScale gammas, pos_embed, cls_token).
+  model = models.get_model('deit3_small', 1000)
+  params = jax.eval_shape(model.init, jax.random.key(0), jnp.zeros((1, 224, 224, 3)))['params']
+  leaves = jax.tree_util.tree_leaves_with_path(params)
+  decayed = jax.tree_util.tree_leaves(optim.decayed_by_adamw(params))
+  sizes = {True: [], False: []}
+  for (path, leaf), is_decayed in zip(leaves, decayed):
+    sizes[is_decayed].append(leaf.size)
+    assert not (is_decayed and path[-1].key == 'gamma'), jax.tree_util.keystr(path)
+  assert (len(sizes[True]), sum(sizes[True])) == (50, 21_912_576)
+  assert (len(sizes[False]), sum(sizes[False])) == (126, 146_920)
+
+
+def test_lamb_is_apexs_fused_lamb_clipped_with_trust_ratio_only_where_decayed():
+  # One step from zero moments: the gradients (global norm 4) are clipped to norm 1, Adam's step
+  # is g / (|g| + 1e-6); a decayed leaf adds wd * p and is scaled by |p| / |update| (apex
+  # FusedLAMB, use_nvlamb=False); a leaf without decay moves by lr * Adam's step alone.
+  lr, wd = 0.01, 0.05
+  params = {'dense': {'kernel': jnp.arange(1.0, 7.0).reshape(2, 3), 'bias': jnp.full((3,), 2.0)}}
+  grads = {'dense': {'kernel': jnp.full((2, 3), 1.5), 'bias': jnp.array([-0.5, 0.5, -0.5])}}
+  norm = np.sqrt(6 * 1.5**2 + 3 * 0.5**2)
+  opt = optim.OptimizerConfig(name='lamb', learning_rate=lr, weight_decay=wd)
+  tx = optim.make_optimizer(opt, optax.constant_schedule(lr))
+  updates, _ = tx.update(grads, tx.init(params), params)
+  kernel = np.arange(1.0, 7.0).reshape(2, 3)
+  clipped = 1.5 / norm
+  step = clipped / (clipped + 1e-6) + wd * kernel
+  trust = np.linalg.norm(kernel) / np.linalg.norm(step)
+  np.testing.assert_allclose(updates['dense']['kernel'], -lr * trust * step, rtol=1e-5)
+  bias_step = np.array([-1.0, 1.0, -1.0]) * (0.5 / norm) / (0.5 / norm + 1e-6)
+  np.testing.assert_allclose(updates['dense']['bias'], -lr * bias_step, rtol=1e-5)

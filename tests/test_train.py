@@ -184,17 +184,13 @@ def test_mesh_and_pmap_train_the_same_run_bit_for_bit(small_config, tmp_path):
       for name in devices.PARALLELISMS
   }
   mesh, pmap = runs['mesh'], runs['pmap']
-  # The parameters and the optimizer state are the same bit for bit. XLA simplifies the two
-  # programs a little differently: in the mesh one it folds BatchNorm's running-mean update
-  # `0.1 * (sum * 1/n)` into `sum * (0.1/n)`, so the running statistics (and through them the
-  # eval loss) may differ in their last bit.
-  assert _tree_bytes(mesh.state.params) == _tree_bytes(pmap.state.params)
-  assert _tree_bytes(mesh.state.opt_state) == _tree_bytes(pmap.state.opt_state)
-  jax.tree.map(
-      lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7),
-      mesh.state.batch_stats,
-      pmap.state.batch_stats,
-  )
+  # The whole state is the same bit for bit: parameters, optimizer state and BatchNorm's running
+  # statistics (whose batch statistics pass an optimization barrier, so that XLA cannot fold the
+  # momentum update differently in the two programs: `models/batch_norm.py`).
+  for part in ('params', 'opt_state', 'batch_stats'):
+    assert _tree_bytes(getattr(mesh.state, part)) == _tree_bytes(getattr(pmap.state, part)), part
+  # The eval programs are not: pmap's per-device state keeps a unit device axis, so XLA fuses
+  # BatchNorm's per-channel factors otherwise, and a logit may differ by an ulp (seen: 6e-8).
   assert mesh.last_epoch.keys() == pmap.last_epoch.keys() >= {'eval_loss', 'eval_top1_error'}
   for name, value in mesh.last_epoch.items():
     assert value == pytest.approx(pmap.last_epoch[name], rel=1e-6, abs=1e-9), name
@@ -278,8 +274,8 @@ def test_sigterm_mid_epoch_saves_exits_zero_and_resumes(small_config, train_cli,
 @pytest.mark.slow
 def test_nan_loss_stops_and_last_good_checkpoint_restores(small_config, tmp_path, monkeypatch):
   first = train_loop.train_and_evaluate(small_config(num_epochs=1), str(tmp_path))
-  nan_loss = lambda logits, targets: jnp.full(logits.shape[:1], jnp.nan)
-  monkeypatch.setattr(steps, 'cross_entropy', nan_loss)
+  nan_loss = lambda settings, logits, targets: jnp.full((), jnp.nan)
+  monkeypatch.setattr(steps, 'train_loss', nan_loss)
   with pytest.raises(train_loop.NonFiniteLossError, match=r'training loss is nan at step 9'):
     train_loop.train_and_evaluate(small_config(num_epochs=2), str(tmp_path))
   monkeypatch.undo()

@@ -104,7 +104,7 @@ def check_resume(
   if old is None:
     return None
   path = workdir_files.config_path(workdir)
-  new = files.as_json(config)
+  new = workdir_files.upgraded(files.as_json(config))  # fields added since: alike on both sides
   ignored = unread(old, new)
   changed = [c for c in changes(old, new) if c[0] not in ignored]
   shaping = [c for c in changed if c[0] not in CADENCE]

@@ -28,6 +28,14 @@ ADDED = {
     'optimizer.schedule': 'step',
     'optimizer.min_learning_rate': 0.0,
     'optimizer.betas': [0.9, 0.999],
+    'data.rand_augment': '',
+    'data.three_augment': False,
+    'data.random_erasing': 0.0,
+    'data.repeated_augmentation': 1,
+    'data.interpolation': 'bilinear',
+    'data.eval_crop_fraction': 0.875,
+    'loss': 'softmax_cross_entropy',
+    'bce_target_threshold': -1.0,
 }
 
 

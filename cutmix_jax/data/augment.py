@@ -1,10 +1,11 @@
 """On-device preprocessing: pure jittable functions a pmapped step applies per device.
 
-Every dataset hands the device uint8 `(B, H, W, C)`. The train preprocessing of in-memory sets is
-the paper's CIFAR augmentation (zero-padded random crop and horizontal flip, independently per
-image) and then normalization; streamed images (Grain or tf.data) are augmented on the host,
-so theirs is normalization only, as eval is for every set. With the constants bound by
-`functools.partial` they share the signatures `train(rng, images)` and `eval(images)`.
+Every dataset hands the device uint8 `(B, H, W, C)`. The train preprocessing of in-memory sets
+starts with the paper's CIFAR augmentation (`pad_crop_flip`: zero-padded random crop and
+horizontal flip, independently per image); streamed images (Grain or tf.data) were cropped and
+flipped on the host. `train_augment.train_preprocess` chains the rest; eval is `normalize` for
+every set. With the constants bound by `functools.partial` they share the signatures
+`train(rng, images)` and `eval(images)`.
 
 Normalization constants, on the [0, 1] pixel scale, by dataset (chosen by its source module):
 - tfds `cifar10` / `cifar100`: the paper's CIFAR constants.
@@ -90,14 +91,3 @@ def pad_crop_flip(rng, images, pad: int) -> jax.Array:
 def crop_pad_for(height: int) -> int:
   """Padding of the random crop: 4 px at 32 px, the paper's CIFAR setting, scaled with size."""
   return max(1, height // 8)
-
-
-def crop_flip_normalize(rng, images, *, mean, std, pad: int) -> jax.Array:
-  """Train preprocessing of in-memory uint8 images: `pad_crop_flip`, then `normalize`."""
-  return normalize(pad_crop_flip(rng, images, pad), mean, std)
-
-
-def normalize_only(rng, images, *, mean, std) -> jax.Array:
-  """Train preprocessing of streamed uint8 images, augmented on the host already: `normalize`."""
-  del rng
-  return normalize(images, mean, std)

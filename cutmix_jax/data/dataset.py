@@ -2,7 +2,8 @@
 
 Every pipeline yields one image format, uint8 NHWC, whatever the source: in-memory sets their
 stored pixels, streamed sets their host-augmented crops. Normalization (and, for in-memory sets,
-the paper's crop and flip) runs on the accelerator inside the jitted steps, so no consumer
+the paper's crop and flip; for any set the extras of `train_augment`) runs on the accelerator
+inside the jitted steps, so no consumer
 branches on the dtype and streamed batches move 4x fewer bytes to the device.
 """
 
@@ -13,6 +14,7 @@ from typing import Callable, Iterator, List, Optional, Protocol, Sequence, Tuple
 from cutmix_jax.data import augment
 from cutmix_jax.data import layout as layout_lib
 from cutmix_jax.data import memory
+from cutmix_jax.data import train_augment
 
 
 class Pipeline(Protocol):
@@ -102,8 +104,10 @@ def from_arrays(
     layout: layout_lib.Layout,
     seed: int,
     stats: Optional[augment.Stats] = None,
+    extras: train_augment.TrainAugment = train_augment.TrainAugment(),
 ) -> Dataset:
-  """An in-memory dataset; normalization `stats` default to those of the train images."""
+  """An in-memory dataset; normalization `stats` default to those of the train images, and
+  `extras` are the train augmentations after the crop and flip."""
   _check_sizes(len(train), len(evaluation), layout)
   mean, std = stats or augment.channel_stats(train.images)
   pad = augment.crop_pad_for(train.images.shape[1])
@@ -113,15 +117,23 @@ def from_arrays(
       has_boxes=evaluation.boxes is not None,
       mean=tuple(mean),
       std=tuple(std),
-      train_preprocess=functools.partial(augment.crop_flip_normalize, mean=mean, std=std, pad=pad),
+      train_preprocess=functools.partial(
+          train_augment.train_preprocess, mean=mean, std=std, pad=pad, extras=extras
+      ),
       eval_preprocess=functools.partial(augment.normalize, mean=mean, std=std),
       pipeline=memory.InMemoryPipeline(train, evaluation, layout, seed),
   )
 
 
-def streamed(pipeline, class_names: Sequence[str], stats: augment.Stats) -> Dataset:
+def streamed(
+    pipeline,
+    class_names: Sequence[str],
+    stats: augment.Stats,
+    extras: train_augment.TrainAugment = train_augment.TrainAugment(),
+) -> Dataset:
   """A dataset streamed by `pipeline` (`grain_pipeline.GrainPipeline` or
-  `streaming.StreamingPipeline`: augmented on the host), normalized on device with `stats`."""
+  `streaming.StreamingPipeline`: cropped and flipped on the host), normalized on device with
+  `stats`, its train images augmented on device with `extras`."""
   _check_sizes(pipeline.num_train, pipeline.num_eval, pipeline.layout)
   mean, std = stats
   return Dataset(
@@ -130,7 +142,9 @@ def streamed(pipeline, class_names: Sequence[str], stats: augment.Stats) -> Data
       has_boxes=False,
       mean=tuple(mean),
       std=tuple(std),
-      train_preprocess=functools.partial(augment.normalize_only, mean=mean, std=std),
+      train_preprocess=functools.partial(
+          train_augment.train_preprocess, mean=mean, std=std, pad=0, extras=extras
+      ),
       eval_preprocess=functools.partial(augment.normalize, mean=mean, std=std),
       pipeline=pipeline,
   )

@@ -39,14 +39,27 @@ class GrainPipeline:
     seed: seed of the example order and the augmentation.
     image_size: side of the square images the model sees.
     workers: Grain worker processes that read and decode; 0: threads of this process.
+    interpolation: the resize's resampling, a name of `host_preprocess.RESAMPLING`.
+    eval_crop_fraction: side of eval's centre square, a fraction of the shorter side.
   """
 
-  def __init__(self, files, layout: layout_lib.Layout, seed: int, image_size: int, workers: int):
+  def __init__(
+      self,
+      files,
+      layout: layout_lib.Layout,
+      seed: int,
+      image_size: int,
+      workers: int,
+      interpolation: str = 'bilinear',
+      eval_crop_fraction: float = host_preprocess.EVAL_CROP_FRACTION,
+  ):
     self._train, self._evaluation = files.train, files.evaluation
     self.layout = layout
     self._seed = seed
     self.image_size = image_size
     self._workers = workers
+    self._interpolation = interpolation
+    self._eval_crop_fraction = eval_crop_fraction
     self.num_train = len(files.train)
     self.num_eval = len(files.evaluation)
     self.steps_per_epoch = self.num_train // layout.batch_size
@@ -65,7 +78,11 @@ class GrainPipeline:
       step, device = divmod(flat, devices)
       first = step * self.layout.batch_size + offset + device * rows  # in the epoch's order
       image = lambda name, data, row: host_preprocess.train_image(
-          name, np.random.default_rng((self._seed, epoch, first + row)), self.image_size, data
+          name,
+          np.random.default_rng((self._seed, epoch, first + row)),
+          self.image_size,
+          data,
+          self._interpolation,
       )
       return self._read(self._train, order[step, device * rows : (device + 1) * rows], image)
 
@@ -76,7 +93,9 @@ class GrainPipeline:
     """One padded pass over this process's eval share, with 'mask'."""
     start, stop, num_batches = layout_lib.eval_shard(self.layout, self.num_eval)
     size = self.layout.process_eval_batch_size
-    image = lambda name, data, _: host_preprocess.eval_image(name, self.image_size, data)
+    image = lambda name, data, _: host_preprocess.eval_image(
+        name, self.image_size, data, self._interpolation, self._eval_crop_fraction
+    )
     batch = lambda first: self._read(
         self._evaluation, np.arange(first, min(first + size, stop)), image
     )

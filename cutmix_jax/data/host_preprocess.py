@@ -2,10 +2,11 @@
 
 The semantics of torchvision (and of `tf_preprocess`): train takes `RandomResizedCrop`'s window
 (scale 0.08 to 1 of the area, aspect ratio log-uniform in 3/4 to 4/3, 10 tries, else a centre
-crop of clamped aspect ratio) and a horizontal flip; eval the centre square of side 224/256 of
-the shorter side. The window is cut out and resized (PIL's antialiased bilinear, as torchvision's
-`resized_crop` on PIL images) to `image_size`, uint8. The random draws come from the NumPy
-generator passed in (seeded per example), so the ops are deterministic given it.
+crop of clamped aspect ratio) and a horizontal flip; eval the centre square of side 224/256 (or
+`crop_fraction`) of the shorter side. The window is cut out and resized (PIL's antialiased
+bilinear or bicubic, as torchvision's `resized_crop` on PIL images) to `image_size`, uint8. The
+random draws come from the NumPy generator passed in (seeded per example), so the ops are
+deterministic given it.
 
 JPEGs decode by libjpeg-turbo, at 1/2, 1/4 or 1/8 scale in the DCT domain where the window is at
 least twice the output side: only the window's blocks where TurboJPEG 3 is installed
@@ -26,6 +27,7 @@ from cutmix_jax.data import jpeg_window
 
 EVAL_CROP_FRACTION = 224 / 256
 _ATTEMPTS = 10
+RESAMPLING = {'bilinear': Image.Resampling.BILINEAR, 'bicubic': Image.Resampling.BICUBIC}
 
 
 def random_resized_window(height: int, width: int, rng, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
@@ -90,9 +92,10 @@ def _window_pixels(data: bytes, height: int, width: int, is_jpeg: bool, window, 
   return pixels, box
 
 
-def _window_resized(name: str, data, draw, image_size: int) -> np.ndarray:
-  """The window of the file `name` (or its bytes `data`) resized to `image_size` square and
-  mirrored as `draw(height, width) = (window, flip)` says.
+def _window_resized(name: str, data, draw, image_size: int, interpolation: str) -> np.ndarray:
+  """The window of the file `name` (or its bytes `data`) resized to `image_size` square (by
+  `interpolation`, a name of `RESAMPLING`) and mirrored as `draw(height, width) = (window, flip)`
+  says.
 
   Raises:
     image_files.UnreadableImageError: one line naming the file, for one that does not decode.
@@ -110,16 +113,26 @@ def _window_resized(name: str, data, draw, image_size: int) -> np.ndarray:
   except image_files.DECODE_ERRORS as error:
     raise image_files.unreadable(name, error) from None
   crop = Image.fromarray(np.ascontiguousarray(pixels))
-  resized = crop.resize((image_size, image_size), Image.Resampling.BILINEAR, box=box)
+  resized = crop.resize((image_size, image_size), RESAMPLING[interpolation], box=box)
   return np.asarray(resized.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if flip else resized)
 
 
-def train_image(name: str, rng, image_size: int, data=None) -> np.ndarray:
+def train_image(
+    name: str, rng, image_size: int, data=None, interpolation: str = 'bilinear'
+) -> np.ndarray:
   """The file `name` (or its bytes `data`) as an augmented uint8 `(image_size, image_size, 3)`."""
   draw = lambda height, width: (random_resized_window(height, width, rng), rng.uniform() < 0.5)
-  return _window_resized(name, data, draw, image_size)
+  return _window_resized(name, data, draw, image_size, interpolation)
 
 
-def eval_image(name: str, image_size: int, data=None) -> np.ndarray:
-  """The file `name` (or its bytes) centre-cropped, as uint8 `(image_size, image_size, 3)`."""
-  return _window_resized(name, data, lambda h, w: (centre_window(h, w), False), image_size)
+def eval_image(
+    name: str,
+    image_size: int,
+    data=None,
+    interpolation: str = 'bilinear',
+    crop_fraction: float = EVAL_CROP_FRACTION,
+) -> np.ndarray:
+  """The file `name` (or its bytes) centre-cropped (the square of side `crop_fraction` of the
+  shorter side), as uint8 `(image_size, image_size, 3)`."""
+  window = lambda h, w: (centre_window(h, w, crop_fraction), False)
+  return _window_resized(name, data, window, image_size, interpolation)

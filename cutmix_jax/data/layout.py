@@ -28,6 +28,8 @@ class Layout:
     process_count: number of processes (hosts).
     local_device_count: devices attached to this process.
     device_count: devices of all processes.
+    repeats: each train example appears this many times in a row in the train order (repeated
+      augmentation; 1: once), the copies on different devices.
   """
 
   batch_size: int
@@ -36,6 +38,7 @@ class Layout:
   process_count: int = 1
   local_device_count: int = 1
   device_count: int = 1
+  repeats: int = 1
 
   def __post_init__(self):
     for name in ('batch_size', 'eval_batch_size'):
@@ -54,7 +57,7 @@ class Layout:
         )
 
   @classmethod
-  def from_jax(cls, batch_size: int, eval_batch_size: int) -> 'Layout':
+  def from_jax(cls, batch_size: int, eval_batch_size: int, repeats: int = 1) -> 'Layout':
     """The layout of the running JAX processes and devices."""
     return cls(
         batch_size,
@@ -63,6 +66,7 @@ class Layout:
         jax.process_count(),
         jax.local_device_count(),
         jax.device_count(),
+        repeats,
     )
 
   @property
@@ -83,14 +87,22 @@ def train_indices(layout: Layout, seed: int, epoch: int, num_examples: int) -> n
   """This process's example indices for every step of `epoch`, `(steps_per_epoch, B_process)`.
 
   One permutation of all examples per `(seed, epoch)`, cut into global batches (the remainder is
-  dropped); the process keeps its slice of each.
+  dropped); the process keeps its slice of each. With `layout.repeats` = r > 1 (DeiT's repeated
+  augmentation), the first N/r examples of the permutation each appear r times in a row, and
+  each global batch is dealt to the devices like cards (device d takes rows d, d + D, ...), so
+  the r copies of an example land on r different devices, as DeiT's sampler puts them on r
+  different GPUs.
   """
   order = np.random.default_rng([seed, epoch]).permutation(num_examples)
   steps = num_examples // layout.batch_size
-  global_batches = order[: steps * layout.batch_size].reshape(
-      steps, layout.process_count, layout.process_batch_size
-  )
-  return global_batches[:, layout.process_index]
+  if layout.repeats > 1:
+    order = np.repeat(order[: -(-num_examples // layout.repeats)], layout.repeats)
+  global_batches = order[: steps * layout.batch_size].reshape(steps, layout.batch_size)
+  if layout.repeats > 1:
+    dealt = global_batches.reshape(steps, -1, layout.device_count).transpose(0, 2, 1)
+    global_batches = dealt.reshape(steps, layout.batch_size)
+  by_process = global_batches.reshape(steps, layout.process_count, layout.process_batch_size)
+  return by_process[:, layout.process_index]
 
 
 def resume_epochs(

@@ -28,6 +28,7 @@ from cutmix_jax.data import shapes
 from cutmix_jax.data import source as source_lib
 from cutmix_jax.data import splits
 from cutmix_jax.data import textures
+from cutmix_jax.data import train_augment
 
 SOURCE_FORMS = ('cifar10_mini', 'shapes', 'textures', 'folder:PATH', 'tfds:NAME[:VERSION]')
 _BUILT_IN = ('cifar10_mini', 'shapes', 'textures')  # sources without an argument
@@ -54,6 +55,17 @@ class DataConfig:
       for folders), 'tf' (`streaming`, tf.data), or '' for the source's own (Grain for
       `folder:` and for `tfds:` datasets prepared as ArrayRecord, tf.data for other `tfds:`).
     workers: Grain's worker processes that read and decode (0: threads of the train process).
+    rand_augment: timm's RandAugment string (DeiT: 'rand-m9-mstd0.5-inc1'), run on device on
+      the train images; '': none.
+    three_augment: DeiT III's 3-Augment on the train images (on device; not with rand_augment).
+    random_erasing: probability of timm's random erasing of a train image (DeiT: 0.25).
+    repeated_augmentation: each train example appears this many times in a row in the train
+      order, each time augmented anew, on different devices (DeiT's repeated augmentation: 3);
+      an epoch keeps its length, so it sees 1/this of the examples.
+    interpolation: 'bilinear' or 'bicubic' (DeiT): the resize of streamed images and the
+      resampling of RandAugment's geometric ops.
+    eval_crop_fraction: streamed eval images are the centre square of this fraction of their
+      shorter side (timm's crop_pct: 224/256 = 0.875; DeiT III: 1.0), resized to image_size.
   """
 
   source: str = 'cifar10_mini'
@@ -65,9 +77,18 @@ class DataConfig:
   synthetic_num_test: int = 2000
   pipeline: str = ''
   workers: int = 0
+  rand_augment: str = ''
+  three_augment: bool = False
+  random_erasing: float = 0.0
+  repeated_augmentation: int = 1
+  interpolation: str = 'bilinear'
+  eval_crop_fraction: float = 0.875
 
   def __post_init__(self):
     check_source_name(self.source)
+    self.train_extras()
+    if not 0 < self.eval_crop_fraction <= 1:
+      raise ValueError(f'eval_crop_fraction must be in (0, 1]; got {self.eval_crop_fraction!r}')
     for name in ('holdout_per_class', 'train_per_class'):
       value = getattr(self, name)
       if not (isinstance(value, (int, np.integer)) and value >= 0):
@@ -78,10 +99,21 @@ class DataConfig:
       )
     if not (isinstance(self.workers, (int, np.integer)) and self.workers >= 0):
       raise ValueError(f'workers must be an integer >= 0; got {self.workers!r}')
-    for name in ('image_size', 'synthetic_num_train', 'synthetic_num_test'):
+    for name in (
+        'image_size',
+        'synthetic_num_train',
+        'synthetic_num_test',
+        'repeated_augmentation',
+    ):
       value = getattr(self, name)
       if not (isinstance(value, (int, np.integer)) and value > 0):
         raise ValueError(f'{name} must be a positive integer; got {value!r}')
+
+  def train_extras(self) -> train_augment.TrainAugment:
+    """The on-device train augmentations these fields name (`train_augment`)."""
+    return train_augment.settings(
+        self.rand_augment, self.three_augment, self.random_erasing, self.interpolation
+    )
 
 
 def with_tensorflow(module: str, feature: str):
@@ -141,7 +173,9 @@ def load_dataset(
   prefix, argument = check_source_name(config.source)
   if not isinstance(seed, (int, np.integer)) or seed < 0:
     raise ValueError(f'seed must be a non-negative integer; got {seed!r}')
-  layout = layout_lib.Layout.from_jax(batch_size, eval_batch_size)
+  layout = layout_lib.Layout.from_jax(
+      batch_size, eval_batch_size, repeats=config.repeated_augmentation
+  )
   listing = _SOURCES[prefix](argument, config)
   if len(listing.class_names) < 2:
     raise ValueError(
@@ -157,7 +191,7 @@ def load_dataset(
     if listing.read is not None:
       train, evaluation = listing.read(train, 'train'), listing.read(evaluation, 'eval')
     return dataset_lib.from_arrays(
-        train, evaluation, listing.class_names, layout, seed, listing.stats
+        train, evaluation, listing.class_names, layout, seed, listing.stats, config.train_extras()
     )
   kind = config.pipeline or listing.pipelines[0]
   if kind not in listing.pipelines:
@@ -169,7 +203,15 @@ def load_dataset(
   files = listing.stream(train, evaluation, layout, seed)
   if kind == 'grain':
     grain_pipeline = importlib.import_module('cutmix_jax.data.grain_pipeline')
-    pipeline = grain_pipeline.GrainPipeline(files, layout, seed, config.image_size, config.workers)
+    pipeline = grain_pipeline.GrainPipeline(
+        files,
+        layout,
+        seed,
+        config.image_size,
+        config.workers,
+        config.interpolation,
+        config.eval_crop_fraction,
+    )
   else:
     streaming = with_tensorflow(
         'streaming', f'{config.source}: images over {memory.MAX_SIDE} px (the tf.data pipeline)'
@@ -182,6 +224,8 @@ def load_dataset(
         len(evaluation),
         config.image_size,
         len(listing.class_names),
+        config.interpolation,
+        config.eval_crop_fraction,
     )
   stats = listing.stats or (augment.IMAGENET_MEAN, augment.IMAGENET_STD)
-  return dataset_lib.streamed(pipeline, listing.class_names, stats)
+  return dataset_lib.streamed(pipeline, listing.class_names, stats, config.train_extras())

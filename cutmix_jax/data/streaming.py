@@ -40,6 +40,8 @@ class StreamingPipeline:
     image_size: side of the square images the model sees.
     num_classes: K; the labels of a source without a listing (a TFDS stream) are checked
       against it batch by batch, on the host (listed splits are checked by the loader).
+    interpolation: the resize's resampling, 'bilinear' or 'bicubic'.
+    eval_crop_fraction: side of eval's centre square, a fraction of the shorter side.
   """
 
   def __init__(
@@ -51,6 +53,8 @@ class StreamingPipeline:
       num_eval: int,
       image_size: int,
       num_classes: int,
+      interpolation: str = 'bilinear',
+      eval_crop_fraction: float = tf_preprocess.EVAL_CROP_FRACTION,
   ):
     self._source = source
     self.layout = layout
@@ -59,6 +63,8 @@ class StreamingPipeline:
     self.num_eval = num_eval
     self.image_size = image_size
     self._num_classes = num_classes
+    self._interpolation = interpolation
+    self._eval_crop_fraction = eval_crop_fraction
     self.steps_per_epoch = num_train // layout.batch_size
 
   def train_batches(self, start_step: int = 0) -> Iterator[layout_lib.Batch]:
@@ -73,7 +79,9 @@ class StreamingPipeline:
     def prepare(position, example):
       key, label = example
       example_seed = tf.stack([tf.constant(seed, tf.int64), position])
-      image = tf_preprocess.train_image(self._source.read(key), example_seed, self.image_size)
+      image = tf_preprocess.train_image(
+          self._source.read(key), example_seed, self.image_size, self._interpolation
+      )
       return {'image': image, 'label': tf.cast(label, tf.int32)}
 
     dataset = (
@@ -92,7 +100,9 @@ class StreamingPipeline:
     examples, names = self._source.eval_examples()
     size = self.layout.process_eval_batch_size
     prepare = lambda key, label: {
-        'image': tf_preprocess.eval_image(self._source.read(key), self.image_size),
+        'image': tf_preprocess.eval_image(
+            self._source.read(key), self.image_size, self._interpolation, self._eval_crop_fraction
+        ),
         'label': tf.cast(label, tf.int32),
     }
     dataset = examples.map(prepare, num_parallel_calls=tf.data.AUTOTUNE).batch(size)

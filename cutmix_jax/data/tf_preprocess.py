@@ -2,10 +2,11 @@
 
 Train: the random-resized crop of torchvision's `RandomResizedCrop` (scale 0.08 to 1 of the
 area, aspect ratio log-uniform in 3/4 to 4/3, 10 tries, else a centre crop of clamped aspect
-ratio), resized to `image_size`, and a horizontal flip. Eval: the centre square of side
-`224/256` of the shorter side (resize to `image_size * 256/224`, centre crop `image_size`),
-resized to `image_size`. JPEGs decode only the crop window. Random ops are stateless, seeded
-per example, so a pipeline is deterministic given its seeds.
+ratio), resized to `image_size` (bilinear or bicubic, antialiased), and a horizontal flip.
+Eval: the centre square of side `224/256` (or `crop_fraction`) of the shorter side (resize to
+`image_size * 256/224`, centre crop `image_size`), resized to `image_size`. JPEGs decode only the
+crop window. Random ops are stateless, seeded per example, so a pipeline is deterministic given
+its seeds.
 """
 
 import math
@@ -77,21 +78,28 @@ def decode_window(data, window_fn: Callable):
   return tf.cond(tf.io.is_jpeg(data), jpeg, other)
 
 
-def _resize(image, image_size: int):
-  """The crop resized (bilinear, antialiased) to `image_size` square, rounded back to uint8."""
-  image = tf.image.resize(image, [image_size, image_size], antialias=True)
+def _resize(image, image_size: int, interpolation: str):
+  """The crop resized (antialiased, 'bilinear' or 'bicubic') to `image_size` square, rounded back
+  to uint8."""
+  image = tf.image.resize(image, [image_size, image_size], method=interpolation, antialias=True)
   image.set_shape([image_size, image_size, 3])
   return tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
 
 
-def train_image(data, seed, image_size: int):
+def train_image(data, seed, image_size: int, interpolation: str = 'bilinear'):
   """Encoded image -> augmented uint8 `(image_size, image_size, 3)` (normalized on device)."""
   crop_seed, flip_seed = tf.unstack(tf.random.split(seed, 2))
   image = decode_window(data, lambda shape: random_resized_window(shape, crop_seed))
   image = tf.image.stateless_random_flip_left_right(image, flip_seed)
-  return _resize(image, image_size)
+  return _resize(image, image_size, interpolation)
 
 
-def eval_image(data, image_size: int):
+def eval_image(
+    data,
+    image_size: int,
+    interpolation: str = 'bilinear',
+    crop_fraction: float = EVAL_CROP_FRACTION,
+):
   """Encoded image -> centre-cropped uint8 `(image_size, image_size, 3)`."""
-  return _resize(decode_window(data, centre_window), image_size)
+  window = lambda shape: centre_window(shape, crop_fraction)
+  return _resize(decode_window(data, window), image_size, interpolation)

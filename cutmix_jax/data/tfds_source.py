@@ -21,6 +21,7 @@ from cutmix_jax.data import augment
 from cutmix_jax.data import layout as layout_lib
 from cutmix_jax.data import memory
 from cutmix_jax.data import source
+from cutmix_jax.data.tensorflow_cpu import tf
 
 EVAL_SPLITS = ('validation', 'test')
 CIFAR_NAMES = ('cifar10', 'cifar100')
@@ -84,7 +85,8 @@ class TfdsSource:
     )
 
   def train_epoch(self, epoch: int):
-    """`(dataset, None)`: files and examples shuffled from `(seed, epoch, process)`."""
+    """`(dataset, None)`: files and examples shuffled from `(seed, epoch, process)`, each
+    repeated `layout.repeats` times (`_repeated`)."""
     seed = layout_lib.derived_seed(self.seed, epoch, self.layout.process_index, 1)
     dataset = self.builder.as_dataset(
         split=self._process_split('train'),
@@ -92,7 +94,20 @@ class TfdsSource:
         decoders={'image': tfds.decode.SkipDecoding()},
         read_config=tfds.ReadConfig(shuffle_seed=seed),
     )
-    return _examples(dataset).shuffle(_SHUFFLE_BUFFER, seed=seed), None
+    return self._repeated(_examples(dataset).shuffle(_SHUFFLE_BUFFER, seed=seed)), None
+
+  def _repeated(self, examples):
+    """Repeated augmentation on a stream: each process batch of P holds the next ceil(P / r)
+    examples r times over, tiled (cut to P), so that with r <= the local device count the copies
+    of an example fall on different devices, as `layout.train_indices` deals them."""
+    repeats, size = self.layout.repeats, self.layout.process_batch_size
+    if repeats == 1:
+      return examples
+    tiled = lambda keys, labels: (
+        tf.tile(keys, [repeats])[:size],
+        tf.tile(labels, [repeats])[:size],
+    )
+    return examples.batch(-(-size // repeats), drop_remainder=True).map(tiled).unbatch()
 
   def eval_examples(self):
     """`(dataset, None)` of this process's part of the eval split, in order."""

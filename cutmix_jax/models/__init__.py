@@ -1,5 +1,5 @@
 """The model zoo: ImageNet ResNets (torchvision), the CIFAR nets of the official CutMix code, and
-DeiT's Vision Transformers (timm's layout) with a small one for CIFAR.
+DeiT's and DeiT III's Vision Transformers (timm's layout) with a small one for CIFAR.
 
 Every model is a Flax Linen module called as `model.apply(variables, x, train, feature_mix)`
 with NHWC images that returns float32 logits; it exposes `num_stages` (the boundaries 0..S where
@@ -42,6 +42,8 @@ MODELS = {
     'deit_tiny': vit.deit_tiny,
     'deit_small': vit.deit_small,
     'deit_base': vit.deit_base,
+    'deit3_small': vit.deit3_small,
+    'deit3_base': vit.deit3_base,
     'vit_cifar': vit.vit_cifar,
 }
 

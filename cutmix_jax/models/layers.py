@@ -15,6 +15,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from cutmix_jax.models.batch_norm import BatchNorm
 from cutmix_jax.ops import arguments
 from cutmix_jax.ops.feature_mix import COLLECTION
 from cutmix_jax.ops.feature_mix import FeatureMix
@@ -49,9 +50,9 @@ def conv(
   )
 
 
-def batch_norm(train: bool, *, dtype, name=None) -> nn.BatchNorm:
+def batch_norm(train: bool, *, dtype, name=None) -> BatchNorm:
   """BatchNorm over the local batch; the train step averages the statistics across devices."""
-  return nn.BatchNorm(
+  return BatchNorm(
       use_running_average=not train,
       momentum=BN_MOMENTUM,
       epsilon=BN_EPSILON,

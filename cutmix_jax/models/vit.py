@@ -1,7 +1,10 @@
-"""Vision Transformers: DeiT's Tiny, Small and Base, and a small one for 32 x 32 images.
+"""Vision Transformers: DeiT's Tiny, Small and Base, DeiT III's Small and Base, and a small one
+for 32 x 32 images.
 
 The layout of timm's `deit_{tiny,small,base}_patch16_224` (a class token, learned position
 embeddings, pre-norm blocks, the head on the class token), so their parameter counts are equal.
+DeiT III's (timm's `deit3_{small,base}_patch16_224`) add LayerScale to every residual branch and
+give the class token no position embedding.
 Stochastic depth (`drop_path`) draws from the 'dropout' rng stream, which the train step gives.
 Asked for (apply with `mutable=['attention']`), the last block sows its class token's attention
 over the patches, averaged over heads, `(N, h*w)` (`cls_attention` reads it): what TransMix
@@ -45,6 +48,17 @@ class DropPath(nn.Module):
     return jnp.where(kept, x / keep, 0).astype(x.dtype)
 
 
+class LayerScale(nn.Module):
+  """Multiplies tokens `(..., D)` by a learned per-channel `gamma` `(D,)` that starts at `init`."""
+
+  init: float
+
+  @nn.compact
+  def __call__(self, x):
+    gamma = self.param('gamma', nn.initializers.constant(self.init), (x.shape[-1],))
+    return x * gamma.astype(x.dtype)
+
+
 class SelfAttention(nn.Module):
   """Multi-head self-attention over tokens `(N, T, D)`; the softmax in float32."""
 
@@ -66,12 +80,19 @@ class SelfAttention(nn.Module):
 
 
 class EncoderBlock(nn.Module):
-  """Pre-norm block: attention, then an MLP (GELU), each a residual branch with drop path."""
+  """Pre-norm block: attention, then an MLP (GELU), each a residual branch with drop path and,
+  if `layer_scale_init` is not 0, LayerScale (`ls1`, `ls2`) before the drop path, as timm's."""
 
   num_heads: int
   mlp_ratio: int = 4
   drop_path: float = 0.0
+  layer_scale_init: float = 0.0
   dtype: Any = jnp.float32
+
+  def _residual(self, x, y, train: bool, name: str):
+    if self.layer_scale_init:
+      y = LayerScale(self.layer_scale_init, name=name)(y)
+    return x + DropPath(self.drop_path)(y, train)
 
   @nn.compact
   def __call__(self, x, train: bool, keep_cls_attention: bool = False):
@@ -79,11 +100,11 @@ class EncoderBlock(nn.Module):
     y = SelfAttention(self.num_heads, self.dtype, name='attn')(
         _norm(dtype=self.dtype, name='norm1')(x), keep_cls_attention
     )
-    x = x + DropPath(self.drop_path)(y, train)
+    x = self._residual(x, y, train, 'ls1')
     y = _norm(dtype=self.dtype, name='norm2')(x)
     y = _dense(self.mlp_ratio * d, dtype=self.dtype, name='fc1')(y)
     y = _dense(d, dtype=self.dtype, name='fc2')(nn.gelu(y, approximate=False))
-    return x + DropPath(self.drop_path)(y, train)
+    return self._residual(x, y, train, 'ls2')
 
 
 class VisionTransformer(nn.Module):
@@ -97,6 +118,10 @@ class VisionTransformer(nn.Module):
     num_heads: attention heads (D divisible by it).
     mlp_ratio: the MLP's hidden width over D.
     drop_path: stochastic depth of the last block, rising linearly from 0 at the first.
+    layer_scale_init: the start value of every LayerScale `gamma` (DeiT III: 1e-6); 0: no
+      LayerScale (timm's `init_values`).
+    class_token_position: whether the class token gets a row of the position embedding too
+      (`(1, h*w + 1, D)`, DeiT's) or none (`(1, h*w, D)`, DeiT III's, timm's `no_embed_class`).
     dtype: compute dtype (parameters, softmax and logits float32).
   """
 
@@ -107,6 +132,8 @@ class VisionTransformer(nn.Module):
   num_heads: int = 6
   mlp_ratio: int = 4
   drop_path: float = 0.0
+  layer_scale_init: float = 0.0
+  class_token_position: bool = True
   dtype: Any = jnp.float32
 
   @property
@@ -130,14 +157,23 @@ class VisionTransformer(nn.Module):
     x = nn.Conv(self.width, (p, p), (p, p), 'VALID', dtype=self.dtype, name='patch_embed')(x)
     n, h, w, d = x.shape
     cls = self.param('cls_token', _init, (1, 1, d))
-    position = self.param('pos_embed', _init, (1, h * w + 1, d))
-    tokens = jnp.concatenate(
-        [jnp.broadcast_to(cls, (n, 1, d)).astype(x.dtype), x.reshape(n, h * w, d)], 1
-    )
-    x = (tokens + position).astype(self.dtype)
+    position = self.param('pos_embed', _init, (1, h * w + int(self.class_token_position), d))
+    cls = jnp.broadcast_to(cls, (n, 1, d)).astype(x.dtype)
+    x = x.reshape(n, h * w, d)
+    if self.class_token_position:
+      x = jnp.concatenate([cls, x], 1) + position
+    else:
+      x = jnp.concatenate([cls, x + position], 1)
+    x = x.astype(self.dtype)
     for i in range(self.depth):
-      rate = self.drop_path * i / max(self.depth - 1, 1)
-      block = EncoderBlock(self.num_heads, self.mlp_ratio, rate, self.dtype, name=f'block{i}')
+      block = EncoderBlock(
+          self.num_heads,
+          self.mlp_ratio,
+          drop_path=self.drop_path * i / max(self.depth - 1, 1),
+          layer_scale_init=self.layer_scale_init,
+          dtype=self.dtype,
+          name=f'block{i}',
+      )
       x = block(x, train, keep_cls_attention=i == self.depth - 1)
     x = _norm(dtype=self.dtype, name='norm')(x).astype(jnp.float32)
     self.sow('intermediates', 'features', x[:, 1:].reshape(n, h, w, d))
@@ -149,5 +185,9 @@ class VisionTransformer(nn.Module):
 deit_tiny = functools.partial(VisionTransformer, width=192, num_heads=3)
 deit_small = functools.partial(VisionTransformer, width=384, num_heads=6)
 deit_base = functools.partial(VisionTransformer, width=768, num_heads=12)
+# DeiT III (Touvron et al., 2022): LayerScale from 1e-6, no position embedding on the class token.
+_deit3 = functools.partial(VisionTransformer, layer_scale_init=1e-6, class_token_position=False)
+deit3_small = functools.partial(_deit3, width=384, num_heads=6)
+deit3_base = functools.partial(_deit3, width=768, num_heads=12)
 # For 32 x 32 images (CIFAR): 4 x 4 patches (64 tokens), small enough for two CPU cores.
 vit_cifar = functools.partial(VisionTransformer, patch_size=4, width=128, depth=6, num_heads=4)

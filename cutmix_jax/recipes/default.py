@@ -40,6 +40,10 @@ def get_config() -> ml_collections.ConfigDict:
   # --- Mixing: CutMix with beta 1, applied to half the batches (the paper's CIFAR cutmix_prob) --
   config.mix = files.section(mix_config.MixConfig(method='cutmix', alpha=1.0, prob=0.5))
   config.label_smoothing = 0.0  # label smoothing, applied before mixing
+  # The train loss: softmax_cross_entropy | binary_cross_entropy (one sigmoid per class, DeiT III);
+  # bce_target_threshold: targets above it count as 1 (DeiT III: 0.0); -1: soft targets as they are.
+  config.loss = 'softmax_cross_entropy'
+  config.bce_target_threshold = -1.0
 
   # --- Optimisation -----------------------------------------------------------------------------
   config.batch_size = 128  # global batch (all devices and hosts)

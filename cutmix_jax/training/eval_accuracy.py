@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 
 from cutmix_jax.training import eval_driver
-from cutmix_jax.training import train_step
+from cutmix_jax.training import losses
 
 
 def per_example(model: eval_driver.EvalModel, batch, key):
@@ -15,7 +15,7 @@ def per_example(model: eval_driver.EvalModel, batch, key):
   labels, num_classes = batch['label'], logits.shape[-1]
   _, top5 = jax.lax.top_k(logits, min(5, num_classes))
   return {
-      'loss': train_step.cross_entropy(logits, jax.nn.one_hot(labels, num_classes)),
+      'loss': losses.softmax_cross_entropy(logits, jax.nn.one_hot(labels, num_classes)),
       'top1_correct': top5[:, 0] == labels,
       'top5_correct': jnp.any(top5 == labels[:, None], axis=-1),
   }

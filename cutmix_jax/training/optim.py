@@ -1,5 +1,6 @@
-"""The optimisers: the paper's SGD (Nesterov momentum, coupled weight decay, step decay), and
-DeiT's AdamW (decoupled weight decay, not on biases, norms and embeddings) with a cosine schedule.
+"""The optimisers: the paper's SGD (Nesterov momentum, coupled weight decay, step decay), DeiT's
+AdamW (decoupled weight decay, not on biases, norms and embeddings) with a cosine schedule, and
+DeiT III's LAMB (apex's FusedLAMB, as its recipes run it).
 """
 
 import dataclasses
@@ -8,7 +9,8 @@ from typing import Tuple
 import jax
 import optax
 
-OPTIMIZERS = ('sgd', 'adamw')
+OPTIMIZERS = ('sgd', 'adamw', 'lamb')
+LAMB_MAX_GRAD_NORM = 1.0  # apex FusedLAMB's default max_grad_norm, which DeiT III keeps
 SCHEDULES = ('step', 'cosine')
 # Parameters that AdamW does not decay besides every vector (biases, norm scales): timm's
 # `no_weight_decay` of a ViT.
@@ -20,7 +22,7 @@ class OptimizerConfig:
   """The optimizer and its schedule: the fields of `config.optimizer`.
 
   Attributes:
-    name: 'sgd' (the paper's) or 'adamw' (DeiT's).
+    name: 'sgd' (the paper's), 'adamw' (DeiT's) or 'lamb' (DeiT III's).
     schedule: 'step' (`decay_factor` at each of `decay_epochs`) or 'cosine' (from the peak to
       `min_learning_rate` at the end of training), either after the warm-up.
     learning_rate: peak learning rate (before the linear scaling rule), > 0.
@@ -29,13 +31,14 @@ class OptimizerConfig:
     momentum: SGD momentum.
     nesterov: Nesterov momentum, as the official code.
     weight_decay: SGD: coupled L2 on every parameter (added to the gradient before momentum);
-      AdamW: decoupled, on the matrices and kernels only (not biases, norms, `NO_DECAY`).
+      AdamW and LAMB: decoupled, on the matrices and kernels only (not biases, norms,
+      `NO_DECAY`).
     warmup_epochs: linear warm-up length in epochs.
     decay_epochs: the lr is multiplied by `decay_factor` at each of these epochs (after the
       warm-up).
     decay_factor: the step decay factor.
     min_learning_rate: where the cosine schedule ends (timm's `min_lr`).
-    betas: AdamW's `(b1, b2)`.
+    betas: AdamW's and LAMB's `(b1, b2)`.
   """
 
   name: str = 'sgd'
@@ -138,19 +141,36 @@ def decayed_by_adamw(params):
   return jax.tree_util.tree_map_with_path(decayed, params)
 
 
+def lamb(opt: OptimizerConfig, schedule: optax.Schedule) -> optax.GradientTransformation:
+  """LAMB as apex's `FusedLAMB` (DeiT III's `--opt fusedlamb`): the gradients clipped to global
+  norm `LAMB_MAX_GRAD_NORM`, Adam's bias-corrected moments (eps 1e-6), the decay of
+  `decayed_by_adamw` added, and the layer-wise trust ratio `|w| / |update|` only on the decayed
+  parameters (apex's `use_nvlamb=False`); optax's `lamb` would scale every parameter."""
+  b1, b2 = opt.betas
+  return optax.chain(
+      optax.clip_by_global_norm(LAMB_MAX_GRAD_NORM),
+      optax.scale_by_adam(b1=b1, b2=b2, eps=1e-6),
+      optax.add_decayed_weights(opt.weight_decay, mask=decayed_by_adamw),
+      optax.masked(optax.scale_by_trust_ratio(), decayed_by_adamw),
+      optax.scale_by_learning_rate(schedule),
+  )
+
+
 def make_optimizer(opt: OptimizerConfig, schedule: optax.Schedule) -> optax.GradientTransformation:
   """The optimizer of `opt`, with the run's `schedule` (built once, also logged by the step).
 
   SGD as the official code runs it: `g + wd * w`, then (Nesterov) momentum, then `-lr`; weight
   decay coupled (as `torch.optim.SGD`) on every parameter, BatchNorm scale and bias included, as
   in the paper's recipes. AdamW as `torch.optim.AdamW` (eps 1e-8), its decay decoupled and
-  masked by `decayed_by_adamw`.
+  masked by `decayed_by_adamw`; LAMB as `lamb`.
   """
+  b1, b2 = opt.betas
   if opt.name == 'adamw':
-    b1, b2 = opt.betas
     return optax.adamw(
         schedule, b1=b1, b2=b2, eps=1e-8, weight_decay=opt.weight_decay, mask=decayed_by_adamw
     )
+  if opt.name == 'lamb':
+    return lamb(opt, schedule)
   return optax.chain(
       optax.add_decayed_weights(opt.weight_decay),
       optax.sgd(schedule, momentum=opt.momentum, nesterov=opt.nesterov),

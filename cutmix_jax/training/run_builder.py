@@ -84,6 +84,8 @@ def compiled_train_step(
       mix=config.mix,
       num_stages=getattr(model, 'num_stages', 0),
       steps_per_epoch=steps_per_epoch,
+      loss=config.loss,
+      bce_target_threshold=config.bce_target_threshold,
   )
   step = functools.partial(
       steps.train_step, settings=settings, preprocess=preprocess, learning_rate_fn=schedule

@@ -20,6 +20,7 @@ from cutmix_jax.data import layout
 from cutmix_jax.ops import labels as labels_lib
 from cutmix_jax.ops import mix_config
 from cutmix_jax.training import devices
+from cutmix_jax.training import losses
 from cutmix_jax.training import optim
 
 
@@ -36,6 +37,9 @@ class RunConfig:
       empty: the named model as it is.
     dtype: the compute dtype, a name of `models.DTYPES`.
     label_smoothing: spread over all classes before mixing, in [0, 1).
+    loss: the train loss, a name of `losses.LOSSES`.
+    bce_target_threshold: for 'binary_cross_entropy': targets above it count as 1, the rest as
+      0 (DeiT III: 0.0); `losses.SOFT_TARGETS` (-1): the soft targets as they are.
     batch_size: the global train batch (all devices and hosts).
     eval_batch_size: the global eval batch.
     num_epochs: training length in epochs.
@@ -71,6 +75,8 @@ class RunConfig:
   model_settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)
   profile_steps: Tuple[int, ...] = ()
   parallelism: str = 'mesh'
+  loss: str = 'softmax_cross_entropy'
+  bce_target_threshold: float = losses.SOFT_TARGETS
 
 
 _SECTIONS = {
@@ -80,7 +86,7 @@ _SECTIONS = {
 }
 FIELDS = tuple(field.name for field in dataclasses.fields(RunConfig))
 # Older configs (a run's config.json) lack them.
-_OPTIONAL = ('model_settings', 'profile_steps', 'parallelism')
+_OPTIONAL = ('model_settings', 'profile_steps', 'parallelism', 'loss', 'bce_target_threshold')
 
 
 def _as_dict(config: Union[ml_collections.ConfigDict, Mapping[str, Any]]) -> Dict[str, Any]:
@@ -134,6 +140,15 @@ def _check_run_fields(config: RunConfig) -> None:
   checks.build_section(
       'label_smoothing', lambda: labels_lib.check_label_smoothing(config.label_smoothing)
   )
+  checks.build_section('loss', lambda: losses.check_loss(config.loss, config.bce_target_threshold))
+  if config.loss == 'binary_cross_entropy' and 0 <= config.bce_target_threshold < (
+      config.label_smoothing
+  ):
+    raise checks.ConfigError(
+        f'bce_target_threshold={config.bce_target_threshold} is below label_smoothing='
+        f'{config.label_smoothing}: smoothing can lift every class over the threshold, so every '
+        'target would be 1; DeiT III binarizes without smoothing (--config.label_smoothing=0)'
+    )
 
 
 def _warn_late_decay(config: RunConfig) -> None:

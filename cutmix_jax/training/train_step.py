@@ -10,7 +10,6 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from cutmix_jax.models import vit
 from cutmix_jax.ops import dispatch
@@ -18,6 +17,7 @@ from cutmix_jax.ops import feature_mix
 from cutmix_jax.ops import labels as labels_lib
 from cutmix_jax.ops import mask_mix
 from cutmix_jax.ops import mix_config
+from cutmix_jax.training import losses
 from cutmix_jax.training.devices import AXIS
 from cutmix_jax.training.train_state import TrainState
 
@@ -33,6 +33,8 @@ class StepSettings:
     mix: how batches are mixed, at the input or (level 'feature') inside the model.
     num_stages: number of stages of the model (feature CutMix picks one of 0..num_stages).
     steps_per_epoch: steps of an epoch (for `mix.off_after_epoch`).
+    loss: the train loss, a name of `losses.LOSSES`.
+    bce_target_threshold: binary cross-entropy's target threshold (`losses`).
   """
 
   seed: int
@@ -41,6 +43,8 @@ class StepSettings:
   mix: mix_config.MixConfig = mix_config.MixConfig(method='none')
   num_stages: int = 0
   steps_per_epoch: int = 1
+  loss: str = 'softmax_cross_entropy'
+  bce_target_threshold: float = losses.SOFT_TARGETS
 
 
 def train_key(seed: int):
@@ -48,9 +52,11 @@ def train_key(seed: int):
   return jax.random.key(seed)
 
 
-def cross_entropy(logits, targets):
-  """Per-example cross-entropy against soft targets `(N, K)`, computed in float32."""
-  return optax.softmax_cross_entropy(logits.astype(jnp.float32), targets.astype(jnp.float32))
+def train_loss(settings: 'StepSettings', logits, targets):
+  """The mean over the batch of the train loss `settings.loss` (`losses`)."""
+  if settings.loss == 'binary_cross_entropy':
+    return losses.binary_cross_entropy(logits, targets, settings.bce_target_threshold).mean()
+  return losses.softmax_cross_entropy(logits, targets).mean()
 
 
 def _step_keys(seed: int, step):
@@ -124,12 +130,12 @@ def train_step(
           prob=prob,
           axis_name=AXIS,
       )
-      return cross_entropy(logits, relabeled).mean(), (logits, updates)
+      return train_loss(settings, logits, relabeled), (logits, updates)
     if request is None:
       logits, updates = state.apply_fn(
           variables, images, train=True, mutable=['batch_stats'], rngs=rngs
       )
-      return cross_entropy(logits, targets).mean(), (logits, updates)
+      return train_loss(settings, logits, targets), (logits, updates)
     logits, updates = state.apply_fn(
         variables,
         images,
@@ -140,7 +146,7 @@ def train_step(
     )
     partner_targets = targets[request.permutation]
     mixed = mask_mix.mix_labels(targets, partner_targets, feature_mix.sown_ratio(updates))
-    return cross_entropy(logits, mixed).mean(), (logits, updates)
+    return train_loss(settings, logits, mixed), (logits, updates)
 
   (loss, (logits, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
   grads = jax.lax.pmean(grads, AXIS)

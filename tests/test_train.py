@@ -175,6 +175,29 @@ def test_a_resumed_run_ends_bitwise_as_an_uninterrupted_one(small_config, tmp_pa
   assert _tree_bytes(resumed.state.params) != _tree_bytes(first.state.params)
 
 
+def test_checkpoints_hold_global_arrays_and_restore_them_placed_either_way(tmp_path):
+  # The mesh saves its global arrays with their sharding and restores them placed, without a
+  # host copy; pmap saves host arrays; each restores what the other wrote, bit for bit.
+  state = {'kernel': np.arange(24, dtype=np.float32).reshape(4, 6), 'step': np.array(7, np.int32)}
+  mesh, pmap = devices.placement('mesh'), devices.placement('pmap')
+  placed = mesh.put_state(state)
+  for name, placement in (('mesh', mesh), ('pmap', pmap)):
+    checkpointer = Checkpointer(str(tmp_path / name), keep=1)
+    checkpointer.save(1, placement.saved_state(placement.put_state(state)), {'epoch': 0})
+    checkpointer.close()
+  sharding = placed['kernel'].sharding
+  for writer in ('mesh', 'pmap'):
+    checkpointer = Checkpointer(str(tmp_path / writer), keep=1)
+    on_mesh, _ = checkpointer.restore(1, mesh.state_template(state))
+    assert all(leaf.sharding == sharding for leaf in jax.tree.leaves(on_mesh)), writer
+    assert _tree_bytes(on_mesh) == _tree_bytes(state)
+    assert mesh.put_state(on_mesh)['kernel'] is on_mesh['kernel']  # placed already: kept
+    on_host, _ = checkpointer.restore(1, pmap.state_template(state))
+    assert all(isinstance(leaf, np.ndarray) for leaf in jax.tree.leaves(on_host)), writer
+    assert _tree_bytes(on_host) == _tree_bytes(state)
+    checkpointer.close()
+
+
 @pytest.mark.slow  # two trainings; the quick tier trains on the mesh (the default) already
 def test_mesh_and_pmap_train_the_same_run_bit_for_bit(small_config, tmp_path):
   runs = {

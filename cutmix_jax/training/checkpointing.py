@@ -129,8 +129,10 @@ def describe_mismatch(saved: Dict[str, tuple], expected: Dict[str, tuple]) -> st
 class Checkpointer:
   """Saves and restores `(train state, progress)`; keeps the last k and the best.
 
-  The state is saved as host arrays (its `flax.serialization` state dict), so a restore is
-  bitwise exact; `progress` is a small JSON dict (the loop's `Progress`).
+  The state is saved as its arrays (its `flax.serialization` state dict): global `jax.Array`s with
+  their sharding (the mesh) or host arrays (pmap), and restored as the target's leaves are
+  (`jax.ShapeDtypeStruct`s with a sharding, or host arrays), whichever wrote it; a restore is
+  bitwise exact. `progress` is a small JSON dict (the loop's `Progress`).
   """
 
   def __init__(self, directory: str, keep: int):
@@ -176,7 +178,7 @@ class Checkpointer:
     return sorted(self._manager.all_steps())
 
   def save(self, step: int, state: Any, progress: dict, metrics: Optional[dict] = None) -> None:
-    """Saves host `state` and `progress` at `step` (with the eval `metrics`, if it evaluated),
+    """Saves `state` and `progress` at `step` (with the eval `metrics`, if it evaluated),
     waits for it; older steps go as the preservation policy says.
 
     Raises:

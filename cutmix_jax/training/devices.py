@@ -20,6 +20,7 @@ import collections
 from typing import Callable, Iterable, Iterator, Sequence
 
 import jax
+import jax.numpy as jnp
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 import numpy as np
@@ -58,14 +59,30 @@ class MeshPlacement:
     return jax.jit(mapped, donate_argnums=donate)
 
   def put_state(self, tree):
-    """A host pytree as global arrays placed by `STATE_SPEC`."""
+    """A host pytree as global arrays placed by `STATE_SPEC` (arrays placed so already, as a
+    restored checkpoint's, are kept as they are)."""
     sharding = NamedSharding(self.mesh, STATE_SPEC)
 
     def put(leaf):
+      if isinstance(leaf, jax.Array) and leaf.sharding == sharding:
+        return leaf
       leaf = np.asarray(leaf)
       return jax.make_array_from_callback(leaf.shape, sharding, lambda index: leaf[index])
 
     return jax.tree.map(put, tree)
+
+  def state_template(self, tree):
+    """What a checkpoint restores a host pytree `tree` as: global arrays of its shapes and
+    dtypes placed by `STATE_SPEC` (orbax reads each device's part, with no host copy)."""
+    sharding = NamedSharding(self.mesh, STATE_SPEC)
+    spec = lambda leaf: jax.ShapeDtypeStruct(
+        np.shape(leaf), jnp.result_type(leaf), sharding=sharding
+    )
+    return jax.tree.map(spec, tree)
+
+  def saved_state(self, state):
+    """What a checkpoint saves of the placed `state`: its global arrays, with their sharding."""
+    return state
 
   def put_batch(self, batch):
     """A host batch `(D_local, B/D, ...)` of this process as global arrays `(B, ...)` sharded
@@ -118,6 +135,15 @@ class PmapPlacement:
   def put_batch(self, batch):
     """A host batch `(D_local, B/D, ...)`, one row per local device."""
     return jax.device_put(batch, self._rows)
+
+  def state_template(self, tree):
+    """What a checkpoint restores a host pytree `tree` as: host arrays, as pmap's state is
+    saved."""
+    return tree
+
+  def saved_state(self, state):
+    """What a checkpoint saves of the placed `state`: one copy, on the host."""
+    return self.first(state)
 
   def first(self, tree):
     """Host NumPy values of a pytree that is the same on every device (the state, reduced

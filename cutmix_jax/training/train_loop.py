@@ -108,7 +108,8 @@ class Trainer:
     step are cut, since the steps after it run again.
     """
     initial = self.built.initial_state()
-    restored = self.checkpointer.restore_newest(initial, self.say)
+    template = self.built.placement.state_template(initial)
+    restored = self.checkpointer.restore_newest(template, self.say)
     if restored is None:
       self.log.start_fresh(self.say)
       return initial
@@ -150,8 +151,8 @@ class Trainer:
     self.read_metrics(step)  # never save a state whose loss went non-finite
     self.metrics.save_into(self.progress)
     self.progress.device_count = jax.device_count()
-    host = self.built.placement.first(state)
-    self.checkpointer.save(step, host, self.progress.to_json(), metrics)
+    saved = self.built.placement.saved_state(state)
+    self.checkpointer.save(step, saved, self.progress.to_json(), metrics)
     self.log.persist()  # a bucket's rows, up to the checkpoint that a resume starts from
 
   def stop_agreed(self, stop: StopSignals, step: int) -> bool:

@@ -60,6 +60,7 @@ def test_random_erasing_is_off_at_zero_and_draws_from_the_key():
   assert not np.array_equal(first, other)
 
 
+@pytest.mark.slow  # 2,000 images: 7 s
 def test_random_erasing_leaves_an_image_whole_when_no_draw_fits():
   _, changed = _erased(1.0, (2000, 3, 3, 1))  # at 3 x 3 some draws all reach a side
   erased = changed.any((1, 2, 3))

@@ -48,6 +48,7 @@ def test_color_jitter_is_pils_enhancers_in_the_drawn_order(order):
     np.testing.assert_array_equal(ours, np.asarray(pil))
 
 
+@pytest.mark.slow  # 300 images through every branch: 10 s
 def test_three_augment_picks_one_of_the_three_uniformly_then_jitters():
   image = _images()[0]
   images = jnp.asarray(np.stack([image] * 300))

@@ -6,8 +6,10 @@ Modules, from the top down:
 - sources, one module each, that only list and read (`source.Listing`): `cifar10_mini`,
   `shapes` and `textures` (with their `drawing` helpers), `folder`, `tfds_source`.
 - `dataset`: the `Dataset` the loop gets; `layout`: which examples each process and step reads.
-- `augment`: on-device crop, flip and normalization; `tf_preprocess`: the host crops of streamed
-  images; `image_files`: decoding one image file; `tensorflow_cpu`: TensorFlow, kept off the GPU.
+- `augment`: on-device crop, flip and normalization; `train_augment`: the train preprocessing in
+  order, with DeiT's `rand_augment` and `random_erasing` and DeiT III's `three_augment`;
+  `host_preprocess` and `tf_preprocess`: the host crops of streamed images; `image_files`:
+  decoding one image file; `tensorflow_cpu`: TensorFlow, kept off the GPU.
 Importing this package does not import TensorFlow.
 """
 

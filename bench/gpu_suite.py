@@ -9,6 +9,8 @@ Parts (all by default):
               --profile, a jax.profiler trace of the JAX CutMix step.
   pyramidnet  PyramidNet-200 (alpha 240) 32², batch 64 and 256: the same comparison.
   mixing      bench/mixing.py: the CutMix op against the `images[perm]` gather, bf16 and float32.
+  parallelism the ResNet-50 CutMix step under jit over a mesh against pmap, in turn.
+  augment     bench/augment.py: DeiT's and DeiT III's on-device augmentations, batch 256 of 224².
   e2e         train.py on the CIFAR-10 folder (in memory) for --e2e-steps steps: the loop's
               images/s from metrics.jsonl against the pure step rate of the same model and batch.
 
@@ -28,7 +30,7 @@ import time
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)
-PARTS = ('resnet50', 'pyramidnet', 'mixing', 'parallelism', 'e2e')
+PARTS = ('resnet50', 'pyramidnet', 'mixing', 'parallelism', 'augment', 'e2e')
 
 
 def step_pair(out: str, model: str, batch: int, profile: str = '') -> list:
@@ -115,6 +117,9 @@ def commands(args, part: str) -> list:
     rows = ['--methods', 'cutmix', '--parallelism', 'mesh', 'pmap']
     step = [f'{BENCH}/train_step.py', '--model', 'resnet50', '--batch', '256', *rows]
     return [('parallelism', [sys.executable, *step, '--json', f'{args.out}/parallelism.json'])]
+  if part == 'augment':
+    augment = [f'{BENCH}/augment.py', '--batch', '256', '--json', f'{args.out}/augment.json']
+    return [('augment', [sys.executable, *augment])]
   return e2e_commands(args)
 
 
@@ -185,8 +190,9 @@ def report(out: str) -> str:
   steps = load(out, 'step_*.json')
   mixing = load(out, 'mixing.json').get('mixing')
   parallelism = load(out, 'parallelism.json').get('parallelism')
+  augment = load(out, 'augment.json').get('augment')
   e2e = e2e_summary(out)
-  any_result = next(iter(steps.values()), mixing or {})
+  any_result = next(iter(steps.values()), mixing or augment or {})
   lines = [f'Device: {any_result.get("device", "?")}.', '']
   if steps:
     lines += ['### Train step (synthetic data on device; median of alternating rounds)', '']
@@ -196,6 +202,12 @@ def report(out: str) -> str:
     lines += [
         f'- {r["method"]}: {r["images_per_second"]:,.0f} img/s ({r["change_percent"]:+.2f} %)'
         for r in parallelism['rows']
+    ] + ['']
+  if augment:
+    lines += ["### DeiT's augmentations on device (batch 256 of 224², uint8 in)", '']
+    lines += [
+        f'- {r["method"]}: {r["images_per_second"]:,.0f} img/s ({r["ms_per_step"]:.2f} ms)'
+        for r in augment['rows']
     ] + ['']
   if mixing:
     lines += [
@@ -224,7 +236,7 @@ def report(out: str) -> str:
   with open(f'{out}/suite.md', 'w', encoding='utf-8') as f:
     f.write(table)
   with open(f'{out}/suite.json', 'w', encoding='utf-8') as f:
-    json.dump({'steps': steps, 'mixing': mixing, 'e2e': e2e}, f, indent=2)
+    json.dump({'steps': steps, 'mixing': mixing, 'augment': augment, 'e2e': e2e}, f, indent=2)
   return table
 
 

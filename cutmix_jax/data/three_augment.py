@@ -86,12 +86,10 @@ def color_jitter(rng, image, strength: float = COLOR_JITTER) -> jax.Array:
 def jittered(image, order, factors) -> jax.Array:
   """One uint8 image `(H, W, 3)` through brightness (0), contrast (1) and saturation (2) in
   `order` (int `(3,)`), with `factors` `(3,)` by kind: PIL's `ImageEnhance` each."""
-  for which in order:  # a traced index: the step computes the three blends and keeps one
-    blends = [
-        rand_augment.blend(degenerate(image), image, factors[kind])
-        for kind, degenerate in enumerate(_JITTER_DEGENERATES)
-    ]
-    image = jnp.select([which == kind for kind in range(3)], blends)
+  for which in order:  # a traced index: pick the degenerate, then one blend
+    degenerates = [degenerate(image) for degenerate in _JITTER_DEGENERATES]
+    chosen = jnp.select([which == kind for kind in range(3)], degenerates)
+    image = rand_augment.blend(chosen, image, factors[which])
   return image
 
 

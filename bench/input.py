@@ -174,8 +174,7 @@ def parts(paths, image_size: int):
 def transfer(batch: int, image_size: int, count: int = 20) -> float:
   """ms of CPU per image to move train batches to the devices, as the train loop does
   (`devices.prefetched` with the default placement: global arrays from the host's share)."""
-  devices = jax.local_device_count()
-  shape = (devices, batch // devices, image_size, image_size, 3)
+  shape = (batch, image_size, image_size, 3)
   batches = [{'image': np.full(shape, i, np.uint8)} for i in range(count + 2)]
   moved = cutmix_devices.prefetched(cutmix_devices.placement(), iter(batches))
   next(moved)['image'].block_until_ready()  # compiled, buffers made

@@ -97,7 +97,6 @@ def main():
   args = parser.parse_args()
 
   side, num_classes = input_setting(args.model)
-  devices = jax.local_device_count()
   config = make_config(args, args.methods[0])
   checked = run_config.check_config(config)
   model = run_builder.build_model(checked, num_classes)
@@ -105,9 +104,9 @@ def main():
   optimizer = optim.make_optimizer(checked.optimizer, schedule)
   state = train_state.create_train_state(0, model, (side, side, 3), optimizer)
   images = jax.random.normal(
-      jax.random.key(0), (devices, args.batch // devices, side, side, 3), models.DTYPES[args.dtype]
+      jax.random.key(0), (args.batch, side, side, 3), models.DTYPES[args.dtype]
   )
-  labels = jax.random.randint(jax.random.key(1), images.shape[:2], 0, num_classes)
+  labels = jax.random.randint(jax.random.key(1), images.shape[:1], 0, num_classes)
   host_batch = {'image': np.asarray(images), 'label': np.asarray(labels)}
   rows = [(m, p) for p in args.parallelism for m in args.methods]
   label = lambda m, p: m if len(args.parallelism) == 1 else f'{m} ({p})'
@@ -131,7 +130,7 @@ def main():
     name = label(method, parallelism)
     with jax.profiler.trace(args.profile):
       states[name], _ = time_steps(compiled[name], states[name], batches[parallelism], 5)
-  device = jax.devices()[0].device_kind
+  device, devices = jax.devices()[0].device_kind, jax.local_device_count()
   print(
       f'{args.model} batch {args.batch} {args.dtype} on {devices} x {device}, '
       f'jax {jax.__version__}, flax {flax.__version__}'

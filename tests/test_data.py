@@ -145,8 +145,8 @@ def test_eval_covers_every_example_once(process_count, num_eval, eval_batch):
     pipeline = memory.InMemoryPipeline(_indexed_split(8), _indexed_split(num_eval), layout, 0)
     batches = list(pipeline.eval_batches())
     for batch in batches:
-      assert batch['mask'].shape == (8 // process_count, eval_batch // 8)
-      assert batch['image'].shape[:2] == batch['mask'].shape
+      assert batch['mask'].shape == (eval_batch // process_count,)  # this process's rows
+      assert batch['image'].shape[:1] == batch['mask'].shape
       assert not batch['label'][~batch['mask']].any()  # padding is zeros
     per_process.append(batches)
   assert len({len(b) for b in per_process}) == 1  # every process runs the same number of steps
@@ -165,8 +165,8 @@ def test_eval_with_eight_real_devices():
   )
   batches = list(ds.eval_batches())
   assert len(batches) == 3
-  assert batches[0]['image'].shape == (8, 6, 32, 32, 3)
-  assert batches[0]['box'].shape == (8, 6, 4) and batches[0]['box'].dtype == np.int32
+  assert batches[0]['image'].shape == (48, 32, 32, 3)
+  assert batches[0]['box'].shape == (48, 4) and batches[0]['box'].dtype == np.int32
   masks = np.concatenate([b['mask'].ravel() for b in batches])
   np.testing.assert_array_equal(masks, np.arange(144) < 100)
 
@@ -199,7 +199,7 @@ def test_train_order_depends_on_seed():
   first, again, other = (next(load_seed(s).train_batches()) for s in (1, 1, 2))
   np.testing.assert_array_equal(first['image'], again['image'])
   assert not np.array_equal(first['image'], other['image'])
-  assert first['image'].shape == (8, 2, 32, 32, 3) and first['image'].dtype == np.uint8
+  assert first['image'].shape == (16, 32, 32, 3) and first['image'].dtype == np.uint8
   assert first['label'].dtype == np.int32
 
 
@@ -258,10 +258,11 @@ def test_preprocess_runs_under_pmap():
       synthetic_num_train=32,
       synthetic_num_test=16,
   )
-  batch = next(ds.train_batches())
+  images = next(ds.train_batches())['image']
   keys = jax.random.split(jax.random.PRNGKey(0), NUM_DEVICES)
-  out = jax.pmap(ds.train_preprocess, axis_name='batch')(keys, batch['image'])
-  assert out.shape == batch['image'].shape and out.dtype == jnp.float32
+  per_device = images.reshape((NUM_DEVICES, -1) + images.shape[1:])
+  out = jax.pmap(ds.train_preprocess, axis_name='batch')(keys, per_device)
+  assert out.shape == per_device.shape and out.dtype == jnp.float32
   assert abs(float(out.mean())) < 0.5  # normalized by the train-set statistics
 
 
@@ -388,7 +389,7 @@ def test_folder_with_test_split(tmp_path):
   labels = np.concatenate([b['label'][b['mask']] for b in ds.eval_batches()])
   np.testing.assert_array_equal(labels, [0, 0, 0, 1, 1, 2, 2])
   batch = next(ds.train_batches())
-  assert batch['image'].shape == (8, 2, 16, 16, 3) and batch['image'].dtype == np.uint8
+  assert batch['image'].shape == (16, 16, 16, 3) and batch['image'].dtype == np.uint8
 
 
 def test_folder_holdout_takes_the_last_files_in_numeric_order(tmp_path):
@@ -537,9 +538,9 @@ def test_streamed_folder_batches(large_folder, pipeline):
   assert (ds.num_train, ds.num_eval, ds.steps_per_epoch) == (26, 7, 3)
   assert ds.image_shape == (48, 48, 3) and ds.mean == augment.IMAGENET_MEAN
   batch = next(ds.train_batches())
-  assert batch['image'].shape == (8, 1, 48, 48, 3) and batch['image'].dtype == np.uint8
+  assert batch['image'].shape == (8, 48, 48, 3) and batch['image'].dtype == np.uint8
   (evaluation,) = list(ds.eval_batches())
-  assert evaluation['image'].shape == (8, 2, 48, 48, 3) and evaluation['image'].dtype == np.uint8
+  assert evaluation['image'].shape == (16, 48, 48, 3) and evaluation['image'].dtype == np.uint8
   np.testing.assert_array_equal(evaluation['mask'].ravel(), np.arange(16) < 7)
   np.testing.assert_array_equal(  # a constant colour stays itself through crop and resize
       evaluation['image'][evaluation['mask']], np.broadcast_to(COLOUR, (7, 48, 48, 3))
@@ -547,10 +548,10 @@ def test_streamed_folder_batches(large_folder, pipeline):
   np.testing.assert_array_equal(evaluation['label'][evaluation['mask']], [0, 0, 0, 1, 1, 2, 2])
   # On device: ImageNet normalization only (the host did the augmentation).
   expected = (np.array(COLOUR) / 255 - augment.IMAGENET_MEAN) / augment.IMAGENET_STD
-  normalized = ds.eval_preprocess(evaluation['image'][0])
+  normalized = ds.eval_preprocess(evaluation['image'])
   np.testing.assert_allclose(normalized[0], np.broadcast_to(expected, (48, 48, 3)), atol=1e-5)
-  train_input = ds.train_preprocess(None, batch['image'][0])
-  np.testing.assert_array_equal(train_input, ds.eval_preprocess(batch['image'][0]))
+  train_input = ds.train_preprocess(None, batch['image'])
+  np.testing.assert_array_equal(train_input, ds.eval_preprocess(batch['image']))
 
 
 @pytest.mark.parametrize('height, width', [(80, 96), (300, 40)])
@@ -667,7 +668,7 @@ def test_grain_processes_read_together_exactly_the_global_batch(large_folder):
     return _take(grain_pipeline.GrainPipeline(files, layout, 0, 48, 0).train_batches(1), 3)
 
   halves = [batches(p, 2) for p in range(2)]
-  together = [{k: np.concatenate([a[k], b[k]], axis=1) for k in a} for a, b in zip(*halves)]
+  together = [{k: np.concatenate([a[k], b[k]]) for k in a} for a, b in zip(*halves)]
   _assert_batches_equal(together, batches(0, 1))
 
 
@@ -675,7 +676,7 @@ def test_grain_processes_read_together_exactly_the_global_batch(large_folder):
 def test_two_grain_processes_and_workers_read_exactly_the_global_batch(large_folder, tmp_path):
   one = _grain_batches(large_folder, str(tmp_path / 'one.npz'), 0, 1)
   halves = [_grain_batches(large_folder, str(tmp_path / f'{p}.npz'), p, 2) for p in range(2)]
-  together = [{k: np.concatenate([a[k], b[k]], axis=1) for k in a} for a, b in zip(*halves)]
+  together = [{k: np.concatenate([a[k], b[k]]) for k in a} for a, b in zip(*halves)]
   _assert_batches_equal(together, one)
   _assert_batches_equal(_grain_batches(large_folder, str(tmp_path / 'w.npz'), 0, 1, 2), one)
 
@@ -747,7 +748,7 @@ def test_tfds_small_images_in_memory(tfds_dir):
   assert (ds.num_train, ds.num_eval, ds.class_names) == (40, 11, ['x', 'y', 'z'])
   assert ds.image_shape == (24, 24, 3)
   batch = next(ds.train_batches())
-  assert batch['image'].dtype == np.uint8 and batch['image'].shape == (8, 2, 24, 24, 3)
+  assert batch['image'].dtype == np.uint8 and batch['image'].shape == (16, 24, 24, 3)
   images = np.concatenate([b['image'][b['mask']] for b in ds.eval_batches()])
   labels = np.concatenate([b['label'][b['mask']] for b in ds.eval_batches()])
   direct = tfds.as_numpy(
@@ -783,7 +784,7 @@ def test_tfds_large_images_streamed(tfds_dir):
   ds = load_large()
   assert (ds.num_train, ds.num_eval, ds.steps_per_epoch) == (20, 9, 2)
   first = _take(ds.train_batches(), 3)
-  assert first[0]['image'].shape == (8, 1, 32, 32, 3)
+  assert first[0]['image'].shape == (8, 32, 32, 3)
   assert first[0]['image'].dtype == np.uint8
   _assert_batches_equal(_take(load_large().train_batches(start_step=1), 2), first[1:])
   batches = list(ds.eval_batches())
@@ -832,7 +833,7 @@ def test_tfds_array_record_streams_through_grain(tfds_dir):
   assert isinstance(ds.pipeline, grain_pipeline.GrainPipeline)
   assert (ds.num_train, ds.num_eval, ds.steps_per_epoch) == (20, 9, 2)
   first = _take(ds.train_batches(), 3)
-  assert first[0]['image'].shape == (8, 1, 32, 32, 3) and first[0]['image'].dtype == np.uint8
+  assert first[0]['image'].shape == (8, 32, 32, 3) and first[0]['image'].dtype == np.uint8
   _assert_batches_equal(_take(_load_records(tfds_dir).train_batches(start_step=1), 2), first[1:])
   batches = list(ds.eval_batches())
   masks = np.concatenate([b['mask'].ravel() for b in batches])

@@ -111,7 +111,6 @@ def test_normalize_maps_range_and_constant_maps():
 def test_cam_values_of_the_trained_model(trained, dataset):
   _, _, result = trained
   batch = next(iter(dataset.eval_batches()))
-  batch = {k: v.reshape((-1,) + v.shape[2:]) for k, v in batch.items()}
   model = eval_driver.EvalModel(result.state, dataset.eval_preprocess, dataset.mean, dataset.std)
   out = jax.jit(lambda b: cam.cam_values(model, b, None))(batch)
   maps = np.asarray(out['cam_predicted'])
@@ -209,8 +208,8 @@ class _OneBatch:
   eval_preprocess = staticmethod(lambda images: images.astype(jnp.float32))
 
   def __init__(self, batch):
-    self.batch = {k: np.asarray(v)[None] for k, v in batch.items()}
-    self.image_shape = self.batch['image'].shape[2:]
+    self.batch = {k: np.asarray(v) for k, v in batch.items()}
+    self.image_shape = self.batch['image'].shape[1:]
 
   def eval_batches(self):
     return iter([self.batch])

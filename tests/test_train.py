@@ -149,7 +149,7 @@ def test_same_global_batch_same_update_on_one_and_eight_devices(small_config):
     where = devices.MeshPlacement(
         jax.make_mesh((count,), (devices.AXIS,), devices=jax.devices()[:count])
     )
-    batch = {'image': images.reshape(count, -1, 8, 8, 3), 'label': labels.reshape(count, -1)}
+    batch = {'image': images, 'label': labels}
     compiled = where.compile(step, (devices.STATE, devices.BATCH))
     new_state, metrics = compiled(where.put_state(state), where.put_batch(batch))
     results.append((where.first(new_state).params, float(where.first(metrics)['loss'])))
@@ -212,11 +212,10 @@ def test_mesh_and_pmap_train_the_same_run_bit_for_bit(small_config, tmp_path):
   # momentum update differently in the two programs: `models/batch_norm.py`).
   for part in ('params', 'opt_state', 'batch_stats'):
     assert _tree_bytes(getattr(mesh.state, part)) == _tree_bytes(getattr(pmap.state, part)), part
-  # The eval programs are not: pmap's per-device state keeps a unit device axis, so XLA fuses
-  # BatchNorm's per-channel factors otherwise, and a logit may differ by an ulp (seen: 6e-8).
+  # And so are the evaluations (the eval body takes the state through an optimization barrier:
+  # `eval_driver.Evaluator`; without it a logit moved by 6e-8 and the eval loss with it).
   assert mesh.last_epoch.keys() == pmap.last_epoch.keys() >= {'eval_loss', 'eval_top1_error'}
-  for name, value in mesh.last_epoch.items():
-    assert value == pytest.approx(pmap.last_epoch[name], rel=1e-6, abs=1e-9), name
+  assert mesh.last_epoch == pmap.last_epoch
   # A checkpoint of the pmap trainer (host arrays, as every earlier version wrote them) resumes
   # on the mesh, where the run goes on as it would have.
   workdir = str(tmp_path / 'pmap_then_mesh')

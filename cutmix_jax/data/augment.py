@@ -27,6 +27,8 @@ CIFAR_MEAN = (125.3 / 255, 123.0 / 255, 113.9 / 255)
 CIFAR_STD = (63.0 / 255, 62.1 / 255, 66.7 / 255)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# The eval centre crop's side over the shorter side (ResNet's 224 of 256; timm's crop_pct).
+EVAL_CROP_FRACTION = 224 / 256
 
 
 def channel_stats(images: np.ndarray, chunk: int = 4096) -> Stats:

@@ -76,15 +76,14 @@ class Dataset:
   def train_batches(self, start_step: int = 0) -> Iterator[layout_lib.Batch]:
     """Infinite host batches for steps start_step, start_step + 1, ...
 
-    Each is `{'image': uint8 (D, B/D, H, W, C), 'label': int32 (D, B/D)}` with D local devices
-    and B the per-process batch. The order depends only on the seed and the epoch, so resuming
-    at a step replays it exactly.
+    Each is `{'image': uint8 (B, H, W, C), 'label': int32 (B,)}`, B the per-process batch. The
+    order depends only on the seed and the epoch, so resuming at a step replays it exactly.
     """
     return self.pipeline.train_batches(start_step)
 
   def eval_batches(self) -> Iterator[layout_lib.Batch]:
     """One pass over the eval split: 'image', 'label', bool 'mask' (False on padding) and,
-    if `has_boxes`, int32 'box' `(D, B/D, 4)` as `(y1, y2, x1, x2)`, half-open pixels."""
+    if `has_boxes`, int32 'box' `(B, 4)` as `(y1, y2, x1, x2)`, half-open pixels."""
     return self.pipeline.eval_batches()
 
 

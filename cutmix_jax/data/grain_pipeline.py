@@ -17,6 +17,7 @@ from absl import flags
 import grain
 import numpy as np
 
+from cutmix_jax.data import augment
 from cutmix_jax.data import host_preprocess
 from cutmix_jax.data import image_files
 from cutmix_jax.data import layout as layout_lib
@@ -30,7 +31,7 @@ def reading_threads(workers: int) -> int:
 
 
 class GrainPipeline:
-  """Train and eval batches of augmented uint8 images, `(D, B/D, image_size, image_size, 3)`.
+  """Train and eval batches of augmented uint8 images, `(B, image_size, image_size, 3)`.
 
   Args:
     files: its `train` and `evaluation` splits read by index (`example(i)`): a
@@ -51,7 +52,7 @@ class GrainPipeline:
       image_size: int,
       workers: int,
       interpolation: str = 'bilinear',
-      eval_crop_fraction: float = host_preprocess.EVAL_CROP_FRACTION,
+      eval_crop_fraction: float = augment.EVAL_CROP_FRACTION,
   ):
     self._train, self._evaluation = files.train, files.evaluation
     self.layout = layout
@@ -70,13 +71,14 @@ class GrainPipeline:
 
   def _epoch_batches(self, epoch: int, first_step: int) -> Iterator[layout_lib.Batch]:
     order = layout_lib.train_indices(self.layout, self._seed, epoch, self.num_train)
-    devices = self.layout.local_device_count
-    rows = self.layout.process_batch_size // devices
+    # A step's rows are read as one share a device (shares read in parallel), then joined.
+    shares = self.layout.local_device_count
+    rows = self.layout.process_batch_size // shares
     offset = self.layout.process_index * self.layout.process_batch_size  # this process's slice
 
-    def device_share(flat: int) -> layout_lib.Batch:  # one device's rows of one step
-      step, device = divmod(flat, devices)
-      first = step * self.layout.batch_size + offset + device * rows  # in the epoch's order
+    def share_of_step(flat: int) -> layout_lib.Batch:
+      step, share = divmod(flat, shares)
+      first = step * self.layout.batch_size + offset + share * rows  # in the epoch's order
       image = lambda name, data, row: host_preprocess.train_image(
           name,
           np.random.default_rng((self._seed, epoch, first + row)),
@@ -84,10 +86,10 @@ class GrainPipeline:
           data,
           self._interpolation,
       )
-      return self._read(self._train, order[step, device * rows : (device + 1) * rows], image)
+      return self._read(self._train, order[step, share * rows : (share + 1) * rows], image)
 
-    shares = grain.MapDataset.range(first_step * devices, self.steps_per_epoch * devices)
-    yield from self._iterate(shares.map(device_share).batch(devices))
+    flat = grain.MapDataset.range(first_step * shares, self.steps_per_epoch * shares)
+    yield from self._iterate(flat.map(share_of_step).batch(shares).map(_joined))
 
   def eval_batches(self) -> Iterator[layout_lib.Batch]:
     """One padded pass over this process's eval share, with 'mask'."""
@@ -133,3 +135,8 @@ class GrainPipeline:
         if line.startswith('cannot decode image file'):
           raise image_files.UnreadableImageError(line) from None
         raise ValueError(line) from None
+
+
+def _joined(shares: layout_lib.Batch) -> layout_lib.Batch:
+  """A step's shares stacked by Grain `(shares, rows, ...)` as one batch of their rows in order."""
+  return {name: value.reshape((-1,) + value.shape[2:]) for name, value in shares.items()}

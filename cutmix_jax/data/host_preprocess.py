@@ -22,10 +22,10 @@ import numpy as np
 from PIL import Image
 import simplejpeg
 
+from cutmix_jax.data import augment
 from cutmix_jax.data import image_files
 from cutmix_jax.data import jpeg_window
 
-EVAL_CROP_FRACTION = 224 / 256
 _ATTEMPTS = 10
 RESAMPLING = {'bilinear': Image.Resampling.BILINEAR, 'bicubic': Image.Resampling.BICUBIC}
 
@@ -49,7 +49,7 @@ def random_resized_window(height: int, width: int, rng, scale=(0.08, 1.0), ratio
   return (height - crop_h) // 2, (width - crop_w) // 2, crop_h, crop_w
 
 
-def centre_window(height: int, width: int, fraction: float = EVAL_CROP_FRACTION):
+def centre_window(height: int, width: int, fraction: float = augment.EVAL_CROP_FRACTION):
   """The centred square window `(y, x, side, side)` of side `fraction * min(H, W)`."""
   side = int(round(fraction * min(height, width)))
   return int(round((height - side) / 2)), int(round((width - side) / 2)), side, side
@@ -130,7 +130,7 @@ def eval_image(
     image_size: int,
     data=None,
     interpolation: str = 'bilinear',
-    crop_fraction: float = EVAL_CROP_FRACTION,
+    crop_fraction: float = augment.EVAL_CROP_FRACTION,
 ) -> np.ndarray:
   """The file `name` (or its bytes) centre-cropped (the square of side `crop_fraction` of the
   shorter side), as uint8 `(image_size, image_size, 3)`."""

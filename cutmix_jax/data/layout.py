@@ -3,8 +3,8 @@
 Batch sizes are global (all processes together). Every process computes the same global
 schedule from `(seed, epoch)` and keeps its own slice of each global batch, so the order of a
 run depends on nothing but the seed and the step: resuming at step s replays exactly the
-batches an uninterrupted run sees from s on. Host batches are reshaped to `(D, B/D, ...)` for
-`jax.pmap` over the D local devices.
+batches an uninterrupted run sees from s on. Host batches are this process's rows `(B, ...)`;
+the placement (`training/devices.py`) spreads them over the devices.
 """
 
 import dataclasses
@@ -135,11 +135,6 @@ def eval_shard(layout: Layout, num_examples: int) -> Tuple[int, int, int]:
   return start, stop, math.ceil(largest_share / layout.process_eval_batch_size)
 
 
-def split_for_devices(batch: Batch, num_devices: int) -> Batch:
-  """Reshapes every `(B, ...)` array of a host batch to `(num_devices, B / num_devices, ...)`."""
-  return {k: v.reshape((num_devices, -1) + v.shape[1:]) for k, v in batch.items()}
-
-
 def pad_batch(batch: Batch, size: int) -> Batch:
   """Zero-pads every array of `batch` to `size` rows and adds `mask`, False on the padding."""
   count = len(batch['label'])
@@ -154,7 +149,7 @@ def pad_batch(batch: Batch, size: int) -> Batch:
 def padded_eval_batches(
     batches: Iterable[Batch], layout: Layout, num_batches: int
 ) -> Iterator[Batch]:
-  """Pads this process's eval batches to full size and to `num_batches`, split for devices.
+  """Pads this process's eval batches to full size and to `num_batches`.
 
   Every process must run the same number of eval steps (pmap collectives), so a process whose
   share ends early yields all-padding batches (mask False everywhere) until `num_batches`.
@@ -164,8 +159,8 @@ def padded_eval_batches(
   for batch in batches:
     empty = {k: v[:0] for k, v in batch.items()}
     count += 1
-    yield split_for_devices(pad_batch(batch, size), layout.local_device_count)
+    yield pad_batch(batch, size)
   if count > num_batches:
     raise RuntimeError(f'eval share gave {count} batches, more than the {num_batches} planned')
   for _ in range(count, num_batches):
-    yield split_for_devices(pad_batch(empty, size), layout.local_device_count)
+    yield pad_batch(empty, size)

@@ -82,7 +82,7 @@ class DataConfig:
   random_erasing: float = 0.0
   repeated_augmentation: int = 1
   interpolation: str = 'bilinear'
-  eval_crop_fraction: float = 0.875
+  eval_crop_fraction: float = augment.EVAL_CROP_FRACTION
 
   def __post_init__(self):
     check_source_name(self.source)

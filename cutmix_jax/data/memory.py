@@ -44,7 +44,7 @@ class ArraySplit:
 
 
 class InMemoryPipeline:
-  """Train and eval batches of two `ArraySplit`s for this process, `(D, B/D, ...)` arrays."""
+  """Train and eval batches of two `ArraySplit`s for this process, `(B, ...)` arrays."""
 
   def __init__(
       self, train: ArraySplit, evaluation: ArraySplit, layout: layout_lib.Layout, seed: int
@@ -63,8 +63,7 @@ class InMemoryPipeline:
   def _epoch_batches(self, epoch: int, first_step: int) -> Iterator[layout_lib.Batch]:
     steps = layout_lib.train_indices(self._layout, self._seed, epoch, len(self._train))
     for indices in steps[first_step:]:
-      batch = self._train.take(indices).as_batch()
-      yield layout_lib.split_for_devices(batch, self._layout.local_device_count)
+      yield self._train.take(indices).as_batch()
 
   def eval_batches(self) -> Iterator[layout_lib.Batch]:
     """One padded pass over this process's share of the eval split, with 'mask' (and 'box')."""

@@ -12,6 +12,7 @@ from typing import Iterator, Optional
 
 import numpy as np
 
+from cutmix_jax.data import augment
 from cutmix_jax.data import image_files
 from cutmix_jax.data import layout as layout_lib
 from cutmix_jax.data import source
@@ -29,7 +30,7 @@ def _options():
 
 
 class StreamingPipeline:
-  """Train and eval batches of augmented uint8 images, `(D, B/D, image_size, image_size, 3)`.
+  """Train and eval batches of augmented uint8 images, `(B, image_size, image_size, 3)`.
 
   Args:
     source: a `folder.FileSource` or `tfds_source.TfdsSource`.
@@ -54,7 +55,7 @@ class StreamingPipeline:
       image_size: int,
       num_classes: int,
       interpolation: str = 'bilinear',
-      eval_crop_fraction: float = tf_preprocess.EVAL_CROP_FRACTION,
+      eval_crop_fraction: float = augment.EVAL_CROP_FRACTION,
   ):
     self._source = source
     self.layout = layout
@@ -92,8 +93,7 @@ class StreamingPipeline:
         .batch(size, drop_remainder=True)
     )
     batches = _numpy_batches(dataset, names, first_step * size, size, self._num_classes)
-    for batch in batches:
-      yield layout_lib.split_for_devices(batch, self.layout.local_device_count)
+    yield from batches
 
   def eval_batches(self) -> Iterator[layout_lib.Batch]:
     """One padded pass over this process's eval share, with 'mask'."""

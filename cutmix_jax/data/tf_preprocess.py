@@ -12,9 +12,9 @@ its seeds.
 import math
 from typing import Callable, Sequence
 
+from cutmix_jax.data import augment
 from cutmix_jax.data.tensorflow_cpu import tf
 
-EVAL_CROP_FRACTION = 224 / 256
 _ATTEMPTS = 10
 
 
@@ -51,7 +51,7 @@ def random_resized_window(shape, seed, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
   return tf.cast(tf.concat([offset, [crop_h, crop_w]], 0), tf.int32)
 
 
-def centre_window(shape, fraction: float = EVAL_CROP_FRACTION):
+def centre_window(shape, fraction: float = augment.EVAL_CROP_FRACTION):
   """The centred square window `[y, x, side, side]` with side `fraction * min(H, W)`."""
   height, width = tf.cast(shape[0], tf.float32), tf.cast(shape[1], tf.float32)
   side = tf.round(fraction * tf.minimum(height, width))
@@ -98,7 +98,7 @@ def eval_image(
     data,
     image_size: int,
     interpolation: str = 'bilinear',
-    crop_fraction: float = EVAL_CROP_FRACTION,
+    crop_fraction: float = augment.EVAL_CROP_FRACTION,
 ):
   """Encoded image -> centre-cropped uint8 `(image_size, image_size, 3)`."""
   window = lambda shape: centre_window(shape, crop_fraction)

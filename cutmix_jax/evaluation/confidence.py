@@ -40,6 +40,6 @@ def of_eval_split(evaluator: eval_driver.Evaluator, state) -> Dict[str, np.ndarr
 
 
 def of_unit_batches(evaluator: eval_driver.Evaluator, state, batches: Iterable) -> np.ndarray:
-  """Max-softmax confidences `(N,)` of batches `{'image': [0, 1] floats (D, B/D, H, W, C),
-  'mask': bool (D, B/D)}` (False on padding)."""
+  """Max-softmax confidences `(N,)` of batches `{'image': [0, 1] floats (B, H, W, C),
+  'mask': bool (B,)}` (False on padding)."""
   return eval_driver.all_rows(evaluator.rows(unit_scores, state, batches=batches))['confidence']

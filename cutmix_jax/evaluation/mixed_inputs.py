@@ -15,9 +15,7 @@ from cutmix_jax.ops import registry
 def first_train_images(dataset, count: int) -> Tuple[np.ndarray, np.ndarray]:
   """The first `count` images `(n, H, W, C)` and labels `(n,)` of the run's first train batch."""
   batch = next(iter(dataset.train_batches(0)))
-  images = batch['image'].reshape((-1,) + batch['image'].shape[2:])
-  labels = batch['label'].reshape(-1)
-  return images[:count], labels[:count]
+  return batch['image'][:count], batch['label'][:count]
 
 
 def mixed_examples(

@@ -98,16 +98,11 @@ def summarize(in_scores, out_scores) -> dict:
 
 
 def _noise_batches(name: str, count: int, batch_size: int, image_shape, seed: int) -> Iterator:
-  """Batches of `count` noise images, `{'image': (D, B/D, H, W, C), 'mask'}`, the last padded."""
-  devices = jax.local_device_count()
+  """Batches of `count` noise images, `{'image': (B, H, W, C), 'mask': (B,)}`, the last padded."""
   for start in range(0, count, batch_size):
     key = jax.random.fold_in(jax.random.key(seed), start)
     images = noise_images(name, key, (batch_size,) + tuple(image_shape))
-    mask = np.arange(start, start + batch_size) < count
-    yield {
-        'image': images.reshape((devices, -1) + images.shape[1:]),
-        'mask': mask.reshape(devices, -1),
-    }
+    yield {'image': images, 'mask': np.arange(start, start + batch_size) < count}
 
 
 def _load(source: str, batch_size: int):
@@ -144,7 +139,6 @@ def _folder_batches(source: str, batch_size: int, image_shape) -> Iterator:
   """Batches of an OOD folder's images, each resized to the model's input, `[0, 1]` pixels."""
   height, width, channels = image_shape
   files = _listed_files(source)
-  devices = jax.local_device_count()
   for start in range(0, len(files), batch_size):
     names = files.paths[start : start + batch_size]
     batch = np.zeros((batch_size, height, width, channels), np.float32)
@@ -152,11 +146,7 @@ def _folder_batches(source: str, batch_size: int, image_shape) -> Iterator:
       with Image.open(name) as image:
         image = image.convert('RGB' if channels == 3 else 'L').resize((width, height))
         batch[i] = np.asarray(image, np.float32).reshape(height, width, channels) / 255.0
-    mask = np.arange(batch_size) < len(names)
-    yield {
-        'image': batch.reshape((devices, -1) + batch.shape[1:]),
-        'mask': mask.reshape(devices, -1),
-    }
+    yield {'image': batch, 'mask': np.arange(batch_size) < len(names)}
 
 
 def _dataset_batches(source: str, batch_size: int, image_shape) -> Iterator:
@@ -168,9 +158,10 @@ def _dataset_batches(source: str, batch_size: int, image_shape) -> Iterator:
         f'--ood={source} has {other.image_shape[2]} channels; the model takes {channels}'
     )
   for batch in other.eval_batches():
-    images = batch['image']
-    unit = resize_to(pixels.to_unit(images.reshape((-1,) + images.shape[2:])), height, width)
-    yield {'image': unit.reshape(images.shape[:2] + unit.shape[1:]), 'mask': batch['mask']}
+    yield {
+        'image': resize_to(pixels.to_unit(batch['image']), height, width),
+        'mask': batch['mask'],
+    }
 
 
 @dataclasses.dataclass(frozen=True)

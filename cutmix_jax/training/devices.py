@@ -10,10 +10,10 @@ A `Placement` compiles it, puts the state and the batches onto the devices and r
 - `PmapPlacement` (`parallelism='pmap'`): `jax.pmap` over the local devices, the state copied
   onto each with a leading device axis, as JAX's maintenance-mode API wants it.
 
-Both run the same per-device program: a seeded run trains the same parameters under either, bit
-for bit (XLA may fold a constant of BatchNorm's running-statistics update differently in the two
-programs, so those can differ in their last bit). Batches reach a placement as the data layer
-gives them: host arrays `(D_local, B/D, ...)`.
+Both run the same per-device program, on the same `B/D` rows of each batch: a seeded run trains
+and evaluates the same under either, bit for bit. Batches reach a placement as the data layer
+gives them, this process's rows `(B_local, ...)` as host arrays, and per-example outputs come
+back so.
 """
 
 import collections
@@ -85,14 +85,10 @@ class MeshPlacement:
     return state
 
   def put_batch(self, batch):
-    """A host batch `(D_local, B/D, ...)` of this process as global arrays `(B, ...)` sharded
-    over AXIS (a view: no copy on the host)."""
+    """A host batch `(B_local, ...)` of this process as global arrays `(B, ...)` sharded over
+    AXIS."""
     sharding = NamedSharding(self.mesh, P(AXIS))
-
-    def put(leaf):
-      leaf = np.asarray(leaf)
-      return jax.make_array_from_process_local_data(sharding, leaf.reshape((-1,) + leaf.shape[2:]))
-
+    put = lambda leaf: jax.make_array_from_process_local_data(sharding, np.asarray(leaf))
     return jax.tree.map(put, batch)
 
   def first(self, tree):
@@ -101,11 +97,11 @@ class MeshPlacement:
     return jax.tree.map(lambda leaf: np.asarray(leaf.addressable_shards[0].data), tree)
 
   def host_rows(self, values):
-    """Per-example outputs of a step: this process's rows as host arrays `(D_local, B/D, ...)`."""
+    """Per-example outputs of a step: this process's rows as host arrays `(B_local, ...)`."""
 
     def local(leaf):
       shards = sorted(leaf.addressable_shards, key=lambda shard: shard.index[0].start or 0)
-      return np.stack([np.asarray(shard.data) for shard in shards])
+      return np.concatenate([np.asarray(shard.data) for shard in shards])
 
     return jax.tree.map(local, values)
 
@@ -133,8 +129,10 @@ class PmapPlacement:
     return jax.device_put(jax.tree.map(copies, tree), self._rows)
 
   def put_batch(self, batch):
-    """A host batch `(D_local, B/D, ...)`, one row per local device."""
-    return jax.device_put(batch, self._rows)
+    """A host batch `(B_local, ...)` as `(D_local, B/D, ...)` arrays, one row per local device
+    (the layout `jax.pmap` maps over)."""
+    rows = lambda leaf: np.asarray(leaf).reshape((self._count, -1) + np.shape(leaf)[1:])
+    return jax.device_put(jax.tree.map(rows, batch), self._rows)
 
   def state_template(self, tree):
     """What a checkpoint restores a host pytree `tree` as: host arrays, as pmap's state is
@@ -151,8 +149,9 @@ class PmapPlacement:
     return jax.tree.map(lambda leaf: np.asarray(leaf.addressable_shards[0].data)[0], tree)
 
   def host_rows(self, values):
-    """Per-example outputs of a step as host arrays `(D_local, B/D, ...)`."""
-    return jax.device_get(values)
+    """Per-example outputs of a step as host arrays `(B_local, ...)`."""
+    rows = lambda leaf: np.asarray(leaf).reshape((-1,) + leaf.shape[2:])
+    return jax.tree.map(rows, values)
 
 
 def placement(parallelism: str = 'mesh'):

@@ -103,7 +103,10 @@ class Evaluator:
       facts = (self.dataset.eval_preprocess, self.dataset.mean, self.dataset.std)
 
       def per_device(state, batch, key, batch_index, *args):
-        model = EvalModel(state, *facts)
+        # The barrier makes the state a finished input in both placements: without it XLA fuses
+        # BatchNorm's per-channel factors around pmap's unit device axis otherwise than on the
+        # mesh, and logits differ in their last bit.
+        model = EvalModel(jax.lax.optimization_barrier(state), *facts)
         values = work(model, batch, _per_device_key(key, batch_index), *args)
         return _masked_sum(values, batch['mask']) if reduce else values
 
@@ -130,7 +133,7 @@ class Evaluator:
       work: `work(model, batch, key, *args) -> {name: (B, ...)}`, pure.
       state: the TrainState on the devices (`placement.put_state`).
       *args: arrays or pytrees that every device gets whole (not per batch).
-      batches: `(D, B/D, ...)` batches with a 'mask'; the eval split if None.
+      batches: host batches `(B, ...)` with a 'mask'; the eval split if None.
       seed: seed of the per-batch keys.
     """
     step = self._compiled_work(work, True, len(args))
@@ -167,10 +170,9 @@ class Evaluator:
 
 
 def valid_rows(values: Dict[str, np.ndarray], mask) -> Dict[str, np.ndarray]:
-  """Host arrays `(D, B/D, ...)` flattened to `(B, ...)` with the padding rows (`mask` False)
-  dropped."""
-  keep = np.asarray(mask).reshape(-1)
-  return {k: np.asarray(v).reshape((-1,) + np.shape(v)[2:])[keep] for k, v in values.items()}
+  """Host arrays `(B, ...)` without their padding rows (`mask` False)."""
+  keep = np.asarray(mask)
+  return {k: np.asarray(v)[keep] for k, v in values.items()}
 
 
 def all_rows(row_batches: Iterable[Dict[str, np.ndarray]]) -> Dict[str, np.ndarray]:

@@ -15,6 +15,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from cutmix_jax.models import filter_gradient
 from cutmix_jax.models.batch_norm import BatchNorm
 from cutmix_jax.ops import arguments
 from cutmix_jax.ops.feature_mix import COLLECTION
@@ -34,7 +35,8 @@ def conv(
     features: int, kernel: int, strides: int = 1, *, dtype, groups: int = 1, name=None
 ) -> nn.Conv:
   """A bias-free `kernel x kernel` conv padded by `kernel // 2` on every side, as PyTorch's;
-  `groups` > 1 splits the channels into that many groups (ResNeXt)."""
+  `groups` > 1 splits the channels into that many groups (ResNeXt). Its filter gradient sums
+  over example groups on the CPU (`filter_gradient`: several times faster there)."""
   pad = ((kernel // 2, kernel // 2),) * 2
   return nn.Conv(
       features,
@@ -46,6 +48,7 @@ def conv(
       dtype=dtype,
       param_dtype=jnp.float32,
       kernel_init=CONV_INIT,
+      conv_general_dilated=filter_gradient.conv_general_dilated,
       name=name,
   )
 

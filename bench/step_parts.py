@@ -1,5 +1,6 @@
 """Where a CPU train step's time goes: the model's forward and backward, and one 3x3 convolution's
-forward, input gradient and filter gradient, in JAX and (where importable) in PyTorch.
+forward, input gradient and filter gradient, in JAX and (where importable) in PyTorch; the filter
+gradient both as XLA computes it (`lax`) and as the models do (`models/filter_gradient.py`).
 
 float32, one device, the CIFAR ResNet of `--model` at `--batch`; every figure the best of
 `--rounds` rounds of `--steps` calls, the two frameworks in turn. Run it where both are installed
@@ -20,6 +21,7 @@ import optax
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 from cutmix_jax.config import files  # noqa: E402  (after the path on purpose)
+from cutmix_jax.models import filter_gradient  # noqa: E402
 from cutmix_jax.training import run_builder  # noqa: E402
 from cutmix_jax.training import run_config  # noqa: E402
 from cutmix_jax.training import train_state  # noqa: E402
@@ -62,6 +64,9 @@ def jax_parts(model_name: str, batch: int) -> dict:
   conv = lambda x, w: jax.lax.conv_general_dilated(
       x, w, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC')
   )
+  grouped = lambda x, w: filter_gradient.conv_general_dilated(
+      x, w, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC')
+  )
   for channels, side in CONVOLUTIONS:
     x = jax.random.normal(jax.random.key(1), (batch, side, side, channels))
     w = jax.random.normal(jax.random.key(2), (3, 3, channels, channels))
@@ -72,6 +77,8 @@ def jax_parts(model_name: str, batch: int) -> dict:
     parts[f'{name}: forward'] = lambda f=jax.jit(conv), x=x, w=w: f(x, w).block_until_ready()
     parts[f'{name}: input gradient'] = lambda f=of_x, a=(x, w, dy): f(*a).block_until_ready()
     parts[f'{name}: filter gradient'] = lambda f=of_w, a=(x, w, dy): f(*a).block_until_ready()
+    of_w = jax.jit(lambda x, w, dy: jax.vjp(lambda w: grouped(x, w), w)[1](dy)[0])
+    parts[f'{name}: filter gradient, ours'] = lambda f=of_w, a=(x, w, dy): f(*a).block_until_ready()
   return parts
 
 

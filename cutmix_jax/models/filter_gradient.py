@@ -54,9 +54,14 @@ def conv_general_dilated(lhs, rhs, *args, dimension_numbers=None, **kwargs):
     if not isinstance(lhs_dot, jax.custom_derivatives.SymbolicZero):
       out_dot = plain(lhs_dot, rhs)
     if not isinstance(rhs_dot, jax.custom_derivatives.SymbolicZero):
-      # One convolution a group: transposed, the filter gradient is their sum.
-      parts = [plain(part, rhs_dot) for part in jnp.split(lhs, groups, axis=lhs_batch)]
-      by_groups = jnp.concatenate(parts, axis=out_batch)
+      # One convolution a group: transposed, the filter gradient is their sum, taken in float32
+      # at least (a bfloat16 model's gradient is then rounded once, as the plain one is).
+      wide = jnp.promote_types(lhs.dtype, jnp.float32)
+      wide_rhs_dot = rhs_dot.astype(wide)  # one cast: its cotangent sums the groups' in `wide`
+      parts = [
+          plain(part.astype(wide), wide_rhs_dot) for part in jnp.split(lhs, groups, axis=lhs_batch)
+      ]
+      by_groups = jnp.concatenate(parts, axis=out_batch).astype(out.dtype)
       out_dot = by_groups if out_dot is None else out_dot + by_groups
     if out_dot is None:
       out_dot = jnp.zeros_like(out)

@@ -88,3 +88,15 @@ def test_a_models_parameter_gradients_equal_the_plain_convolutions(monkeypatch):
   plain, plain_convolutions = gradients()
   assert grouped_convolutions > plain_convolutions  # one filter gradient a group
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6), grouped, plain)
+
+
+def test_a_bfloat16_filter_gradient_is_the_float32_sum_rounded_once():
+  x, w = _operands()
+  x, w = x.astype(jnp.bfloat16), w.astype(jnp.bfloat16)
+  ours = _conv(filter_gradient.conv_general_dilated)
+  cotangent = jax.random.normal(jax.random.key(4), ours(x, w).shape).astype(jnp.bfloat16)
+  filter_of = lambda x, w, dy: jax.jit(lambda x, w, dy: jax.vjp(lambda w: ours(x, w), w)[1](dy))(
+      x, w, dy
+  )[0]
+  wide = filter_of(x.astype(jnp.float32), w.astype(jnp.float32), cotangent.astype(jnp.float32))
+  np.testing.assert_array_equal(filter_of(x, w, cotangent), wide.astype(jnp.bfloat16))

@@ -68,6 +68,7 @@ def test_every_order_and_mode_of_autodiff_goes_through_it():
   np.testing.assert_allclose(only_x, ours(x, w), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow  # two compilations of a ResNet's gradient (20 s); the op's tests are quick
 def test_a_models_parameter_gradients_equal_the_plain_convolutions(monkeypatch):
   model = resnet.resnet_cifar8(num_classes=10, dtype=jnp.float32)
   images = jax.random.normal(jax.random.key(2), (32, 16, 16, 3))

@@ -1,8 +1,8 @@
 """A convolution whose filter gradient XLA:CPU computes several times faster.
 
 XLA:CPU lowers a convolution's filter gradient as a convolution whose window is the whole image
-and whose input features are the examples, which its Eigen path runs 4.5-7.4x slower than
-PyTorch's CPU step computes the same gradient (docs/PERFORMANCE.md, `bench/step_parts.py`). The
+and whose input features are the examples, which it runs 4.5-7.4x slower than PyTorch's CPU
+step computes the same gradient (docs/PERFORMANCE.md, `bench/step_parts.py`). The
 same gradient summed over groups of 16 or more examples, one such convolution a group, runs
 2-3.5x faster, since each group's operands fit in the caches and the groups run on every core.
 
@@ -18,7 +18,7 @@ from jax import lax
 import jax.numpy as jnp
 
 GROUP_ROWS = 16  # the fewest examples a group of the filter gradient has
-MAX_GROUPS = 8
+GROUP_COUNTS = (8, 4, 2)  # the group counts tried, most first
 
 
 def gradient_groups(batch: int, backend: str) -> int:
@@ -26,7 +26,7 @@ def gradient_groups(batch: int, backend: str) -> int:
   most of 8, 4, 2 that divides the batch into groups of at least GROUP_ROWS, on the CPU; else 1."""
   if backend != 'cpu':
     return 1
-  for groups in (MAX_GROUPS, 4, 2):
+  for groups in GROUP_COUNTS:
     if batch % groups == 0 and batch // groups >= GROUP_ROWS:
       return groups
   return 1

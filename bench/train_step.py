@@ -22,6 +22,7 @@ import jax
 import numpy as np
 
 from cutmix_jax import models
+from cutmix_jax.commands import host_memory
 from cutmix_jax.config import files
 from cutmix_jax.training import devices as cutmix_devices
 from cutmix_jax.training import optim
@@ -85,6 +86,12 @@ def main():
       choices=cutmix_devices.PARALLELISMS,
       help='how the step spans the devices; several: each method under each, in turn',
   )
+  parser.add_argument(
+      '--plain-malloc',
+      action='store_true',
+      help="glibc's default arenas (train.py keeps freed memory on CPU-only installs: "
+      'cutmix_jax/commands/host_memory.py)',
+  )
   parser.add_argument('--steps', type=int, default=20, help='steps per timed round')
   parser.add_argument('--rounds', type=int, default=5)
   parser.add_argument('--json', default='', help='also write the table here')
@@ -95,6 +102,8 @@ def main():
       'method to this directory',
   )
   args = parser.parse_args()
+  if host_memory.runs_on_cpu_only() and not args.plain_malloc:
+    host_memory.keep_freed_memory()
 
   side, num_classes = input_setting(args.model)
   config = make_config(args, args.methods[0])

@@ -57,3 +57,13 @@ def test_applies_only_where_jax_computes_on_the_cpu(monkeypatch, environment, pl
     monkeypatch.setenv(name, value)
   monkeypatch.setattr(host_memory.importlib.metadata, 'entry_points', lambda group: plugins)
   assert host_memory.runs_on_cpu_only() is expected
+
+
+def test_a_tpu_install_is_not_cpu_only(monkeypatch):
+  monkeypatch.delenv('JAX_PLATFORMS', raising=False)
+  monkeypatch.setattr(host_memory.importlib.metadata, 'entry_points', lambda group: [])
+  find_spec = host_memory.importlib.util.find_spec
+  monkeypatch.setattr(
+      host_memory.importlib.util, 'find_spec', lambda name: name == 'libtpu' or find_spec(name)
+  )
+  assert not host_memory.runs_on_cpu_only()

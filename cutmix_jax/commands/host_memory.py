@@ -32,8 +32,9 @@ def runs_on_cpu_only() -> bool:
   platforms = os.environ.get('JAX_PLATFORMS', '')
   if platforms:
     return platforms == 'cpu'
-  plugins = importlib.metadata.entry_points(group='jax_plugins')
-  return not plugins and importlib.util.find_spec('libtpu') is None
+  plugins = importlib.metadata.entry_points(group='jax_plugins')  # CUDA, ROCm plugins
+  installed = lambda name: importlib.util.find_spec(name) is not None
+  return not plugins and not installed('jax_plugins') and not installed('libtpu')
 
 
 def keep_freed_memory() -> bool:

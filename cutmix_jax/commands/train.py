@@ -16,6 +16,7 @@ from absl import logging
 from cutmix_jax import extras
 from cutmix_jax import recipes
 from cutmix_jax.commands import command_line
+from cutmix_jax.commands import cpu_devices
 from cutmix_jax.errors import UserError
 
 DEFAULT_CONFIG = recipes.path('default')
@@ -76,6 +77,10 @@ def main(argv):
     signal.signal(signum, _stopped_before_training)
   logging.set_verbosity(logging.WARNING)  # orbax logs every save at INFO
   command_line.quiet_background_errors()
+  multi_process = bool(_COORDINATOR.value) or _DISTRIBUTED.value
+  split = cpu_devices.split_batch_on_cpu(_CONFIG.value.get('batch_norm', 'device'), multi_process)
+  if split:
+    print(f'Each batch is split over {split} CPU devices (faster; BatchNorm over the whole batch)')
   initialize_distributed()
   import jax  # pylint: disable=import-outside-toplevel
 

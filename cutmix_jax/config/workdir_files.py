@@ -36,6 +36,7 @@ ADDED = {
     'data.eval_crop_fraction': 0.875,
     'loss': 'softmax_cross_entropy',
     'bce_target_threshold': -1.0,
+    'batch_norm': 'device',
 }
 
 

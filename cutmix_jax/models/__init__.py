@@ -48,7 +48,8 @@ MODELS = {
 }
 
 
-_NOT_SETTINGS = ('num_classes', 'dtype', 'block', 'stem', 'parent', 'name')  # set by the code
+# Set by the code (the run config's `batch_norm` sets `batch_norm_axis`), not by model_settings.
+_NOT_SETTINGS = ('num_classes', 'dtype', 'block', 'stem', 'batch_norm_axis', 'parent', 'name')
 
 
 def _check_name(name: str) -> None:
@@ -56,12 +57,22 @@ def _check_name(name: str) -> None:
     raise ValueError(f'unknown model {name!r}; valid models: {", ".join(MODELS)}')
 
 
-def settings_of(name: str) -> Tuple[str, ...]:
-  """The settings of model `name` that a config may set (`config.model_settings`): the fields of
-  its module other than the class count, the dtype and its building blocks."""
+def _fields(name: str) -> Tuple[str, ...]:
   _check_name(name)
   module = MODELS[name].func  # every entry is a partial of its module class
-  return tuple(f.name for f in dataclasses.fields(module) if f.name not in _NOT_SETTINGS)
+  return tuple(f.name for f in dataclasses.fields(module))
+
+
+def settings_of(name: str) -> Tuple[str, ...]:
+  """The settings of model `name` that a config may set (`config.model_settings`): the fields of
+  its module other than the class count, the dtype, its building blocks and its BatchNorm axis."""
+  return tuple(field for field in _fields(name) if field not in _NOT_SETTINGS)
+
+
+def has_batch_norm(name: str) -> bool:
+  """Whether model `name` normalizes by batch statistics (the ResNets and PyramidNets; a ViT
+  normalizes each token by itself)."""
+  return 'batch_norm_axis' in _fields(name)
 
 
 def check_settings(name: str, settings: Mapping[str, Any]) -> None:
@@ -78,6 +89,7 @@ def get_model(
     *,
     dtype=jnp.float32,
     settings: Optional[Mapping[str, Any]] = None,
+    batch_norm_axis: Optional[str] = None,
 ) -> nn.Module:
   """The model `name` with `num_classes` outputs, computing in `dtype` (parameters float32).
 
@@ -87,6 +99,8 @@ def get_model(
     dtype: the compute dtype.
     settings: values of some of `settings_of(name)` in place of the named model's (lists are
       taken as tuples), e.g. `{'widths': (32, 64, 128)}`.
+    batch_norm_axis: the device axis over which training BatchNorm takes the statistics of the
+      whole batch (`ResNet.batch_norm_axis`); a model without BatchNorm has none to take.
 
   Raises:
     ValueError: if `name` is not a key of `MODELS`, or a setting is not one of its settings.
@@ -94,6 +108,8 @@ def get_model(
   settings = dict(settings or {})
   check_settings(name, settings)
   settings = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
+  if batch_norm_axis is not None and has_batch_norm(name):
+    settings['batch_norm_axis'] = batch_norm_axis
   return MODELS[name](num_classes=num_classes, dtype=dtype, **settings)
 
 
@@ -105,5 +121,6 @@ __all__ = [
     'VisionTransformer',
     'check_settings',
     'get_model',
+    'has_batch_norm',
     'settings_of',
 ]

@@ -8,7 +8,7 @@ update. Without it XLA may fold the update's constant into the mean's division
 pmap steps then kept running statistics that differed in their last bit.
 """
 
-from typing import Any
+from typing import Any, Optional
 
 import flax.linen as nn
 import jax
@@ -25,6 +25,9 @@ class BatchNorm(nn.Module):
     epsilon: added to the variance.
     dtype: the output dtype; statistics and normalization compute in float32.
     param_dtype: dtype of `scale` and `bias`.
+    axis_name: the device axis (of `shard_map` or `pmap`) whose equal shares make up the batch:
+      training normalizes by the statistics of the whole batch, the same on every device
+      (synchronized BatchNorm); None: by each device's own share's.
   """
 
   use_running_average: bool
@@ -32,6 +35,7 @@ class BatchNorm(nn.Module):
   epsilon: float = 1e-5
   dtype: Any = None
   param_dtype: Any = jnp.float32
+  axis_name: Optional[str] = None
 
   @nn.compact
   def __call__(self, x):
@@ -44,6 +48,9 @@ class BatchNorm(nn.Module):
     else:
       wide = x.astype(jnp.promote_types(self.dtype or x.dtype, jnp.float32))
       mean, mean_square = wide.mean(axes), jax.lax.square(wide).mean(axes)
+      if self.axis_name is not None and not self.is_initializing():
+        # Equal shares: the mean of the devices' means is the whole batch's (one all-reduce).
+        mean, mean_square = jax.lax.pmean((mean, mean_square), self.axis_name)
       var = jnp.maximum(0.0, mean_square - jax.lax.square(mean))
       if not self.is_initializing():
         batch_mean, batch_var = jax.lax.optimization_barrier((mean, var))

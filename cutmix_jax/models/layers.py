@@ -53,14 +53,17 @@ def conv(
   )
 
 
-def batch_norm(train: bool, *, dtype, name=None) -> BatchNorm:
-  """BatchNorm over the local batch; the train step averages the statistics across devices."""
+def batch_norm(train: bool, *, dtype, axis_name: Optional[str] = None, name=None) -> BatchNorm:
+  """BatchNorm over the device's share of the batch, or over the whole batch with the device
+  axis `axis_name` (`BatchNorm.axis_name`); the train step averages the running statistics
+  across devices."""
   return BatchNorm(
       use_running_average=not train,
       momentum=BN_MOMENTUM,
       epsilon=BN_EPSILON,
       dtype=dtype,
       param_dtype=jnp.float32,
+      axis_name=axis_name,
       name=name,
   )
 
@@ -73,6 +76,7 @@ def conv_bn_chain(
     train: bool,
     dtype,
     groups: int = 1,
+    batch_norm_axis: Optional[str] = None,
 ):
   """The residual branch: convs each followed by BN, with a ReLU between two (none at the end).
 
@@ -84,6 +88,7 @@ def conv_bn_chain(
     train: whether BN uses batch statistics.
     dtype: compute dtype.
     groups: channel groups of the (first) 3x3 conv, 1 but for ResNeXt.
+    batch_norm_axis: the device axis of whole-batch BatchNorm statistics, or None (`batch_norm`).
 
   Returns:
     `(N, ceil(H / strides), ceil(W / strides), features[-1])`.
@@ -94,12 +99,13 @@ def conv_bn_chain(
       x = nn.relu(x)
     split = groups if i == stride_at else 1
     x = conv(width, kernel, strides if i == stride_at else 1, dtype=dtype, groups=split)(x)
-    x = batch_norm(train, dtype=dtype)(x)
+    x = batch_norm(train, dtype=dtype, axis_name=batch_norm_axis)(x)
   return x
 
 
 class Stem(nn.Module):
-  """conv-BN, then optionally ReLU and a 3x3 stride-2 max-pool: `(N, H, W, 3) -> (N, h, w, C)`."""
+  """conv-BN, then optionally ReLU and a 3x3 stride-2 max-pool: `(N, H, W, 3) -> (N, h, w, C)`
+  (`batch_norm_axis`: as `batch_norm`'s `axis_name`)."""
 
   features: int
   kernel: int
@@ -107,11 +113,12 @@ class Stem(nn.Module):
   relu: bool = True
   max_pool: bool = False
   dtype: Any = jnp.float32
+  batch_norm_axis: Optional[str] = None
 
   @nn.compact
   def __call__(self, x, train: bool):
     x = conv(self.features, self.kernel, self.strides, dtype=self.dtype)(x)
-    x = batch_norm(train, dtype=self.dtype)(x)
+    x = batch_norm(train, dtype=self.dtype, axis_name=self.batch_norm_axis)(x)
     if self.relu:
       x = nn.relu(x)
     if self.max_pool:

@@ -43,8 +43,11 @@ class PyramidBlock(resnet.ResidualBlock):
 
   @nn.compact
   def __call__(self, x, train: bool):
-    y = layers.batch_norm(train, dtype=self.dtype)(x)
-    y = layers.conv_bn_chain(y, self.widths, self.kernels, self.strides, train, self.dtype)
+    axis = self.batch_norm_axis
+    y = layers.batch_norm(train, dtype=self.dtype, axis_name=axis)(x)
+    y = layers.conv_bn_chain(
+        y, self.widths, self.kernels, self.strides, train, self.dtype, batch_norm_axis=axis
+    )
     return y + pyramid_shortcut(x, self.strides, y.shape[-1])
 
 
@@ -85,6 +88,8 @@ class PyramidNet(nn.Module):
     alpha: total widening over the network.
     bottleneck: bottleneck blocks (output 4 * planes) instead of basic ones.
     dtype: compute dtype of convs and BN (parameters and logits stay float32).
+    batch_norm_axis: as `resnet.ResNet`'s: whole-batch BatchNorm statistics over that device
+      axis, or None for each device's share.
   """
 
   num_classes: int
@@ -92,6 +97,7 @@ class PyramidNet(nn.Module):
   alpha: float
   bottleneck: bool = True
   dtype: Any = jnp.float32
+  batch_norm_axis: Optional[str] = None
 
   num_stages = 3
 
@@ -100,10 +106,14 @@ class PyramidNet(nn.Module):
     """Classifies `(N, H, W, C)` images; arguments and results as `resnet.ResNet.__call__`."""
     block = PyramidBottleneck if self.bottleneck else PyramidBasicBlock
     widths = pyramid_widths(self.depth, self.alpha, self.bottleneck)
-    stages = layers.make_stages(functools.partial(block, dtype=self.dtype), widths)
-    stem = layers.cifar_stem(relu=False, dtype=self.dtype, name='stem')
+    common = dict(dtype=self.dtype, batch_norm_axis=self.batch_norm_axis)
+    stages = layers.make_stages(functools.partial(block, **common), widths)
+    stem = layers.cifar_stem(relu=False, **common, name='stem')
     x, ratio = layers.stages_with_mixing(x, train, feature_mix, stem, stages)
-    x = nn.relu(layers.batch_norm(train, dtype=self.dtype, name='final_norm')(x))
+    final_norm = layers.batch_norm(
+        train, dtype=self.dtype, axis_name=self.batch_norm_axis, name='final_norm'
+    )
+    x = nn.relu(final_norm(x))
     return layers.classify(self, x, self.num_classes, ratio, feature_mix)
 
 

@@ -30,6 +30,8 @@ class ResidualBlock(nn.Module):
     width_per_group: the inner width is `planes * width_per_group / 64 * groups` (64 and 1 give
       `planes`; ResNeXt-101 32x4d has 32 groups of 4).
     dtype: compute dtype.
+    batch_norm_axis: the device axis over which BatchNorm takes whole-batch statistics, or None
+      for each device's share (`layers.batch_norm`).
   """
 
   planes: int
@@ -39,6 +41,7 @@ class ResidualBlock(nn.Module):
   groups: int = 1
   width_per_group: int = 64
   dtype: Any = jnp.float32
+  batch_norm_axis: Optional[str] = None
 
   @property
   def widths(self) -> Tuple[int, ...]:
@@ -49,11 +52,20 @@ class ResidualBlock(nn.Module):
   @nn.compact
   def __call__(self, x, train: bool):
     y = layers.conv_bn_chain(
-        x, self.widths, self.kernels, self.strides, train, self.dtype, self.groups
+        x,
+        self.widths,
+        self.kernels,
+        self.strides,
+        train,
+        self.dtype,
+        self.groups,
+        self.batch_norm_axis,
     )
     if self.strides != 1 or x.shape[-1] != y.shape[-1]:
       x = layers.conv(y.shape[-1], 1, self.strides, dtype=self.dtype, name='proj_conv')(x)
-      x = layers.batch_norm(train, dtype=self.dtype, name='proj_norm')(x)
+      x = layers.batch_norm(
+          train, dtype=self.dtype, axis_name=self.batch_norm_axis, name='proj_norm'
+      )(x)
     return nn.relu(y + x)
 
 
@@ -71,6 +83,8 @@ class ResNet(nn.Module):
     widths: planes of each stage (a block outputs `planes * expansion` channels).
     stem: `layers.imagenet_stem` or `layers.cifar_stem`.
     dtype: compute dtype of convs and BN (parameters and logits stay float32).
+    batch_norm_axis: the device axis over which training BatchNorm takes the statistics of the
+      whole batch (the train step's `devices.AXIS`), or None for each device's share.
   """
 
   num_classes: int
@@ -79,6 +93,7 @@ class ResNet(nn.Module):
   widths: Sequence[int] = (64, 128, 256, 512)
   stem: layers.ModuleDef = layers.imagenet_stem
   dtype: Any = jnp.float32
+  batch_norm_axis: Optional[str] = None
 
   @property
   def num_stages(self) -> int:
@@ -99,8 +114,9 @@ class ResNet(nn.Module):
       float32 logits `(N, num_classes)`.
     """
     plan = [(width,) * size for width, size in zip(self.widths, self.stage_sizes)]
-    stages = layers.make_stages(functools.partial(self.block, dtype=self.dtype), plan)
-    stem = self.stem(dtype=self.dtype, name='stem')
+    common = dict(dtype=self.dtype, batch_norm_axis=self.batch_norm_axis)
+    stages = layers.make_stages(functools.partial(self.block, **common), plan)
+    stem = self.stem(**common, name='stem')
     x, ratio = layers.stages_with_mixing(x, train, feature_mix, stem, stages)
     return layers.classify(self, x, self.num_classes, ratio, feature_mix)
 

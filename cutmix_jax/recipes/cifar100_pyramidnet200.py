@@ -16,6 +16,7 @@ def get_config():
   config.mix.alpha = 1.0  # the paper's beta
   config.mix.prob = 0.5  # the paper's cutmix_prob on CIFAR
   config.batch_size = 64  # the paper's batch (on 2 GPUs)
+  config.batch_norm = 'device'  # each device's share, as nn.DataParallel (2 GPUs: 32 images)
   config.eval_batch_size = 1024  # eval batch (divisible by the device count; padded and masked)
   config.num_epochs = 300
   config.optimizer.learning_rate = 0.25

@@ -66,4 +66,9 @@ def get_config() -> ml_collections.ConfigDict:
   # How the per-device step spans the devices: 'mesh' (jax.jit over a device mesh, global
   # arrays) or 'pmap' (jax.pmap, kept as an equal option: the same run, bit for bit).
   config.parallelism = 'mesh'
+  # Whose statistics training BatchNorm normalizes by: 'global', the whole batch's (averaged over
+  # the devices at every layer: the same training on 1 or N devices, so that train.py may split
+  # the batch over 2 CPU devices for speed), or 'device', each device's share's (the official
+  # code's nn.DataParallel; the paper recipes).
+  config.batch_norm = 'global'
   return config

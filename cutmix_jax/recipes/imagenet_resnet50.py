@@ -23,6 +23,8 @@ def get_config():
   # 23x slower on 8 host devices (bench/mixing.py: 484 vs 21 ms for a global batch of 256), and
   # the cost grows with the device count; 32 images a device keep self-pairs rare (1 in 32).
   config.mix.partners = 'device'
+  # BatchNorm by each device's share, as the official code's nn.DataParallel (4 GPUs: 64 images).
+  config.batch_norm = 'device'
   config.batch_size = 256
   config.eval_batch_size = 1024
   config.num_epochs = 300

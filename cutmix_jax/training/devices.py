@@ -27,6 +27,10 @@ import numpy as np
 
 AXIS = 'data'  # the device axis: gradients, metrics and BatchNorm statistics average over it
 PARALLELISMS = ('mesh', 'pmap')
+# Whose statistics training BatchNorm normalizes by: the whole global batch's, averaged over AXIS
+# at every layer (the same training on any device count), or each device's share's (the official
+# code's nn.DataParallel, whose replicas normalize their own shares).
+BATCH_NORMS = ('global', 'device')
 
 # What an argument of a per-device step is: the train state, a batch (one share per device) or
 # a value that every device gets whole (a key, an index, a setting).

@@ -56,6 +56,7 @@ def build_model(config: RunConfig, num_classes: int) -> nn.Module:
       num_classes,
       dtype=models.DTYPES[config.dtype],
       settings=config.model_settings,
+      batch_norm_axis=devices.AXIS if config.batch_norm == 'global' else None,
   )
   if config.mix.relabel is not None and not isinstance(model, models.VisionTransformer):
     raise checks.ConfigError(

@@ -54,6 +54,8 @@ class RunConfig:
     progress_bar: a progress bar per epoch.
     parallelism: 'mesh' (`jax.jit` over a device mesh) or 'pmap'; the same run either way
       (`cutmix_jax.training.devices`).
+    batch_norm: 'global': training BatchNorm normalizes by the statistics of the whole batch,
+      whatever the device count; 'device': by each device's share's (`devices.BATCH_NORMS`).
   """
 
   data: data.DataConfig
@@ -75,6 +77,7 @@ class RunConfig:
   model_settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)
   profile_steps: Tuple[int, ...] = ()
   parallelism: str = 'mesh'
+  batch_norm: str = 'device'  # what runs written before the field trained with
   loss: str = 'softmax_cross_entropy'
   bce_target_threshold: float = losses.SOFT_TARGETS
 
@@ -86,7 +89,14 @@ _SECTIONS = {
 }
 FIELDS = tuple(field.name for field in dataclasses.fields(RunConfig))
 # Older configs (a run's config.json) lack them.
-_OPTIONAL = ('model_settings', 'profile_steps', 'parallelism', 'loss', 'bce_target_threshold')
+_OPTIONAL = (
+    'model_settings',
+    'profile_steps',
+    'parallelism',
+    'batch_norm',
+    'loss',
+    'bce_target_threshold',
+)
 
 
 def _as_dict(config: Union[ml_collections.ConfigDict, Mapping[str, Any]]) -> Dict[str, Any]:
@@ -109,6 +119,7 @@ def _check_run_fields(config: RunConfig) -> None:
   checks.check_choice('model', config.model, models.MODELS)
   checks.check_choice('dtype', config.dtype, models.DTYPES)
   checks.check_choice('parallelism', config.parallelism, devices.PARALLELISMS)
+  checks.check_choice('batch_norm', config.batch_norm, devices.BATCH_NORMS)
   if config.dtype == 'float16':  # no loss scaling in the train step: gradients would underflow
     raise checks.ConfigError(
         "dtype='float16' trains without loss scaling here, so small gradients underflow to "

@@ -120,11 +120,13 @@ class Trainer:
     self.say(f'Resuming from the checkpoint at step {step} in {self.checkpointer.directory}')
     trained_on, devices_now = self.progress.device_count, jax.device_count()
     if trained_on not in (None, devices_now):
+      per_device = self.config.batch_norm == 'device'
+      statistics = "BatchNorm's per-device statistics, " if per_device else ''
       self.say(
           f'This run trained on {trained_on} devices and resumes on {devices_now}: from step '
           f'{step} each device holds {self.config.batch_size // devices_now} images, so '
-          "BatchNorm's per-device statistics (and partners='device' mixing) change; it is no "
-          'longer the run it would have been'
+          f"{statistics}each device's random draws (and partners='device' mixing) change; it is "
+          'no longer the run it would have been'
       )
     return state
 

@@ -12,6 +12,12 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
+# pytest's unraisable-exception hook imports tracemalloc when it reports an exception ignored in
+# a __del__; inside TFDS's lazy imports (etils) that import fails ('LazyModule' object is not
+# callable) and turned such a report into a setup error of a tfds test once. Imported here, the
+# hook finds it loaded and reports the exception as the warning it is.
+import tracemalloc  # noqa: E402,F401  pylint: disable=unused-import
+
 import pytest  # noqa: E402
 
 from cutmix_jax.config import files  # noqa: E402

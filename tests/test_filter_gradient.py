@@ -10,6 +10,7 @@ import pytest
 
 from cutmix_jax.models import filter_gradient
 from cutmix_jax.models import resnet
+from cutmix_jax.models import vit
 
 _NUMBERS = ('NHWC', 'HWIO', 'NHWC')
 
@@ -68,9 +69,16 @@ def test_every_order_and_mode_of_autodiff_goes_through_it():
   np.testing.assert_allclose(only_x, ours(x, w), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.slow  # two compilations of a ResNet's gradient (20 s); the op's tests are quick
-def test_a_models_parameter_gradients_equal_the_plain_convolutions(monkeypatch):
-  model = resnet.resnet_cifar8(num_classes=10, dtype=jnp.float32)
+@pytest.mark.slow  # two compilations of a model's gradient (20 s); the op's tests are quick
+@pytest.mark.parametrize(
+    'model',
+    [
+        resnet.resnet_cifar8(num_classes=10, dtype=jnp.float32),
+        vit.vit_cifar(num_classes=10, depth=1, dtype=jnp.float32),  # its patch embedding
+    ],
+    ids=['resnet', 'vit'],
+)
+def test_a_models_parameter_gradients_equal_the_plain_convolutions(monkeypatch, model):
   images = jax.random.normal(jax.random.key(2), (32, 16, 16, 3))
   variables = model.init(jax.random.key(3), images, train=False)
 

@@ -3,8 +3,8 @@
 import json
 import statistics
 
-# The CIFAR nets take 32 x 32 inputs and are timed at CIFAR-100's 100 classes; the rest at
-# ImageNet's 224 x 224 and 1000 classes.
+# The CIFAR nets (and the CIFAR ViT) take 32 x 32 inputs and are timed at CIFAR-100's 100
+# classes; the rest at ImageNet's 224 x 224 and 1000 classes.
 CIFAR_MODELS = (
     'resnet_cifar8',
     'resnet_cifar20',
@@ -12,6 +12,7 @@ CIFAR_MODELS = (
     'pyramidnet110',
     'pyramidnet200',
     'pyramidnet272',
+    'vit_cifar',
 )
 
 

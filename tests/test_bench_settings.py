@@ -16,7 +16,7 @@ def _bench_common():
 
 
 def test_every_cifar_model_is_timed_at_32_and_the_others_at_224():
-  # A CIFAR model timed at 224 x 224 asks for hundreds of GiB (vit_cifar: 3,136 patches a image).
+  # A CIFAR model timed at 224 x 224 asks for hundreds of GiB (vit_cifar: 3,136 patches an image).
   common = _bench_common()
   for name in models.MODELS:
     for_cifar = 'cifar' in name or name.startswith('pyramidnet')

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from cutmix_jax.models import cpu_convolutions
 from cutmix_jax.ops import mix_config
 from cutmix_jax.training import devices
 from cutmix_jax.training import optim
@@ -199,7 +200,15 @@ def test_checkpoints_hold_global_arrays_and_restore_them_placed_either_way(tmp_p
 
 
 @pytest.mark.slow  # two trainings; the quick tier trains on the mesh (the default) already
-def test_mesh_and_pmap_train_the_same_run_bit_for_bit(small_config, tmp_path):
+# XLA's default convolutions, and Eigen's (an x86 CPU without AVX-512's), on any CPU: pmap takes
+# the compile options through a compile of its own (devices._compiled_with).
+@pytest.mark.parametrize(
+    'options',
+    [{}, {cpu_convolutions.OPTION: cpu_convolutions.WITHOUT_CONVOLUTIONS}],
+    ids=['default', 'eigen'],
+)
+def test_mesh_and_pmap_train_the_same_run_bit_for_bit(small_config, tmp_path, monkeypatch, options):
+  monkeypatch.setattr(cpu_convolutions, 'compiler_options', lambda: options)
   runs = {
       name: train_loop.train_and_evaluate(
           small_config(num_train_steps=4, parallelism=name), str(tmp_path / name)

@@ -6,7 +6,9 @@ step computes the same gradient (docs/PERFORMANCE.md, `bench/step_parts.py`). Th
 same gradient summed over groups of 16 or more examples, one such convolution a group, runs
 2-3.5x faster, since each group's operands fit in the caches and the groups run on every core.
 
-`conv_general_dilated` is `lax.conv_general_dilated` with that gradient on the CPU: its forward
+`conv_general_dilated` is `lax.conv_general_dilated` with that gradient on the CPU (unless the
+steps run their convolutions in Eigen, whose plain filter gradient was the faster there:
+`cpu_convolutions`): its forward
 pass and input gradient are the plain convolution's, bit for bit; its filter gradient is the
 sum of the groups' gradients (the same value, summed in another order). On other backends it is
 the plain convolution. Its tangent is linear, so every order of autodiff (forward and reverse)
@@ -17,14 +19,17 @@ import jax
 from jax import lax
 import jax.numpy as jnp
 
+from cutmix_jax.models import cpu_convolutions
+
 GROUP_ROWS = 16  # the fewest examples a group of the filter gradient has
 GROUP_COUNTS = (8, 4, 2)  # the group counts tried, most first
 
 
-def gradient_groups(batch: int, backend: str) -> int:
+def gradient_groups(batch: int, backend: str, library: str = 'default') -> int:
   """How many example groups the filter gradient of a `batch`-example convolution sums: the
-  most of 8, 4, 2 that divides the batch into groups of at least GROUP_ROWS, on the CPU; else 1."""
-  if backend != 'cpu':
+  most of 8, 4, 2 that divides the batch into groups of at least GROUP_ROWS, on the CPU with
+  XLA's default convolutions (`library`, of `cpu_convolutions.library()`); else 1."""
+  if backend != 'cpu' or library == 'eigen':
     return 1
   for groups in GROUP_COUNTS:
     if batch % groups == 0 and batch // groups >= GROUP_ROWS:
@@ -40,7 +45,9 @@ def conv_general_dilated(lhs, rhs, *args, dimension_numbers=None, **kwargs):
   )
   numbers = lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
   lhs_batch, out_batch = numbers.lhs_spec[0], numbers.out_spec[0]
-  groups = gradient_groups(lhs.shape[lhs_batch], jax.default_backend())
+  backend = jax.default_backend()
+  library = cpu_convolutions.library() if backend == 'cpu' else 'default'
+  groups = gradient_groups(lhs.shape[lhs_batch], backend, library)
   if groups == 1:
     return plain(lhs, rhs)
 

@@ -10,8 +10,9 @@ A `Placement` compiles it, puts the state and the batches onto the devices and r
 - `PmapPlacement` (`parallelism='pmap'`): `jax.pmap` over the local devices, the state copied
   onto each with a leading device axis, as JAX's maintenance-mode API wants it.
 
-Both run the same per-device program, on the same `B/D` rows of each batch: a seeded run trains
-and evaluates the same under either, bit for bit. Batches reach a placement as the data layer
+Both run the same per-device program, on the same `B/D` rows of each batch, compiled with the
+same options (`models.cpu_convolutions`): a seeded run trains and evaluates the same under
+either, bit for bit. Batches reach a placement as the data layer
 gives them, this process's rows `(B_local, ...)` as host arrays, and per-example outputs come
 back so.
 """
@@ -24,6 +25,8 @@ import jax.numpy as jnp
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 import numpy as np
+
+from cutmix_jax.models import cpu_convolutions
 
 AXIS = 'data'  # the device axis: gradients, metrics and BatchNorm statistics average over it
 PARALLELISMS = ('mesh', 'pmap')
@@ -60,7 +63,8 @@ class MeshPlacement:
         # over the devices already, and the step's own pmean would scale it by the count.
         check_vma=False,
     )
-    return jax.jit(mapped, donate_argnums=donate)
+    options = cpu_convolutions.compiler_options() or None
+    return jax.jit(mapped, donate_argnums=donate, compiler_options=options)
 
   def put_state(self, tree):
     """A host pytree as global arrays placed by `STATE_SPEC` (arrays placed so already, as a
@@ -110,6 +114,21 @@ class MeshPlacement:
     return jax.tree.map(local, values)
 
 
+def _compiled_with(mapped: Callable, options: dict) -> Callable:
+  """`mapped` (a `jax.pmap`, which takes no compile options) compiled with XLA's `options`,
+  once for each structure, shape and dtype of its arguments."""
+  compiled = {}
+
+  def call(*args):
+    leaves, structure = jax.tree.flatten(args)
+    key = structure, tuple((np.shape(leaf), jnp.result_type(leaf)) for leaf in leaves)
+    if key not in compiled:
+      compiled[key] = mapped.lower(*args).compile(compiler_options=options)
+    return compiled[key](*args)
+
+  return call
+
+
 class PmapPlacement:
   """Steps as `jax.pmap` over the local devices; the state copied onto each device."""
 
@@ -120,7 +139,9 @@ class PmapPlacement:
   ) -> Callable:
     del rows_out  # pmap outputs carry the device axis either way
     in_axes = tuple(self._axis[kind] for kind in kinds)
-    return jax.pmap(per_device, axis_name=AXIS, in_axes=in_axes, donate_argnums=donate)
+    mapped = jax.pmap(per_device, axis_name=AXIS, in_axes=in_axes, donate_argnums=donate)
+    options = cpu_convolutions.compiler_options()
+    return _compiled_with(mapped, options) if options else mapped
 
   def __init__(self):
     local = jax.local_devices()

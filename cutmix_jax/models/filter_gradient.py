@@ -6,13 +6,12 @@ step computes the same gradient (docs/PERFORMANCE.md, `bench/step_parts.py`). Th
 same gradient summed over groups of 16 or more examples, one such convolution a group, runs
 2-3.5x faster, since each group's operands fit in the caches and the groups run on every core.
 
-`conv_general_dilated` is `lax.conv_general_dilated` with that gradient on the CPU (unless the
-steps run their convolutions in Eigen, whose plain filter gradient was the faster there:
-`cpu_convolutions`): its forward
+`conv_general_dilated` is `lax.conv_general_dilated` with that gradient on the CPU: its forward
 pass and input gradient are the plain convolution's, bit for bit; its filter gradient is the
-sum of the groups' gradients (the same value, summed in another order). On other backends it is
-the plain convolution. Its tangent is linear, so every order of autodiff (forward and reverse)
-works through it.
+sum of the groups' gradients (the same value, summed in another order). On other backends, and
+where the steps run their convolutions in Eigen (`cpu_convolutions`: there the plain filter
+gradient was the faster), it is the plain convolution. Its tangent is linear, so every order of
+autodiff (forward and reverse) works through it.
 """
 
 import jax

@@ -12,9 +12,8 @@ A `Placement` compiles it, puts the state and the batches onto the devices and r
 
 Both run the same per-device program, on the same `B/D` rows of each batch, compiled with the
 same options (`models.cpu_convolutions`): a seeded run trains and evaluates the same under
-either, bit for bit. Batches reach a placement as the data layer
-gives them, this process's rows `(B_local, ...)` as host arrays, and per-example outputs come
-back so.
+either, bit for bit. Batches reach a placement as the data layer gives them, this process's rows
+`(B_local, ...)` as host arrays, and per-example outputs come back so.
 """
 
 import collections

@@ -57,6 +57,12 @@ def test_the_steps_take_eigens_convolutions_on_x86_without_avx512_only(
   )
 
 
+def test_a_run_of_several_processes_keeps_xlas_default(uncached):
+  uncached.setattr(cpu_convolutions, 'has_avx512', lambda: False)
+  uncached.setattr(jax, 'process_count', lambda: 2)  # pmap's own compile takes one process's arrays
+  assert cpu_convolutions.compiler_options() == {}
+
+
 def test_the_option_moves_convolutions_out_of_ynnpack_and_keeps_their_values():
   assert cpu_convolutions._option_accepted()  # this jaxlib knows the option
   x = jax.random.normal(jax.random.key(0), (16, 16, 16, 32))

@@ -10,7 +10,8 @@ Eigen, and `filter_gradient` keeps the plain gradient. Your own `jax.jit` of a m
 same with `jax.jit(..., compiler_options=cpu_convolutions.compiler_options())`.
 
 It stays off where the user chose YNNPACK's fusions in `XLA_FLAGS`, off the CPU, on other CPUs,
-and with a jaxlib that does not know the option.
+with a jaxlib that does not know the option, and in a run of several processes (`jax.pmap` takes
+the options through a compile of its own, which does not take several processes' arrays).
 """
 
 import functools
@@ -56,6 +57,8 @@ def compiler_options() -> dict:
   """The compile options of the steps: Eigen's convolutions on an x86 CPU without AVX-512 (the
   default backend being the CPU), else none (XLA's defaults)."""
   if jax.default_backend() != 'cpu' or OPTION in os.environ.get('XLA_FLAGS', ''):
+    return {}
+  if jax.process_count() > 1:
     return {}
   if has_avx512() is not False or not _option_accepted():
     return {}

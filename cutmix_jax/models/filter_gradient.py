@@ -44,9 +44,7 @@ def conv_general_dilated(lhs, rhs, *args, dimension_numbers=None, **kwargs):
   )
   numbers = lax.conv_dimension_numbers(lhs.shape, rhs.shape, dimension_numbers)
   lhs_batch, out_batch = numbers.lhs_spec[0], numbers.out_spec[0]
-  backend = jax.default_backend()
-  library = cpu_convolutions.library() if backend == 'cpu' else 'default'
-  groups = gradient_groups(lhs.shape[lhs_batch], backend, library)
+  groups = gradient_groups(lhs.shape[lhs_batch], jax.default_backend(), cpu_convolutions.library())
   if groups == 1:
     return plain(lhs, rhs)
 

@@ -50,11 +50,37 @@ def test_the_steps_take_eigens_convolutions_on_x86_without_avx512_only(
   uncached.setattr(cpu_convolutions, 'has_avx512', lambda: avx512)
   uncached.setenv('XLA_FLAGS', xla_flags)
   assert cpu_convolutions.compiler_options() == expected
-  assert cpu_convolutions.library() == ('eigen' if expected else 'default')
-  # and then the filter gradient is the plain one
-  assert filter_gradient.gradient_groups(128, 'cpu', cpu_convolutions.library()) == (
-      1 if expected else 8
+
+
+def _filter_gradient_convolutions(compile_step) -> int:
+  """How many convolutions a step's gradient of one model convolution has: the forward, the input
+  gradient and the filter gradient's one (plain) or one a group (grouped)."""
+  x = jax.random.normal(jax.random.key(0), (128, 8, 8, 4))
+  w = jax.random.normal(jax.random.key(1), (3, 3, 4, 4))
+  conv = lambda x, w: filter_gradient.conv_general_dilated(
+      x, w, (1, 1), 'SAME', dimension_numbers=('NHWC', 'HWIO', 'NHWC')
   )
+  step = compile_step(jax.grad(lambda x, w: jax.numpy.sum(conv(x, w) ** 2), (0, 1)))
+  return step.lower(x, w).as_text().count('stablehlo.convolution')
+
+
+@pytest.mark.parametrize('avx512', [False, True])
+def test_the_filter_gradient_follows_the_compile_not_the_cpu(uncached, avx512):
+  uncached.setattr(cpu_convolutions, 'has_avx512', lambda: avx512)
+  grouped = 2 + filter_gradient.gradient_groups(128, jax.default_backend())
+  # `cpu_convolutions.jit` (the placements' compile): the plain gradient with Eigen's convolutions
+  assert _filter_gradient_convolutions(cpu_convolutions.jit) == (3 if not avx512 else grouped)
+  # a plain `jax.jit` keeps XLA's default library, and the gradient that suits it, on any CPU
+  assert _filter_gradient_convolutions(jax.jit) == grouped
+  assert cpu_convolutions.library() == 'default'  # outside a trace
+
+
+def test_library_is_told_while_the_step_is_traced_only():
+  seen = cpu_convolutions.traced_for(lambda: cpu_convolutions.library(), _EIGEN)
+  assert seen() == 'eigen'
+  assert cpu_convolutions.traced_for(seen, {})() == 'eigen'  # the innermost compile's choice
+  assert cpu_convolutions.traced_for(cpu_convolutions.library, {})() == 'default'
+  assert cpu_convolutions.library() == 'default'
 
 
 def test_a_run_of_several_processes_keeps_xlas_default(uncached):

@@ -6,8 +6,9 @@ ResNets ran 1.7-1.9x slower than Eigen's, and Eigen's plain filter gradient beat
 one (`filter_gradient`); on the AVX-512 machines of the earlier figures YNNPACK with the grouped
 gradient was the fast pair (docs/PERFORMANCE.md). So on such a CPU the steps that the
 placements compile (`training.devices`) take `compiler_options()`, which leaves convolutions to
-Eigen, and `filter_gradient` keeps the plain gradient. Your own `jax.jit` of a model gets the
-same with `jax.jit(..., compiler_options=cpu_convolutions.compiler_options())`.
+Eigen, and are traced telling `filter_gradient` so (`library()`), which then keeps the plain
+gradient. Your own step gets the same with `cpu_convolutions.jit` in place of `jax.jit`; a plain
+`jax.jit` keeps XLA's default library and the gradient that suits it.
 
 It stays off where the user chose YNNPACK's fusions in `XLA_FLAGS`, off the CPU, on other CPUs,
 with a jaxlib that does not know the option, and in a run of several processes (`jax.pmap` takes
@@ -16,6 +17,8 @@ the options through a compile of its own, which does not take several processes'
 
 import functools
 import os
+import threading
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -23,6 +26,8 @@ import jax.numpy as jnp
 OPTION = 'xla_cpu_experimental_ynn_fusion_type'
 # XLA's default YNNPACK fusions but convolutions (dots and reductions stay in YNNPACK).
 WITHOUT_CONVOLUTIONS = 'LIBRARY_FUSION_TYPE_DOT,LIBRARY_FUSION_TYPE_REDUCE'
+
+_tracing = threading.local()  # `name`: the library of the step being traced on this thread
 
 
 def has_avx512(cpuinfo: str = '/proc/cpuinfo') -> bool | None:
@@ -66,6 +71,30 @@ def compiler_options() -> dict:
 
 
 def library() -> str:
-  """'eigen' when the steps run their convolutions in Eigen (`compiler_options()`), else
+  """'eigen' while a step that runs its convolutions in Eigen is traced (`traced_for`), else
   'default' (XLA's choice: YNNPACK for most on the CPU)."""
-  return 'eigen' if compiler_options() else 'default'
+  return getattr(_tracing, 'name', 'default')
+
+
+def traced_for(fun: Callable, options: dict) -> Callable:
+  """`fun`, telling `library()` while it is traced which library XLA's compile `options` run its
+  convolutions in (a trace-time choice: it adds nothing to the compiled step)."""
+  name = 'eigen' if options.get(OPTION) == WITHOUT_CONVOLUTIONS else 'default'
+
+  @functools.wraps(fun)
+  def traced(*args, **kwargs):
+    outer = library()
+    _tracing.name = name
+    try:
+      return fun(*args, **kwargs)
+    finally:
+      _tracing.name = outer
+
+  return traced
+
+
+def jit(fun: Callable, **jit_kwargs) -> Callable:
+  """`jax.jit(fun, **jit_kwargs)` with this CPU's fast convolutions: compiled with
+  `compiler_options()` and traced for them (`traced_for`)."""
+  options = compiler_options()
+  return jax.jit(traced_for(fun, options), compiler_options=options or None, **jit_kwargs)

@@ -62,8 +62,7 @@ class MeshPlacement:
         # over the devices already, and the step's own pmean would scale it by the count.
         check_vma=False,
     )
-    options = cpu_convolutions.compiler_options() or None
-    return jax.jit(mapped, donate_argnums=donate, compiler_options=options)
+    return cpu_convolutions.jit(mapped, donate_argnums=donate)
 
   def put_state(self, tree):
     """A host pytree as global arrays placed by `STATE_SPEC` (arrays placed so already, as a
@@ -138,8 +137,9 @@ class PmapPlacement:
   ) -> Callable:
     del rows_out  # pmap outputs carry the device axis either way
     in_axes = tuple(self._axis[kind] for kind in kinds)
-    mapped = jax.pmap(per_device, axis_name=AXIS, in_axes=in_axes, donate_argnums=donate)
     options = cpu_convolutions.compiler_options()
+    traced = cpu_convolutions.traced_for(per_device, options)
+    mapped = jax.pmap(traced, axis_name=AXIS, in_axes=in_axes, donate_argnums=donate)
     return _compiled_with(mapped, options) if options else mapped
 
   def __init__(self):

@@ -11,7 +11,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 # One persistent compilation cache for the test run: its worker processes and the trainings they
 # start inherit it, so that a program compiled once (the small run's steps, which dozens of
-# subprocess trainings compile) is loaded from it afterwards (test_faults.py: 351 s against 517).
+# subprocess trainings compile) is loaded from it afterwards (what it saves: docs/PERFORMANCE.md).
 # A loaded program is the compiled one, bit for bit; the run's cache is removed at its end.
 _COMPILATION_CACHE = None
 if 'JAX_COMPILATION_CACHE_DIR' not in os.environ:

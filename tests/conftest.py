@@ -31,9 +31,13 @@ import time  # noqa: E402
 # hook finds it loaded and reports the exception as the warning it is.
 import tracemalloc  # noqa: E402,F401  pylint: disable=unused-import
 
+import prng_lowering  # noqa: E402
 import pytest  # noqa: E402
 
 from cutmix_jax.config import files  # noqa: E402
+
+# The same bits, compiled in a fraction of the time (tests/prng_lowering.py).
+UNROLLED_THREEFRY = prng_lowering.unroll_threefry_on_cpu()
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_CONFIG = os.path.join(REPO, 'configs', 'default.py')

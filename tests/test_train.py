@@ -80,6 +80,27 @@ def backend_compiles():
   jax.monitoring.unregister_event_duration_listener(listen)
 
 
+class _ManyShapesNet(nn.Module):
+  """Convolutions of widths found nowhere else in the tests: parameter shapes of their own."""
+
+  @nn.compact
+  def __call__(self, x, train=False):
+    for width in (3, 5, 7, 11, 13):
+      x = nn.relu(nn.Conv(width, (3, 3))(x))
+    return nn.Dense(17)(x.mean(axis=(1, 2)))
+
+
+def test_a_new_train_state_is_one_compiled_program(backend_compiles):
+  # Made op by op, the optimizer's zeros took a compile per parameter shape (12 more here).
+  tx = optim.make_optimizer(optim.OptimizerConfig(), lambda step: 0.1)
+  state = train_state.create_train_state(0, _ManyShapesNet(), (6, 6, 3), tx)
+  assert len(backend_compiles) == 1
+  assert len({leaf.shape for leaf in jax.tree.leaves(state.params)}) == 12
+  momentum = [leaf for leaf in jax.tree.leaves(state.opt_state) if leaf.ndim]
+  assert [m.shape for m in momentum] == [p.shape for p in jax.tree.leaves(state.params)]
+  assert all(not np.any(m) for m in momentum) and int(state.step) == 0
+
+
 @pytest.mark.slow
 def test_feature_cutmix_trains_and_nothing_recompiles_after_the_first_epoch(
     small_config, tmp_path, monkeypatch, backend_compiles

@@ -2,11 +2,11 @@
 
 Every `jax.random` draw hashes its counters with threefry2x32. This jaxlib lowers the hash's
 rounds on the CPU as a loop, and XLA:CPU takes seconds to compile that loop over an array of rank
-3 or more: `jax.random.normal` of a (64, 8, 8, 3) array 1.4 s against 0.2 s unrolled, of
-(64, 8, 8, 16) 4.3 against 0.15 s (docs/PERFORMANCE.md). The tests draw such arrays by the
-hundred. Later JAX unrolls the hash on the CPU as well (jax-ml/jax#37872); the hash, and so every
-bit drawn, is the same either way (tests/test_prng_lowering.py checks it against a process
-without this).
+3 or more: `jax.random.normal` of a (64, 8, 8, 3) array 1.4 s against 0.2 s unrolled,
+`jax.random.bits` of (64, 8, 8, 16) 4.3 against 0.15 s (docs/PERFORMANCE.md). The tests draw such
+arrays by the hundred. Later JAX unrolls the hash on the CPU as well (jax-ml/jax#37872); the
+hash, and so every bit drawn, is the same either way (tests/test_prng_lowering.py checks it
+against a process without this).
 """
 
 import functools

@@ -14,6 +14,12 @@ gathered over the devices) against partners='device' (nothing moves between devi
 
   python bench/mixing.py [--repeats 20]
   python bench/mixing.py --programs   # only a hash of each op's compiled program, per shape
+  python bench/mixing.py --eager      # each op called eagerly against under jax.jit
+
+`--eager` times a call of each op on a CIFAR batch as a user's code makes it outside `jax.jit`
+(JAX then runs the op primitive by primitive, each compiled on its first use) against the same
+call under `jax.jit`: the first call (compiles included; in one process, in the order of `--ops`,
+so an eager op reuses the primitives that an earlier one compiled) and the fastest later one.
 
 `--programs` prints a hash of the optimized XLA program of each jitted op without its debug
 tables (source lines): the same hash on two checkouts is the same program, so the same speed,
@@ -68,9 +74,13 @@ def main():
   parser.add_argument('--json', default='', help='also write the table here')
   parser.add_argument('--ops', nargs='+', default=list(OPS), choices=list(OPS))
   parser.add_argument('--programs', action='store_true', help='print program hashes only')
+  parser.add_argument('--eager', action='store_true', help='eager calls against jitted ones')
   args = parser.parse_args()
   if args.programs:
     print_program_hashes(args.ops)
+    return
+  if args.eager:
+    time_eager_against_jit(args.ops, args.repeats)
     return
 
   gather = jax.jit(lambda images, perm: images[perm])
@@ -113,6 +123,24 @@ def main():
           'partners': partner_rows,
       }
       json.dump(result, f, indent=2)
+
+
+def time_eager_against_jit(ops, repeats: int) -> None:
+  """Prints the first and the fastest later call of each op, eager and jitted (float32 CIFAR)."""
+  shape, num_classes = SHAPES[1]
+  images = jax.random.normal(jax.random.key(0), shape)
+  labels = cm.one_hot(jnp.arange(shape[0]) % num_classes, num_classes)
+  print(f'{jax.devices()[0].device_kind}, jax {jax.__version__}, {shape} float32')
+  print(f'{"op":>12} {"called":>7} {"first call s":>13} {"later call ms":>14}')
+  for name in ops:
+    for called in ('eager', 'jit'):
+      op = OPS[name] if called == 'eager' else jax.jit(OPS[name])
+      args = (jax.random.key(2), images, labels)
+      start = time.perf_counter()
+      jax.block_until_ready(op(*args))
+      first = time.perf_counter() - start
+      later = best_seconds(op, args, repeats)
+      print(f'{name:>12} {called:>7} {first:13.2f} {later * 1e3:14.3f}')
 
 
 def program_hash(fn, *args) -> str:

@@ -4,6 +4,7 @@ Each is checked against an answer known without the code under test: FGSM agains
 gradient of a linear model, AUROC and ECE on hand-made scores, corruptions by their definitions.
 """
 
+from conftest import small_run_config
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -26,6 +27,7 @@ from cutmix_jax.evaluation import per_class
 from cutmix_jax.evaluation import pixels
 from cutmix_jax.evaluation import workdir
 from cutmix_jax.training import eval_driver
+from cutmix_jax.training import run_builder
 from cutmix_jax.training import train_state
 
 NUM_CLASSES, SIDE = 3, 6
@@ -286,3 +288,25 @@ def test_the_per_class_legend_covers_no_bar(tmp_path, monkeypatch):
   (ax,) = figure.axes
   legend = ax.get_legend().get_window_extent()
   assert not any(legend.overlaps(bar.get_window_extent()) for bar in ax.patches)
+
+
+def _count_examples(model, batch, key):
+  del model, key
+  return {'examples': batch['mask'].astype(jnp.int32)}
+
+
+def test_a_pass_shows_a_bar_of_its_batches_when_asked(linear_run, capsys):
+  context, dataset = linear_run
+  state = context.best.state
+  quiet = eval_driver.Evaluator(dataset, context.evaluator.placement)
+  assert quiet.sums(_count_examples, state)[0]['examples'] == 40
+  assert 'batch' not in capsys.readouterr().err
+  shown = eval_driver.Evaluator(dataset, quiet.placement, progress_bar=True, num_eval_batches=3)
+  assert shown.sums(_count_examples, state)[0]['examples'] == 40  # 40 images, batches of 16
+  assert '| 0/3 [' in capsys.readouterr().err  # the bar, with its total of 3 batches
+
+
+def test_a_run_tells_its_evaluator_the_bar_and_the_batch_count():
+  run = run_builder.build_run(small_run_config(progress_bar=True))
+  assert run.evaluator.progress_bar
+  assert run.evaluator.num_eval_batches == len(list(run.dataset.eval_batches())) == 3  # 100 / 48

@@ -16,6 +16,7 @@ from typing import Callable, Dict, Iterable, Iterator, Optional, Sequence, Tuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from tqdm import tqdm
 
 from cutmix_jax.data import augment
 from cutmix_jax.training import devices
@@ -89,11 +90,22 @@ class Evaluator:
   Args:
     dataset: a `cutmix_jax.data.Dataset` (its eval batches and its normalization).
     placement: how the work spans the devices (`devices.placement`); a mesh if None.
+    progress_bar: a bar over the batches of each pass (on the first process), since a measure
+      such as the corruptions runs dozens of passes over the eval split and may take minutes.
+    num_eval_batches: the batch count of a pass over the eval split, for the bar's total.
   """
 
-  def __init__(self, dataset, placement=None):
+  def __init__(
+      self,
+      dataset,
+      placement=None,
+      progress_bar: bool = False,
+      num_eval_batches: Optional[int] = None,
+  ):
     self.dataset = dataset
     self.placement = placement or devices.placement()
+    self.progress_bar = progress_bar
+    self.num_eval_batches = num_eval_batches
     self._compiled = {}
 
   def _compiled_work(self, work: Callable, reduce: bool, num_args: int) -> Callable:
@@ -117,7 +129,13 @@ class Evaluator:
     return self._compiled[cache_key]
 
   def _batches(self, batches: Optional[Iterable]) -> Iterable:
-    return self.dataset.eval_batches() if batches is None else batches
+    """The batches of one pass (the eval split's if None), behind a progress bar if asked."""
+    if batches is None:
+      batches, total = self.dataset.eval_batches(), self.num_eval_batches
+    else:
+      total = len(batches) if hasattr(batches, '__len__') else None
+    show = self.progress_bar and jax.process_index() == 0
+    return tqdm(batches, total=total, disable=not show, leave=False, unit='batch', desc='eval')
 
   def sums(
       self,

@@ -18,6 +18,7 @@ import optax
 from cutmix_jax import data
 from cutmix_jax import models
 from cutmix_jax.config import checks
+from cutmix_jax.data import layout as layout_lib
 from cutmix_jax.training import devices
 from cutmix_jax.training import eval_driver
 from cutmix_jax.training import optim
@@ -136,6 +137,12 @@ class BuiltRun:
     return jax.tree.map(lambda leaf: np.zeros(leaf.shape, leaf.dtype), abstract)
 
 
+def _num_eval_batches(config: RunConfig, num_eval: int) -> int:
+  """The batch count of one pass over the eval split (every process runs the same)."""
+  layout = layout_lib.Layout.from_jax(config.batch_size, config.eval_batch_size)
+  return layout_lib.eval_shard(layout, num_eval)[2]
+
+
 def build_run(config: Union[RunConfig, ml_collections.ConfigDict]) -> BuiltRun:
   """Checks `config` (a ConfigDict; a RunConfig is checked already), loads its data and builds
   its model, optimizer and steps.
@@ -163,5 +170,7 @@ def build_run(config: Union[RunConfig, ml_collections.ConfigDict]) -> BuiltRun:
       train_step=compiled_train_step(
           config, model, dataset.num_classes, spe, dataset.train_preprocess, schedule, placement
       ),
-      evaluator=eval_driver.Evaluator(dataset, placement),
+      evaluator=eval_driver.Evaluator(
+          dataset, placement, config.progress_bar, _num_eval_batches(config, dataset.num_eval)
+      ),
   )

@@ -51,7 +51,7 @@ class RunConfig:
     keep_checkpoints: the last this many checkpoints are kept (and the best one).
     profile_steps: `(START, STOP)`: a `jax.profiler` trace of steps START..STOP-1 under
       `WORKDIR/profile`; (): none.
-    progress_bar: a progress bar per epoch.
+    progress_bar: a progress bar per epoch and per pass over the eval split.
     parallelism: 'mesh' (`jax.jit` over a device mesh) or 'pmap'; the same run either way
       (`cutmix_jax.training.devices`).
     batch_norm: 'global': training BatchNorm normalizes by the statistics of the whole batch,

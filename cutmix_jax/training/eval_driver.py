@@ -90,8 +90,8 @@ class Evaluator:
   Args:
     dataset: a `cutmix_jax.data.Dataset` (its eval batches and its normalization).
     placement: how the work spans the devices (`devices.placement`); a mesh if None.
-    progress_bar: a bar over the batches of each pass (on the first process), since a measure
-      such as the corruptions runs dozens of passes over the eval split and may take minutes.
+    progress_bar: a bar over the batches of each pass (on the first process): a measure such
+      as the corruptions passes over the eval split several times and may take minutes.
     num_eval_batches: the batch count of a pass over the eval split, for the bar's total.
   """
 

@@ -129,11 +129,10 @@ class Evaluator:
     return self._compiled[cache_key]
 
   def _batches(self, batches: Optional[Iterable]) -> Iterable:
-    """The batches of one pass (the eval split's if None), behind a progress bar if asked."""
-    if batches is None:
-      batches, total = self.dataset.eval_batches(), self.num_eval_batches
-    else:
-      total = len(batches) if hasattr(batches, '__len__') else None
+    """The batches of one pass (the eval split's if None), behind a progress bar if asked (with
+    its total for the eval split; other batches come from generators of unknown length)."""
+    total = self.num_eval_batches if batches is None else None
+    batches = self.dataset.eval_batches() if batches is None else batches
     show = self.progress_bar and jax.process_index() == 0
     return tqdm(batches, total=total, disable=not show, leave=False, unit='batch', desc='eval')
 
